@@ -1,0 +1,29 @@
+//! `leakhound dir`: files and directory trees.
+
+use anyhow::Result;
+
+use super::{Outcome, engine, finish, repository_root};
+use crate::cli::DirArgs;
+use crate::scan::Scan;
+use crate::source::fs::{self, FsOptions};
+
+/// Scans the paths and reports.
+pub fn run(args: &DirArgs) -> Result<Outcome> {
+    let root = args.paths.first().map(|p| repository_root(p));
+    let engine = engine(&args.scan.rules, root.as_deref())?;
+    let scan = Scan::new(&engine);
+    let options = FsOptions {
+        respect_gitignore: args.respect_gitignore,
+        follow_symlinks: args.follow_symlinks,
+        max_file_size: args.scan.max_file_size,
+        threads: args.scan.threads,
+        base: root.clone(),
+    };
+    fs::scan(&args.paths, &options, &scan);
+    let target = format!(
+        "dir {}",
+        args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" ")
+    );
+    let report = scan.into_report(target);
+    finish(&report, &args.scan)
+}

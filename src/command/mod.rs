@@ -1,0 +1,123 @@
+//! The commands: each joins a source, the engine and the reporters. This is the only place that
+//! knows all stages (the `lib::run` of the design).
+
+pub mod dir;
+pub mod rules;
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::cli::{Color, RuleArgs, ScanArgs};
+use crate::engine::Engine;
+use crate::report::{self, Format, Options, Report};
+use crate::rules::load::{Config, build_rule_set, load_config_file};
+
+/// How a run ended; `main` maps it to the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing found, everything scanned.
+    Clean,
+    /// Findings, everything scanned.
+    Findings,
+    /// Something could not be scanned (wins over findings).
+    Incomplete,
+}
+
+impl Outcome {
+    /// 0, 1 or 2.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Clean => 0,
+            Outcome::Findings => 1,
+            Outcome::Incomplete => 2,
+        }
+    }
+
+    /// The outcome a report implies.
+    pub fn of(report: &Report) -> Outcome {
+        if !report.errors.is_empty() {
+            Outcome::Incomplete
+        } else if report.findings.is_empty() {
+            Outcome::Clean
+        } else {
+            Outcome::Findings
+        }
+    }
+}
+
+/// The name of the per-repository config file.
+pub const CONFIG_FILE: &str = ".leakhound.toml";
+
+/// The root of the repository holding `path` (the nearest ancestor with `.git`), else `path`'s
+/// own directory.
+pub fn repository_root(path: &Path) -> PathBuf {
+    let start = if path.is_dir() { path } else { path.parent().unwrap_or(Path::new("")) };
+    let start = if start.as_os_str().is_empty() { Path::new(".") } else { start };
+    let start = start.canonicalize().unwrap_or_else(|_| start.to_owned());
+    start.ancestors().find(|d| d.join(".git").exists()).map_or(start.clone(), Path::to_path_buf)
+}
+
+/// The configs in force: `--config`, else `.leakhound.toml` at `root` when present.
+pub fn configs(args: &RuleArgs, root: Option<&Path>) -> Result<Vec<Config>> {
+    let path = match (&args.config, root) {
+        (Some(path), _) => Some(path.clone()),
+        (None, Some(root)) => Some(root.join(CONFIG_FILE)).filter(|p| p.is_file()),
+        (None, None) => None,
+    };
+    path.map(|p| load_config_file(&p)).into_iter().collect::<Result<_, _>>().map_err(Into::into)
+}
+
+/// The engine for a scan of `root`.
+pub fn engine(args: &RuleArgs, root: Option<&Path>) -> Result<Engine> {
+    let set = build_rule_set(&configs(args, root)?)?;
+    Ok(Engine::new(set)?)
+}
+
+/// Writes the report where the user asked and returns the outcome.
+pub fn finish(report: &Report, args: &ScanArgs) -> Result<Outcome> {
+    let stdout = io::stdout();
+    let color = match args.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let options = Options { show_secrets: args.show_secrets, color };
+    let mut out = BufWriter::new(stdout.lock());
+    if let Some(path) = &args.report {
+        let file = File::create(path)
+            .with_context(|| format!("cannot write the report to {}", path.display()))?;
+        let mut file = BufWriter::new(file);
+        report::write(args.format, report, &options, &mut file)
+            .and_then(|()| file.flush())
+            .with_context(|| format!("cannot write the report to {}", path.display()))?;
+        if !args.quiet {
+            report::text::write(report, &options, &mut out)?;
+        }
+    } else if args.format != Format::Text {
+        report::write(args.format, report, &options, &mut out)?;
+        if !args.quiet {
+            eprint_errors(report);
+            eprintln!("{}", report::text::summary(&report.stats));
+        }
+    } else if !args.quiet {
+        report::text::write(report, &options, &mut out)?;
+    }
+    out.flush()?;
+    if args.quiet {
+        eprint_errors(report);
+    }
+    Ok(Outcome::of(report))
+}
+
+fn eprint_errors(report: &Report) {
+    for e in &report.errors {
+        eprintln!(
+            "leakhound: error: {}: {}",
+            report::text::sanitize(&e.origin),
+            report::text::sanitize(&e.message)
+        );
+    }
+}

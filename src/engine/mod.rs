@@ -1,0 +1,352 @@
+//! The engine: bytes in, matches out. It never learns where a blob came from.
+//!
+//! A scan runs in stages, each cheaper than the next is expensive:
+//! 1. one pass of a case-insensitive Aho-Corasick automaton over all rules' keywords
+//!    ([`prefilter`]) gives candidate rules and where their keywords sit;
+//! 2. only those rules' regexes run, and only in windows around the hits (a rule's regex is
+//!    compiled on its first candidate, so a ten-file pre-commit scan compiles a handful);
+//! 3. the secret group is checked against entropy, checksum, allowlists and inline markers.
+//!
+//! [`Engine`] is built once and shared read-only across threads.
+
+pub mod allow;
+pub mod checksum;
+pub mod entropy;
+pub mod location;
+mod prefilter;
+
+use std::sync::OnceLock;
+
+use regex::bytes::Regex;
+
+use crate::error::{RuleError, RuleResult};
+use crate::rules::load::regex_builder;
+use crate::rules::{Rule, RuleSet};
+use allow::Allow;
+use location::{LineCol, LineCounter, line_bounds};
+use prefilter::Prefilter;
+
+/// Id prefix of fallback rules: a generic rule's match is dropped where a specific rule matched
+/// the same secret, so a GitHub token in `token = "ghp_…"` is reported once, as a GitHub token.
+pub const GENERIC_PREFIX: &str = "generic.";
+
+/// How far past a window's end the engine looks for the end of the line, so a secret that
+/// straddles the window is not cut short.
+const LINE_SLACK: usize = 256;
+
+/// One secret the engine found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Match {
+    /// Index of the rule in [`Engine::rules`].
+    pub rule: usize,
+    /// Byte offset of the secret's first byte.
+    pub start: usize,
+    /// Byte offset just past the secret.
+    pub end: usize,
+    /// Line and column of `start`.
+    pub start_at: LineCol,
+    /// Line and column of the secret's last byte.
+    pub end_at: LineCol,
+    /// The secret's bytes.
+    pub secret: Vec<u8>,
+}
+
+struct CompiledRule {
+    rule: Rule,
+    regex: OnceLock<Result<Regex, String>>,
+    allow: Allow,
+    generic: bool,
+}
+
+impl CompiledRule {
+    fn regex(&self) -> Result<&Regex, &str> {
+        self.regex
+            .get_or_init(|| {
+                regex_builder(&self.rule.syntax.pattern).build().map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(String::as_str)
+    }
+}
+
+/// A rule set compiled for scanning.
+pub struct Engine {
+    rules: Vec<CompiledRule>,
+    prefilter: Prefilter,
+    allow: Allow,
+}
+
+impl Engine {
+    /// Builds the keyword automaton and the allowlists; regexes are compiled on first use.
+    pub fn new(set: RuleSet) -> RuleResult<Engine> {
+        let mut rules = Vec::with_capacity(set.rules.len());
+        for rule in set.rules {
+            let fail = |message: String| RuleError::Rule {
+                rule_id: rule.id().to_owned(),
+                origin: rule.origin.to_string(),
+                message,
+            };
+            if let Some(name) = &rule.syntax.checksum
+                && !checksum::NAMES.contains(&name.as_str())
+            {
+                return Err(fail(format!(
+                    "unknown checksum {name:?} (known: {})",
+                    checksum::NAMES.join(", ")
+                )));
+            }
+            let allow = Allow::new(&rule.syntax.allow).map_err(&fail)?;
+            let generic = rule.id().starts_with(GENERIC_PREFIX);
+            rules.push(CompiledRule { rule, regex: OnceLock::new(), allow, generic });
+        }
+        let prefilter = Prefilter::new(rules.iter().map(|r| r.rule.syntax.keywords.as_slice()))
+            .map_err(|message| RuleError::Rule {
+                rule_id: "*".into(),
+                origin: "keywords".into(),
+                message,
+            })?;
+        let allow = Allow::new(&set.allow).map_err(|message| RuleError::Rule {
+            rule_id: "*".into(),
+            origin: "global allowlist".into(),
+            message,
+        })?;
+        Ok(Engine { rules, prefilter, allow })
+    }
+
+    /// The rules, indexed as [`Match::rule`].
+    pub fn rule(&self, index: usize) -> &Rule {
+        &self.rules[index].rule
+    }
+
+    /// Number of rules.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// True when there are no rules.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Compiles the regex of every rule now; `rules check` uses it to report bad patterns.
+    pub fn compile_all(&self) -> Vec<RuleError> {
+        self.rules
+            .iter()
+            .filter_map(|r| {
+                r.regex().err().map(|message| RuleError::Rule {
+                    rule_id: r.rule.id().to_owned(),
+                    origin: r.rule.origin.to_string(),
+                    message: format!("invalid regex: {message}"),
+                })
+            })
+            .collect()
+    }
+
+    /// True when a path is allowed by the global allowlist: such files need not be read at all.
+    pub fn path_allowed_globally(&self, path: &str) -> bool {
+        self.allow.allows_path(path)
+    }
+
+    /// True when findings of `rule` at `path` are allowed (global or rule allowlist).
+    pub fn path_allowed(&self, rule: usize, path: &str) -> bool {
+        self.allow.allows_path(path) || self.rules[rule].allow.allows_path(path)
+    }
+
+    /// Finds every secret in `data`, sorted by position.
+    pub fn scan(&self, data: &[u8]) -> Vec<Match> {
+        let windows = self.candidate_windows(data);
+        let mut found: Vec<(usize, usize, usize)> = Vec::new();
+        for &(rule_index, start, end) in &windows {
+            self.confirm(rule_index, data, start, end, &mut found);
+        }
+        found.sort_unstable_by_key(|&(rule, start, end)| (start, end, rule));
+        found.dedup();
+        self.drop_shadowed_generic(&mut found);
+        let mut lines = LineCounter::new(data);
+        found
+            .into_iter()
+            .map(|(rule, start, end)| Match {
+                rule,
+                start,
+                end,
+                start_at: lines.at(start),
+                end_at: lines.at(end.saturating_sub(1).max(start)),
+                secret: data[start..end].to_vec(),
+            })
+            .collect()
+    }
+
+    /// Merged `(rule, start, end)` windows around every keyword hit, sorted by rule then start.
+    fn candidate_windows(&self, data: &[u8]) -> Vec<(usize, usize, usize)> {
+        let mut windows: Vec<(usize, usize, usize)> = Vec::new();
+        self.prefilter.hits(data, |rule_index, hit_start, hit_end| {
+            let reach = self.rules[rule_index].rule.window();
+            windows.push((
+                rule_index,
+                hit_start.saturating_sub(reach),
+                hit_end.saturating_add(reach).min(data.len()),
+            ));
+        });
+        for rule_index in self.prefilter.keywordless() {
+            windows.push((rule_index, 0, data.len()));
+        }
+        windows.sort_unstable();
+        let mut merged: Vec<(usize, usize, usize)> = Vec::with_capacity(windows.len());
+        for w in windows {
+            match merged.last_mut() {
+                Some(last) if last.0 == w.0 && w.1 <= last.2 => last.2 = last.2.max(w.2),
+                _ => merged.push(w),
+            }
+        }
+        merged
+    }
+
+    /// Runs one rule's regex over one window and keeps the secrets that pass every check.
+    fn confirm(
+        &self,
+        rule_index: usize,
+        data: &[u8],
+        start: usize,
+        end: usize,
+        found: &mut Vec<(usize, usize, usize)>,
+    ) {
+        let compiled = &self.rules[rule_index];
+        let Ok(regex) = compiled.regex() else { return };
+        // Extend to the end of the line (bounded), then search with the bytes before `start` as
+        // context so `\b` and friends see the real neighbours.
+        let limit = (end + LINE_SLACK).min(data.len());
+        let end = memchr::memchr(b'\n', &data[end..limit]).map_or(limit, |p| end + p);
+        let haystack = &data[..end];
+        let mut locs = regex.capture_locations();
+        let mut pos = start;
+        while pos <= end {
+            let Some(m) = regex.captures_read_at(&mut locs, haystack, pos) else { break };
+            pos = if m.end() > m.start() { m.end() } else { m.end() + 1 };
+            let Some((s, e)) = secret_span(regex, &locs) else { continue };
+            if s < e && self.accept(compiled, data, s, e) {
+                found.push((rule_index, s, e));
+            }
+        }
+    }
+
+    fn accept(&self, compiled: &CompiledRule, data: &[u8], start: usize, end: usize) -> bool {
+        let secret = &data[start..end];
+        let syntax = &compiled.rule.syntax;
+        if let Some(gate) = &syntax.entropy
+            && entropy::shannon(secret) < gate.min
+        {
+            return false;
+        }
+        if let Some(name) = &syntax.checksum
+            && !checksum::verify(name, secret)
+        {
+            return false;
+        }
+        if compiled.allow.allows_secret(secret) || self.allow.allows_secret(secret) {
+            return false;
+        }
+        let (line_start, _) = line_bounds(data, start);
+        let (_, line_end) = line_bounds(data, end.saturating_sub(1).max(start));
+        !allow::has_inline_marker(&data[line_start..line_end])
+    }
+
+    /// Drops generic-rule matches whose secret overlaps a specific rule's secret.
+    fn drop_shadowed_generic(&self, found: &mut Vec<(usize, usize, usize)>) {
+        if !found.iter().any(|&(r, _, _)| self.rules[r].generic) {
+            return;
+        }
+        let specific: Vec<(usize, usize)> = found
+            .iter()
+            .filter(|&&(r, _, _)| !self.rules[r].generic)
+            .map(|&(_, s, e)| (s, e))
+            .collect();
+        found.retain(|&(r, s, e)| {
+            !self.rules[r].generic || !specific.iter().any(|&(ss, se)| s < se && ss < e)
+        });
+    }
+}
+
+/// The span of the group named `secret`, or else of the first group that took part.
+fn secret_span(regex: &Regex, locs: &regex::bytes::CaptureLocations) -> Option<(usize, usize)> {
+    if let Some(index) = regex.capture_names().position(|n| n == Some("secret")) {
+        return locs.get(index);
+    }
+    (1..locs.len()).find_map(|i| locs.get(i))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::load::parse_config;
+    use std::path::Path;
+
+    fn engine(text: &str) -> Engine {
+        let config = parse_config(Path::new("t.toml"), text).expect("valid rules");
+        Engine::new(RuleSet { rules: config.rules, allow: config.syntax.allow }).expect("engine")
+    }
+
+    const RULES: &str = r#"
+[[rule]]
+id = "test.token"
+keywords = ["tok_"]
+pattern = '''\b(tok_[a-z0-9]{8})\b'''
+entropy = { min = 2.0 }
+
+[[rule]]
+id = "generic.assign"
+keywords = ["token"]
+pattern = '''token\s*=\s*"([^"]{8,})"'''
+"#;
+
+    #[test]
+    fn finds_with_location() {
+        let e = engine(RULES);
+        let m = e.scan(b"first\n  x = tok_a1b2c3d4;\n");
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].secret, b"tok_a1b2c3d4");
+        assert_eq!((m[0].start_at.line, m[0].start_at.column), (2, 7));
+    }
+
+    #[test]
+    fn keyword_case_insensitive_and_entropy_gate() {
+        let e = engine(RULES);
+        assert!(e.scan(b"TOK_aaaaaaaa").is_empty(), "low entropy and wrong case for regex");
+        assert!(e.scan(b"tok_aaaaaaaa").is_empty(), "entropy below gate");
+    }
+
+    #[test]
+    fn specific_rule_shadows_generic() {
+        let e = engine(RULES);
+        let m = e.scan(br#"token = "tok_a1b2c3d4""#);
+        assert_eq!(m.len(), 1);
+        assert_eq!(e.rule(m[0].rule).id(), "test.token");
+        let m = e.scan(br#"token = "s3cr3t-v4lue""#);
+        assert_eq!(e.rule(m[0].rule).id(), "generic.assign");
+    }
+
+    #[test]
+    fn inline_allow_and_overlap_counted_once() {
+        let e = engine(RULES);
+        assert!(e.scan(b"tok_a1b2c3d4 // leakhound:allow").is_empty());
+        // Two keyword hits whose windows overlap still give one match.
+        let m = e.scan(b"tok_a1b2c3d4 tok_ tok_");
+        assert_eq!(m.len(), 1);
+    }
+
+    #[test]
+    fn window_boundary_keeps_word_context() {
+        let e = engine(RULES);
+        // `xtok_...` is not at a word boundary, even though the window may start right at `tok_`.
+        let mut data = vec![b'a'; 2000];
+        data.extend_from_slice(b"tok_a1b2c3d4");
+        assert!(e.scan(&data).is_empty());
+    }
+
+    #[test]
+    fn long_line_is_linear() {
+        let e = engine(RULES);
+        let mut data = b"tok_ ".repeat(200_000);
+        data.extend_from_slice(b" tok_a1b2c3d4");
+        let m = e.scan(&data);
+        assert_eq!(m.len(), 1);
+    }
+}

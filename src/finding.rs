@@ -1,0 +1,156 @@
+//! Findings: everything a reporter sees. A finding is a rule, a place (a [`Provenance`]), a
+//! line and column, the secret, and a fingerprint that survives line moves.
+
+use serde::{Deserialize, Serialize};
+
+use crate::rules::Severity;
+
+/// The commit that introduced a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommitInfo {
+    /// Full commit id.
+    pub sha: String,
+    /// Author name.
+    pub author: String,
+    /// Author email.
+    pub email: String,
+    /// Author date, RFC 3339.
+    pub date: String,
+    /// First line of the message.
+    pub message: String,
+}
+
+/// Where in a container image a secret sits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageInfo {
+    /// The reference as the user gave it.
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// Digest of the (platform) manifest.
+    pub manifest_digest: String,
+    /// `os/arch[/variant]`.
+    pub platform: String,
+    /// Digest of the layer holding the file; `None` for the image config.
+    pub layer_digest: Option<String>,
+    /// 0-based index of that layer.
+    pub layer_index: Option<usize>,
+    /// Digest of the later layer that deletes the file, if any.
+    pub deleted_in_layer: Option<String>,
+}
+
+/// Where a blob came from.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provenance {
+    /// Path of the file (in the tree, the commit or the image), or a pseudo-path such as
+    /// `config:Env[3]` or `commit-message`.
+    pub path: String,
+    /// Set by the git sources.
+    pub commit: Option<CommitInfo>,
+    /// Set by the image sources.
+    pub image: Option<ImageInfo>,
+}
+
+impl Provenance {
+    /// A plain file.
+    pub fn file(path: impl Into<String>) -> Provenance {
+        Provenance { path: path.into(), commit: None, image: None }
+    }
+}
+
+/// Another place where the same secret was found (same rule, same secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Occurrence {
+    /// Path.
+    pub path: String,
+    /// 1-based line.
+    pub line: usize,
+    /// Commit, for git sources.
+    pub commit: Option<CommitInfo>,
+    /// Image details, for image sources.
+    pub image: Option<ImageInfo>,
+}
+
+/// One secret found in one place.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Finding {
+    /// Stable rule id.
+    pub rule_id: String,
+    /// The rule's description.
+    pub description: String,
+    /// The rule's severity.
+    pub severity: Severity,
+    /// Path (see [`Provenance::path`]).
+    pub path: String,
+    /// 1-based line of the secret's start.
+    pub line: usize,
+    /// 1-based byte column of the secret's start.
+    pub column: usize,
+    /// 1-based line of the secret's end.
+    pub end_line: usize,
+    /// 1-based byte column of the secret's last byte.
+    pub end_column: usize,
+    /// The secret itself; reporters redact it unless told otherwise.
+    pub secret: String,
+    /// See [`fingerprint`].
+    pub fingerprint: String,
+    /// Commit details (git sources).
+    pub commit: Option<CommitInfo>,
+    /// Image details (image sources).
+    pub image: Option<ImageInfo>,
+    /// Other places the same secret was found, when a source groups them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub occurrences: Vec<Occurrence>,
+}
+
+impl Finding {
+    /// The sort order of every report: path, line, column, rule id.
+    pub fn sort_key(&self) -> (&str, usize, usize, &str) {
+        (&self.path, self.line, self.column, &self.rule_id)
+    }
+}
+
+/// A fingerprint that survives line moves: a hash of rule id, secret and path, in hex.
+pub fn fingerprint(rule_id: &str, secret: &[u8], path: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for part in [rule_id.as_bytes(), secret, path.as_bytes()] {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    crate::rules::hex(&hasher.finalize()[..16])
+}
+
+/// How a secret is shown when redacted: a few leading characters of long secrets, so people can
+/// tell which key it is, and never more than a quarter of it.
+pub fn redact(secret: &str) -> String {
+    let chars: Vec<char> = secret.chars().collect();
+    let keep = if chars.len() >= 16 { 4 } else { 0 };
+    let mut out: String = chars[..keep].iter().collect();
+    out.push_str("*****");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_depends_on_rule_secret_and_path_only() {
+        let a = fingerprint("aws.access-key-id", b"AKIAX", "a.txt");
+        assert_eq!(a, fingerprint("aws.access-key-id", b"AKIAX", "a.txt"));
+        assert_ne!(a, fingerprint("aws.access-key-id", b"AKIAX", "b.txt"));
+        assert_ne!(a, fingerprint("aws.other", b"AKIAX", "a.txt"));
+        assert_eq!(a.len(), 32);
+    }
+
+    #[test]
+    fn redaction_hides_most() {
+        assert_eq!(redact("ghp_0123456789abcdef0123"), "ghp_*****");
+        assert_eq!(redact("short"), "*****");
+    }
+}

@@ -1,0 +1,41 @@
+//! leakhound finds hardcoded credentials before they ship.
+//!
+//! Every input follows one flow:
+//!
+//! ```text
+//! Source ──► Blob + Provenance ──► Engine ──► Finding ──► Report
+//! ```
+//!
+//! - [`source`] turns directories, git objects and image layers into [`blob::Blob`]s with a
+//!   [`finding::Provenance`]; sources know nothing of rules.
+//! - [`engine`] is compiled once from a [`rules::RuleSet`] and shared across threads: a keyword
+//!   prefilter, then regexes in windows around keyword hits, then entropy, checksums and
+//!   allowlists. It never learns where a blob came from.
+//! - [`scan`] joins the two: each distinct blob is scanned once, and matches become
+//!   [`finding::Finding`]s at the blob's provenance.
+//! - [`report`] turns findings and counters into text, JSON and the CI formats.
+//! - [`command`] holds one function per subcommand; it is the only place that knows every stage.
+
+pub mod blob;
+pub mod cli;
+pub mod command;
+pub mod engine;
+pub mod error;
+pub mod finding;
+pub mod report;
+pub mod rules;
+pub mod scan;
+pub mod source;
+
+use anyhow::Result;
+
+use cli::{Cli, Command};
+pub use command::Outcome;
+
+/// Runs one command line.
+pub fn run(cli: &Cli) -> Result<Outcome> {
+    match &cli.command {
+        Command::Dir(args) => command::dir::run(args),
+        Command::Rules { command } => command::rules::run(command),
+    }
+}

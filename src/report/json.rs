@@ -1,0 +1,98 @@
+//! The JSON and JSON Lines reports.
+//!
+//! JSON (`--format json`), version 1:
+//!
+//! ```text
+//! {
+//!   "version": 1,
+//!   "tool": {"name": "leakhound", "version": "0.1.0"},
+//!   "findings": [{
+//!     "rule_id", "description", "severity", "path", "line", "column", "end_line", "end_column",
+//!     "secret",        // redacted unless --show-secrets
+//!     "fingerprint",   // hash of rule id, secret and path: survives line moves
+//!     "commit": null | {"sha", "author", "email", "date", "message"},
+//!     "image": null | {"ref", "manifest_digest", "platform", "layer_digest", "layer_index",
+//!                      "deleted_in_layer"},
+//!     "occurrences": [{"path", "line", "commit", "image"}]   // only when the secret recurs
+//!   }],
+//!   "errors": [{"origin", "message"}],
+//!   "stats": {"scanned", "bytes", "findings", "skipped_binary", "skipped_too_large",
+//!             "skipped_special", "skipped_allowlisted", "duplicates", "suppressed", "errors",
+//!             "elapsed_ms"}
+//! }
+//! ```
+//!
+//! JSON Lines (`--format jsonl`): one finding object per line, then one `{"error": {...}}` line
+//! per failure.
+
+use std::io::{self, Write};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Options, Report, Stats};
+use crate::error::ScanError;
+use crate::finding::Finding;
+
+/// Version of the JSON report layout.
+pub const VERSION: u32 = 1;
+
+/// The tool block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tool {
+    /// Always `leakhound`.
+    pub name: String,
+    /// The crate version.
+    pub version: String,
+}
+
+/// The JSON report document; also what `--baseline` and `merge` read back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Document {
+    /// Layout version.
+    pub version: u32,
+    /// The producing tool.
+    pub tool: Tool,
+    /// Findings with secrets redacted unless asked.
+    pub findings: Vec<Finding>,
+    /// Failures.
+    pub errors: Vec<ScanError>,
+    /// Counters.
+    pub stats: Stats,
+}
+
+/// Findings as they may be shown.
+pub fn shown_findings(report: &Report, options: &Options) -> Vec<Finding> {
+    report
+        .findings
+        .iter()
+        .map(|f| Finding { secret: options.secret(&f.secret), ..f.clone() })
+        .collect()
+}
+
+/// Writes the JSON document.
+pub fn write(report: &Report, options: &Options, out: &mut dyn Write) -> io::Result<()> {
+    let doc = Document {
+        version: VERSION,
+        tool: Tool { name: "leakhound".into(), version: env!("CARGO_PKG_VERSION").into() },
+        findings: shown_findings(report, options),
+        errors: report.errors.clone(),
+        stats: report.stats.clone(),
+    };
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    writeln!(out)
+}
+
+/// Writes JSON Lines.
+pub fn write_lines(report: &Report, options: &Options, out: &mut dyn Write) -> io::Result<()> {
+    for finding in shown_findings(report, options) {
+        serde_json::to_writer(&mut *out, &finding)?;
+        writeln!(out)?;
+    }
+    for error in &report.errors {
+        serde_json::to_writer(&mut *out, &serde_json::json!({ "error": error }))?;
+        writeln!(out)?;
+    }
+    Ok(())
+}

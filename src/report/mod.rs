@@ -1,0 +1,137 @@
+//! Reports: pure functions from a [`Report`] (findings plus scan metadata) to bytes. No scanning
+//! happens here, and nothing here knows how findings were made.
+
+pub mod json;
+pub mod text;
+
+use std::io::{self, Write};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ScanError;
+use crate::finding::Finding;
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Human-readable text, colored on a terminal.
+    Text,
+    /// One JSON document (see [`json`]).
+    Json,
+    /// One JSON finding per line.
+    Jsonl,
+}
+
+/// Counters of a scan, shown in the summary and the JSON `stats` object.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stats {
+    /// Blobs (files, git blobs, layer entries) scanned.
+    pub scanned: u64,
+    /// Bytes scanned.
+    pub bytes: u64,
+    /// Findings reported.
+    pub findings: u64,
+    /// Blobs skipped because they look binary.
+    pub skipped_binary: u64,
+    /// Blobs skipped because they exceed the size cap.
+    pub skipped_too_large: u64,
+    /// FIFOs, sockets, devices and unfollowed symlinks, never opened.
+    pub skipped_special: u64,
+    /// Files skipped by a path allowlist.
+    pub skipped_allowlisted: u64,
+    /// Blobs not rescanned because identical content was already scanned.
+    pub duplicates: u64,
+    /// Findings suppressed by a baseline or ignore file.
+    pub suppressed: u64,
+    /// Failures (see the report's `errors`).
+    pub errors: u64,
+    /// Wall time in milliseconds.
+    pub elapsed_ms: u64,
+}
+
+/// Everything a reporter may show.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// What was scanned, in the user's words (`dir .`, `git /repo`).
+    pub target: String,
+    /// Findings, sorted by path, line, column, rule id.
+    pub findings: Vec<Finding>,
+    /// What could not be scanned.
+    pub errors: Vec<ScanError>,
+    /// Counters.
+    pub stats: Stats,
+    /// When the scan started, seconds since the Unix epoch.
+    pub started: u64,
+    /// When it ended, seconds since the Unix epoch.
+    pub finished: u64,
+}
+
+/// How reports render.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Show secrets instead of redacting them.
+    pub show_secrets: bool,
+    /// Use ANSI colors (text only).
+    pub color: bool,
+}
+
+impl Options {
+    /// The secret as it may be shown.
+    pub fn secret(&self, secret: &str) -> String {
+        if self.show_secrets { secret.to_owned() } else { crate::finding::redact(secret) }
+    }
+}
+
+/// Writes `report` in `format`.
+pub fn write(
+    format: Format,
+    report: &Report,
+    options: &Options,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    match format {
+        Format::Text => text::write(report, options, out),
+        Format::Json => json::write(report, options, out),
+        Format::Jsonl => json::write_lines(report, options, out),
+    }
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` in UTC for seconds since the epoch (civil-from-days, H. Hinnant).
+pub fn utc_timestamp(secs: u64) -> String {
+    let days = (secs / 86_400).cast_signed();
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utc_timestamp;
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(utc_timestamp(0), "1970-01-01T00:00:00");
+        assert_eq!(utc_timestamp(1_709_251_199), "2024-02-29T23:59:59");
+        assert_eq!(utc_timestamp(1_795_700_000), "2026-11-26T13:33:20");
+    }
+}

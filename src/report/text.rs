@@ -1,0 +1,146 @@
+//! The human report: one block per finding, then a summary. Paths and secrets are escaped so a
+//! file name cannot smuggle terminal control or bidi characters onto the screen.
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+use super::{Options, Report, Stats};
+use crate::finding::Finding;
+
+const RED: &str = "\x1b[1;31m";
+const YELLOW: &str = "\x1b[33m";
+const DIM: &str = "\x1b[2m";
+const BOLD: &str = "\x1b[1m";
+const RESET: &str = "\x1b[0m";
+
+/// Writes every finding, then the summary.
+pub fn write(report: &Report, options: &Options, out: &mut dyn Write) -> io::Result<()> {
+    for finding in &report.findings {
+        out.write_all(finding_block(finding, options).as_bytes())?;
+    }
+    for error in &report.errors {
+        writeln!(out, "error: {}: {}", sanitize(&error.origin), sanitize(&error.message))?;
+    }
+    writeln!(out, "{}", summary(&report.stats))
+}
+
+/// One finding as a few indented lines.
+pub fn finding_block(f: &Finding, options: &Options) -> String {
+    let paint = |code: &str, text: &str| {
+        if options.color { format!("{code}{text}{RESET}") } else { text.to_owned() }
+    };
+    let mut s = String::new();
+    let place = format!("{}:{}:{}", sanitize(&f.path), f.line, f.column);
+    let _ = writeln!(s, "{}  {} ({})", paint(BOLD, &place), paint(RED, &f.rule_id), f.severity);
+    if !f.description.is_empty() {
+        let _ = writeln!(s, "    {}", f.description);
+    }
+    let _ = writeln!(
+        s,
+        "    secret: {}  {}",
+        paint(YELLOW, &sanitize(&options.secret(&f.secret))),
+        paint(DIM, &format!("fingerprint: {}", f.fingerprint))
+    );
+    if let Some(c) = &f.commit {
+        let short = c.sha.get(..12).unwrap_or(&c.sha);
+        let _ = writeln!(
+            s,
+            "    commit: {short} {} <{}> {} {}",
+            sanitize(&c.author),
+            sanitize(&c.email),
+            c.date,
+            sanitize(&c.message)
+        );
+    }
+    if let Some(i) = &f.image {
+        let layer = match (&i.layer_index, &i.layer_digest) {
+            (Some(n), Some(d)) => format!("layer {n} {d}"),
+            _ => "config".to_owned(),
+        };
+        let _ = write!(s, "    image: {} {} {layer}", sanitize(&i.reference), i.platform);
+        if let Some(d) = &i.deleted_in_layer {
+            let _ = write!(s, " (deleted in {d})");
+        }
+        s.push('\n');
+    }
+    if !f.occurrences.is_empty() {
+        let _ = writeln!(s, "    +{} more occurrence(s)", f.occurrences.len());
+    }
+    s
+}
+
+/// The one-line summary.
+pub fn summary(stats: &Stats) -> String {
+    let skipped = stats.skipped_binary
+        + stats.skipped_too_large
+        + stats.skipped_special
+        + stats.skipped_allowlisted;
+    let mut s = format!(
+        "scanned {} blobs ({}) in {:.2}s: {} finding(s), {} skipped",
+        stats.scanned,
+        human_bytes(stats.bytes),
+        stats.elapsed_ms as f64 / 1000.0,
+        stats.findings,
+        skipped
+    );
+    if skipped > 0 {
+        let _ = write!(
+            s,
+            " ({} binary, {} too large, {} special, {} allowlisted)",
+            stats.skipped_binary,
+            stats.skipped_too_large,
+            stats.skipped_special,
+            stats.skipped_allowlisted
+        );
+    }
+    if stats.suppressed > 0 {
+        let _ = write!(s, ", {} suppressed by baseline/ignore", stats.suppressed);
+    }
+    let _ = write!(s, ", {} error(s)", stats.errors);
+    if stats.errors > 0 {
+        s.push_str(": the scan is incomplete");
+    }
+    s
+}
+
+/// `1.5 MB` style sizes.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}
+
+/// Escapes control characters and Unicode bidi overrides.
+pub fn sanitize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let bidi = matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}');
+        if c.is_control() || bidi {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitizes_controls_and_bidi() {
+        assert_eq!(sanitize("a\x1b[31mb\u{202E}c"), "a\\u{1b}[31mb\\u{202e}c");
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(human_bytes(999), "999 B");
+        assert_eq!(human_bytes(1_500_000), "1.5 MB");
+    }
+}

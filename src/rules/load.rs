@@ -1,0 +1,267 @@
+//! Reading rule files and configs: TOML → [`RuleSyntax`] → checked [`Rule`]s in a [`RuleSet`].
+//!
+//! The built-in files and a user's `.leakhound.toml` share one format. A user's config may add
+//! rules, override a built-in rule by reusing its id, disable rules, and add a global allowlist.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{AllowSyntax, Origin, Rule, RuleSet, RuleSyntax, builtin, valid_rule_id};
+use crate::error::{RuleError, RuleResult};
+
+/// How a config relates to the built-in rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtendSyntax {
+    /// Start from the built-in rules (default true).
+    #[serde(default = "yes")]
+    pub use_default: bool,
+    /// Ids of rules to drop.
+    #[serde(default)]
+    pub disabled_rules: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for ExtendSyntax {
+    fn default() -> Self {
+        ExtendSyntax { use_default: true, disabled_rules: Vec::new() }
+    }
+}
+
+/// A whole rule file or `.leakhound.toml` as written.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigSyntax {
+    /// Relation to the built-in rules.
+    #[serde(default)]
+    pub extend: ExtendSyntax,
+    /// Global allowlist.
+    #[serde(default)]
+    pub allow: AllowSyntax,
+    /// Rules, in file order.
+    #[serde(default, rename = "rule")]
+    pub rules: Vec<RuleSyntax>,
+}
+
+/// A parsed config: its syntax plus the origin of each rule.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file.
+    pub path: PathBuf,
+    /// Its contents.
+    pub syntax: ConfigSyntax,
+    /// The checked rules of the file, in order.
+    pub rules: Vec<Rule>,
+}
+
+/// Parses one file's text. `path` only names the file in errors and origins.
+pub fn parse_config(path: &Path, text: &str) -> RuleResult<Config> {
+    let syntax: ConfigSyntax = toml::from_str(text).map_err(|e| RuleError::Syntax {
+        path: path.to_owned(),
+        line: e.span().map(|s| line_of(text, s.start)),
+        message: e.message().to_owned(),
+    })?;
+    let header_lines = rule_header_lines(text);
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut rules = Vec::with_capacity(syntax.rules.len());
+    for (i, rule) in syntax.rules.iter().enumerate() {
+        let origin = Origin { file: path.to_owned(), line: header_lines.get(i).copied() };
+        if let Some(first) = seen.insert(&rule.id, i) {
+            return Err(rule_error(
+                &rule.id,
+                &origin,
+                format!("duplicate id (first defined at rule #{})", first + 1),
+            ));
+        }
+        validate(rule, &origin)?;
+        rules.push(Rule { syntax: rule.clone(), origin });
+    }
+    Ok(Config { path: path.to_owned(), syntax, rules })
+}
+
+/// Reads and parses a user's config or rule file.
+pub fn load_config_file(path: &Path) -> RuleResult<Config> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| RuleError::Io { path: path.to_owned(), source })?;
+    parse_config(path, &text)
+}
+
+/// The built-in rules, parsed and checked.
+pub fn load_builtin() -> RuleResult<RuleSet> {
+    let mut set = RuleSet::default();
+    for (name, text) in builtin::FILES {
+        let config = parse_config(&PathBuf::from(format!("builtin:rules/{name}")), text)?;
+        set.rules.extend(config.rules);
+    }
+    Ok(set)
+}
+
+/// Combines the built-in rules with user configs, in order: later configs override earlier ones.
+pub fn build_rule_set(configs: &[Config]) -> RuleResult<RuleSet> {
+    let use_default = configs.iter().all(|c| c.syntax.extend.use_default);
+    let mut set = if use_default { load_builtin()? } else { RuleSet::default() };
+    for config in configs {
+        for rule in &config.rules {
+            match set.rules.iter_mut().find(|r| r.id() == rule.id()) {
+                Some(existing) => *existing = rule.clone(),
+                None => set.rules.push(rule.clone()),
+            }
+        }
+        let allow = &config.syntax.allow;
+        set.allow.paths.extend(allow.paths.iter().cloned());
+        set.allow.secrets.extend(allow.secrets.iter().cloned());
+        set.allow.stopwords.extend(allow.stopwords.iter().cloned());
+    }
+    let disabled: Vec<&String> =
+        configs.iter().flat_map(|c| &c.syntax.extend.disabled_rules).collect();
+    set.rules.retain(|r| !disabled.iter().any(|d| *d == r.id()));
+    Ok(set)
+}
+
+/// Builds the regex for a rule pattern with the options every caller must share: bytes, ASCII
+/// classes unless the pattern asks for Unicode (10x faster on large inputs, see
+/// `../shared/reference/performance-notes.md` §0.8), generous size limits for long alternations.
+pub fn regex_builder(pattern: &str) -> regex::bytes::RegexBuilder {
+    let mut builder = regex::bytes::RegexBuilder::new(pattern);
+    builder.unicode(false).size_limit(64 << 20).dfa_size_limit(64 << 20);
+    builder
+}
+
+/// Checks what can be checked without compiling: id, pattern syntax, a capture group, allowlist
+/// syntax, and that the pattern cannot match the empty string.
+fn validate(rule: &RuleSyntax, origin: &Origin) -> RuleResult<()> {
+    let fail = |message: String| Err(rule_error(&rule.id, origin, message));
+    if !valid_rule_id(&rule.id) {
+        return fail(
+            "id must be `provider.kind`: lowercase letters, digits and `-`, at most 64 bytes"
+                .into(),
+        );
+    }
+    let hir = match regex_syntax::ParserBuilder::new()
+        .utf8(false)
+        .unicode(false)
+        .build()
+        .parse(&rule.pattern)
+    {
+        Ok(hir) => hir,
+        Err(e) => return fail(format!("invalid regex: {e}")),
+    };
+    if hir.properties().explicit_captures_len() == 0 {
+        return fail(
+            "pattern has no capture group: wrap the secret in ( ) or (?P<secret> )".into(),
+        );
+    }
+    if hir.properties().minimum_len() == Some(0) {
+        return fail("pattern can match the empty string".into());
+    }
+    if rule.keywords.iter().any(String::is_empty) {
+        return fail("a keyword is empty".into());
+    }
+    if let Some(e) = &rule.entropy
+        && !(0.0..=8.0).contains(&e.min)
+    {
+        return fail(format!("entropy.min {} is outside 0..=8 bits per byte", e.min));
+    }
+    validate_allow(&rule.allow).or_else(fail)
+}
+
+/// Checks that allowlist globs and regexes compile.
+pub fn validate_allow(allow: &AllowSyntax) -> Result<(), String> {
+    for glob in &allow.paths {
+        globset::Glob::new(glob).map_err(|e| format!("invalid path glob {glob:?}: {e}"))?;
+    }
+    for re in &allow.secrets {
+        regex_builder(re).build().map_err(|e| format!("invalid allow regex {re:?}: {e}"))?;
+    }
+    Ok(())
+}
+
+fn rule_error(id: &str, origin: &Origin, message: String) -> RuleError {
+    RuleError::Rule { rule_id: id.to_owned(), origin: origin.to_string(), message }
+}
+
+/// 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    memchr::memchr_iter(b'\n', &text.as_bytes()[..offset.min(text.len())]).count() + 1
+}
+
+/// 1-based lines of each `[[rule]]` header, in order (headers are how TOML names array tables,
+/// so the n-th header is the n-th rule).
+fn rule_header_lines(text: &str) -> Vec<usize> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| {
+            let t = l.trim_start();
+            t.starts_with("[[") && t[2..].trim_start().starts_with("rule") && {
+                let rest = t[2..].trim_start()["rule".len()..].trim_start();
+                rest.starts_with("]]")
+            }
+        })
+        .map(|(i, _)| i + 1)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[[rule]]
+id = "test.token"
+keywords = ["tok_"]
+pattern = '''\b(tok_[a-z0-9]{8})\b'''
+
+[[rule]]
+id = "test.other"
+pattern = '''(x{3})'''
+"#;
+
+    #[test]
+    fn origins_name_file_and_line() {
+        let c = parse_config(Path::new("u.toml"), GOOD).expect("valid config");
+        assert_eq!(c.rules[0].origin.to_string(), "u.toml:2");
+        assert_eq!(c.rules[1].origin.to_string(), "u.toml:7");
+    }
+
+    #[test]
+    fn bad_regex_names_rule_and_line() {
+        let text = GOOD.replace("x{3}", "x{3");
+        let err = parse_config(Path::new("u.toml"), &text).expect_err("bad regex");
+        let msg = err.to_string();
+        assert!(msg.contains("test.other") && msg.contains("u.toml:7"), "{msg}");
+    }
+
+    #[test]
+    fn missing_group_and_empty_match_rejected() {
+        let text = GOOD.replace("(x{3})", "x{3}");
+        assert!(parse_config(Path::new("u"), &text).is_err());
+        let text = GOOD.replace("(x{3})", "(x*)");
+        let msg = parse_config(Path::new("u"), &text).expect_err("empty").to_string();
+        assert!(msg.contains("empty string"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_field_is_a_syntax_error_with_line() {
+        let text = format!("{GOOD}\nbogus = 1\n");
+        let err = parse_config(Path::new("u.toml"), &text).expect_err("unknown field");
+        assert!(err.to_string().contains("u.toml"), "{err}");
+    }
+
+    #[test]
+    fn override_and_disable() {
+        let user = parse_config(
+            Path::new("u.toml"),
+            "[extend]\ndisabled_rules=[\"test.other\"]\n[[rule]]\nid=\"test.other\"\npattern='(y)'\n",
+        )
+        .expect("valid");
+        let base = parse_config(Path::new("b.toml"), GOOD).expect("valid");
+        let mut set = build_rule_set(&[base, user]).expect("builds");
+        set.rules.retain(|r| r.id().starts_with("test."));
+        assert_eq!(set.rules.iter().map(Rule::id).collect::<Vec<_>>(), ["test.token"]);
+    }
+}

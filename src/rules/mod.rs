@@ -1,0 +1,235 @@
+//! Rules are data: what a secret looks like, how to find it cheaply, and what only looks like one.
+//!
+//! This module turns TOML rule files ([`RuleSyntax`]) into checked rules ([`Rule`]) gathered in a
+//! [`RuleSet`]. It compiles nothing expensive: regexes are parsed here (so a bad pattern fails at
+//! load, naming file, line and rule) and compiled lazily by the engine. It knows nothing of
+//! sources, findings or reports.
+
+mod builtin;
+pub mod check;
+pub mod load;
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use load::{Config, ConfigSyntax, load_builtin, load_config_file};
+
+/// How bad a leak of this kind of secret is; reporters map it onto their own scales.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth a look, rarely a live credential.
+    Info,
+    /// A credential with narrow reach, or a rule with many false positives.
+    Low,
+    /// A credential of moderate reach.
+    Medium,
+    /// A credential that grants real access.
+    #[default]
+    High,
+    /// A credential that grants broad or administrative access.
+    Critical,
+}
+
+impl Severity {
+    /// The lowercase name used in every report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A minimum Shannon entropy (bits per byte) for the secret group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntropySyntax {
+    /// Secrets below this entropy are dropped.
+    pub min: f64,
+}
+
+/// Things that look like a secret but are known not to be one.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllowSyntax {
+    /// Globs on the path (`**/testdata/**`); a finding in a matching path is dropped.
+    #[serde(default)]
+    pub paths: Vec<String>,
+    /// Regexes on the secret; a secret that matches any is dropped.
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    /// Case-insensitive words; a secret that contains any is dropped.
+    #[serde(default)]
+    pub stopwords: Vec<String>,
+}
+
+impl AllowSyntax {
+    /// True when no entry is set.
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty() && self.secrets.is_empty() && self.stopwords.is_empty()
+    }
+}
+
+/// One `[[rule]]` table as written in a rule file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSyntax {
+    /// Stable id, `provider.kind`, never reused.
+    pub id: String,
+    /// Short human name.
+    #[serde(default)]
+    pub name: String,
+    /// What the secret is and what it grants.
+    #[serde(default)]
+    pub description: String,
+    /// How bad a leak is.
+    #[serde(default)]
+    pub severity: Severity,
+    /// Literals (matched case-insensitively) at least one of which must occur near a secret.
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    /// The regex; the group named `secret`, or else the first group that took part, is the secret.
+    pub pattern: String,
+    /// Optional entropy gate on the secret.
+    #[serde(default)]
+    pub entropy: Option<EntropySyntax>,
+    /// How many bytes either side of a keyword the pattern may reach (default 512).
+    #[serde(default)]
+    pub window: Option<usize>,
+    /// A named check on the secret's own checksum (for example `github-crc32`).
+    #[serde(default)]
+    pub checksum: Option<String>,
+    /// Allowlist for this rule alone.
+    #[serde(default)]
+    pub allow: AllowSyntax,
+    /// Links to the provider's documentation of the format.
+    #[serde(default)]
+    pub references: Vec<String>,
+    /// Texts in which the rule must find a secret.
+    #[serde(default)]
+    pub examples: Vec<String>,
+    /// Texts in which the rule must find nothing.
+    #[serde(default)]
+    pub negative_examples: Vec<String>,
+}
+
+/// Where a rule came from, for error messages and `rules list`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The file (built-in files are named `builtin:rules/NAME.toml`).
+    pub file: PathBuf,
+    /// 1-based line of the rule's `[[rule]]` header, when known.
+    pub line: Option<usize>,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}", self.file.display()),
+            None => write!(f, "{}", self.file.display()),
+        }
+    }
+}
+
+/// A checked rule, ready for the engine.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// The rule as written.
+    pub syntax: RuleSyntax,
+    /// Where it was written.
+    pub origin: Origin,
+}
+
+impl Rule {
+    /// The rule's stable id.
+    pub fn id(&self) -> &str {
+        &self.syntax.id
+    }
+
+    /// Bytes either side of a keyword hit in which the pattern runs.
+    pub fn window(&self) -> usize {
+        self.syntax.window.unwrap_or(DEFAULT_WINDOW)
+    }
+}
+
+/// Default reach of a pattern around its keyword, in bytes.
+pub const DEFAULT_WINDOW: usize = 512;
+
+/// All rules of a run plus the global allowlist.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet {
+    /// Rules in a stable order (built-ins by file, then user rules).
+    pub rules: Vec<Rule>,
+    /// Allowlist applied to every rule.
+    pub allow: AllowSyntax,
+}
+
+impl RuleSet {
+    /// A stable hash of everything that changes what a scan finds; caches are keyed on it.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(env!("CARGO_PKG_VERSION"));
+        for rule in &self.rules {
+            let text = toml::to_string(&rule.syntax).unwrap_or_default();
+            hasher.update(text.as_bytes());
+        }
+        hasher.update(toml::to_string(&self.allow).unwrap_or_default().as_bytes());
+        hex(&hasher.finalize())
+    }
+}
+
+/// Lowercase hex of a byte string.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+/// Checks a rule id: `provider.kind`, lowercase ASCII, digits and `-`, at most 64 bytes.
+pub fn valid_rule_id(id: &str) -> bool {
+    let part = |s: &str| {
+        !s.is_empty()
+            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !s.starts_with('-')
+            && !s.ends_with('-')
+    };
+    id.len() <= 64 && {
+        let mut parts = id.split('.');
+        let provider = parts.next().unwrap_or_default();
+        let rest: Vec<&str> = parts.collect();
+        part(provider) && !rest.is_empty() && rest.iter().all(|p| part(p))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_ids() {
+        assert!(valid_rule_id("aws.access-key-id"));
+        assert!(valid_rule_id("gitlab.pat.v2"));
+        assert!(!valid_rule_id("aws"));
+        assert!(!valid_rule_id("AWS.key"));
+        assert!(!valid_rule_id("aws.-key"));
+        assert!(!valid_rule_id(&format!("a.{}", "b".repeat(70))));
+    }
+}

@@ -1,0 +1,165 @@
+//! Directory trees: every regular file, dotfiles included, walked in parallel with the `ignore`
+//! crate. `.git` directories are skipped; `.gitignore` is honoured only when asked. Special files
+//! (FIFOs, sockets, devices) are never opened: a FIFO would hang the scan.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use ignore::{WalkBuilder, WalkState};
+
+use super::{Sink, Skip};
+use crate::blob::Blob;
+use crate::error::ScanError;
+use crate::finding::Provenance;
+
+/// How to walk.
+#[derive(Debug, Clone)]
+pub struct FsOptions {
+    /// Skip what `.gitignore`, `.ignore` and `.git/info/exclude` exclude.
+    pub respect_gitignore: bool,
+    /// Follow symbolic links (loops are detected and reported).
+    pub follow_symlinks: bool,
+    /// Files larger than this are skipped and counted.
+    pub max_file_size: u64,
+    /// Worker threads (0: one per core).
+    pub threads: usize,
+    /// Paths under this directory are shown relative to it (the repository root), so that
+    /// fingerprints and path allowlists do not depend on how the user spelled the scan root.
+    pub base: Option<PathBuf>,
+}
+
+/// Walks `roots` and hands every regular file to `sink`.
+pub fn scan(roots: &[PathBuf], options: &FsOptions, sink: &dyn Sink) {
+    let mut existing = Vec::new();
+    for root in roots {
+        match std::fs::symlink_metadata(root) {
+            Ok(_) => existing.push(root.clone()),
+            Err(e) => sink.error(ScanError::new(root.display().to_string(), io_message(&e))),
+        }
+    }
+    let Some((first, rest)) = existing.split_first() else { return };
+    let mut builder = WalkBuilder::new(first);
+    for root in rest {
+        builder.add(root);
+    }
+    builder
+        .hidden(false)
+        .ignore(options.respect_gitignore)
+        .git_ignore(options.respect_gitignore)
+        .git_exclude(options.respect_gitignore)
+        .git_global(options.respect_gitignore)
+        .parents(options.respect_gitignore)
+        .require_git(false)
+        .follow_links(options.follow_symlinks)
+        .threads(options.threads)
+        .filter_entry(|e| !(e.file_name() == ".git" && e.file_type().is_some_and(|t| t.is_dir())));
+    let prefixes: Vec<(PathBuf, PathBuf)> =
+        existing.iter().filter_map(|root| base_prefix(root, options.base.as_deref())).collect();
+    builder.build_parallel().run(|| {
+        let prefixes = &prefixes;
+        Box::new(move |entry| {
+            match entry {
+                Ok(entry) => visit(&entry, prefixes, options, sink),
+                Err(err) => sink.error(walk_error(&err)),
+            }
+            WalkState::Continue
+        })
+    });
+}
+
+fn visit(
+    entry: &ignore::DirEntry,
+    prefixes: &[(PathBuf, PathBuf)],
+    options: &FsOptions,
+    sink: &dyn Sink,
+) {
+    let Some(kind) = entry.file_type() else { return };
+    if kind.is_dir() {
+        return;
+    }
+    let path = entry.path();
+    let shown = display_path(path, prefixes);
+    if !kind.is_file() {
+        // Unfollowed symlinks, FIFOs, sockets and devices. A followed symlink reports the target's
+        // type, so it lands in the branch above or below.
+        sink.skipped(Skip::Special);
+        return;
+    }
+    if sink.path_allowed(&shown) {
+        sink.skipped(Skip::Allowlisted);
+        return;
+    }
+    match read_capped(path, options.max_file_size) {
+        Ok(Some(data)) => sink.blob(&Blob::new(data), &Provenance::file(shown)),
+        Ok(None) => sink.skipped(Skip::TooLarge),
+        Err(e) => sink.error(ScanError::new(shown, io_message(&e))),
+    }
+}
+
+/// Reads a file unless it is larger than `cap` (checked on the open handle, and again while
+/// reading, since a file may grow).
+fn read_capped(path: &Path, cap: u64) -> std::io::Result<Option<Vec<u8>>> {
+    let file = File::open(path)?;
+    let len = file.metadata()?.len();
+    if len > cap {
+        return Ok(None);
+    }
+    let mut data = Vec::with_capacity(len as usize + 1);
+    file.take(cap + 1).read_to_end(&mut data)?;
+    Ok((data.len() as u64 <= cap).then_some(data))
+}
+
+/// For a root inside `base`: (the root as walked, the root relative to `base`).
+fn base_prefix(root: &Path, base: Option<&Path>) -> Option<(PathBuf, PathBuf)> {
+    let canonical = root.canonicalize().ok()?;
+    let rel = canonical.strip_prefix(base?).ok()?;
+    Some((root.to_owned(), rel.to_owned()))
+}
+
+fn display_path(path: &Path, prefixes: &[(PathBuf, PathBuf)]) -> String {
+    let rel = prefixes
+        .iter()
+        .find_map(|(root, rel)| path.strip_prefix(root).ok().map(|rest| {
+            if rest.as_os_str().is_empty() { rel.clone() } else { rel.join(rest) }
+        }));
+    let rel = rel.as_deref().unwrap_or(path);
+    let rel = rel.strip_prefix("./").unwrap_or(rel);
+    let shown = rel.to_string_lossy();
+    if shown.is_empty() { path.to_string_lossy().into_owned() } else { shown.into_owned() }
+}
+
+fn walk_error(err: &ignore::Error) -> ScanError {
+    fn path_of(err: &ignore::Error) -> Option<String> {
+        match err {
+            ignore::Error::WithPath { path, .. } => Some(path.display().to_string()),
+            ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+                path_of(err)
+            }
+            ignore::Error::Loop { child, .. } => Some(child.display().to_string()),
+            _ => None,
+        }
+    }
+    let origin = path_of(err).unwrap_or_else(|| "walk".into());
+    let message = match err {
+        ignore::Error::Loop { ancestor, .. } => {
+            format!("symlink loop back to {}: not followed", ancestor.display())
+        }
+        _ => strip_path_prefix(&err.to_string(), &origin),
+    };
+    ScanError::new(origin, message)
+}
+
+/// `ignore` prefixes messages with the path, which the origin already names.
+fn strip_path_prefix(message: &str, origin: &str) -> String {
+    message.strip_prefix(origin).map_or(message, |m| m.trim_start_matches(": ")).to_owned()
+}
+
+/// An I/O error in words a user can act on.
+pub fn io_message(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied: cannot read it".into(),
+        _ => e.to_string(),
+    }
+}

@@ -1,0 +1,33 @@
+//! Sources turn inputs (directories, git objects, image layers) into [`Blob`]s with a
+//! [`Provenance`]. They know nothing of rules: they hand blobs to a [`Sink`].
+
+pub mod fs;
+
+use crate::blob::Blob;
+use crate::error::ScanError;
+use crate::finding::Provenance;
+
+/// Why a blob or entry was not scanned (counted, not an error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// Content looks binary.
+    Binary,
+    /// Larger than the size cap.
+    TooLarge,
+    /// FIFO, socket, device or an unfollowed symlink: never opened.
+    Special,
+    /// The path matches a global path allowlist.
+    Allowlisted,
+}
+
+/// Where sources deliver their output. Implementations are shared across threads.
+pub trait Sink: Sync {
+    /// Scans `blob`, found at `provenance`.
+    fn blob(&self, blob: &Blob, provenance: &Provenance);
+    /// Counts something deliberately not scanned.
+    fn skipped(&self, why: Skip);
+    /// Records a failure: the run will exit 2.
+    fn error(&self, error: ScanError);
+    /// True when files at `path` need not be read at all (a global path allowlist).
+    fn path_allowed(&self, path: &str) -> bool;
+}

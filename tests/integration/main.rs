@@ -1,0 +1,4 @@
+//! One integration test binary: every test drives the real `leakhound` binary.
+
+mod common;
+mod scan_fs;

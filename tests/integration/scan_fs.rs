@@ -1,0 +1,182 @@
+//! `leakhound dir` end to end.
+
+use crate::common::{TestEnv, fake, rule_ids};
+
+#[test]
+fn finds_secrets_in_dotfiles_with_location() {
+    let env = TestEnv::new();
+    env.file(".env", format!("# settings\nAWS_ACCESS_KEY_ID={}\n", fake::aws_key_id()));
+    env.file("src/app.py", format!("x = 1\nTOKEN = '{}'\n", fake::github_pat()));
+    let (code, doc) = env.json(&["dir", "."]);
+    assert_eq!(code, 1);
+    assert_eq!(rule_ids(&doc), ["aws.access-key-id", "github.token"]);
+    let f = &doc["findings"][0];
+    assert_eq!((f["path"].as_str(), f["line"].as_u64(), f["column"].as_u64()), (Some(".env"), Some(2), Some(19)));
+    assert_eq!(doc["findings"][1]["path"], "src/app.py");
+    assert_eq!(doc["stats"]["scanned"], 2);
+}
+
+#[test]
+fn clean_tree_exits_zero() {
+    let env = TestEnv::new();
+    env.file("README", "nothing to see\n");
+    let out = env.run(&["dir", "."]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 finding(s)"));
+}
+
+#[test]
+fn secrets_are_redacted_unless_asked() {
+    let env = TestEnv::new();
+    env.file("k.txt", fake::github_pat());
+    let out = env.run(&["dir", "."]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains(&fake::github_pat()), "{text}");
+    let (_, doc) = env.json(&["dir", "."]);
+    assert!(!doc.to_string().contains(&fake::github_pat()));
+    let (_, doc) = env.json(&["dir", ".", "--show-secrets"]);
+    assert_eq!(doc["findings"][0]["secret"], fake::github_pat());
+}
+
+#[test]
+fn missing_path_is_an_error_but_the_rest_is_scanned() {
+    let env = TestEnv::new();
+    env.file("a.txt", fake::aws_key_id());
+    let (code, doc) = env.json(&["dir", "a.txt", "missing-dir"]);
+    assert_eq!(code, 2, "an error wins over findings");
+    assert_eq!(rule_ids(&doc), ["aws.access-key-id"]);
+    assert_eq!(doc["errors"][0]["origin"], "missing-dir");
+    assert!(doc["errors"][0]["message"].as_str().unwrap_or_default().contains("no such file"));
+}
+
+#[test]
+fn binary_large_and_git_dirs_are_skipped_and_counted() {
+    let env = TestEnv::new();
+    let mut binary = b"\x7fELF\0\0".to_vec();
+    binary.extend_from_slice(fake::aws_key_id().as_bytes());
+    env.file("bin.so", binary);
+    env.file("big.txt", format!("{}\n{}", "x".repeat(2048), fake::aws_key_id()));
+    env.file(".git/config", fake::aws_key_id());
+    let (code, doc) = env.json(&["dir", ".", "--max-file-size", "1K"]);
+    assert_eq!(code, 0, "{doc}");
+    assert_eq!(doc["stats"]["skipped_binary"], 1);
+    assert_eq!(doc["stats"]["skipped_too_large"], 1);
+    assert_eq!(doc["stats"]["scanned"], 0);
+}
+
+#[cfg(unix)]
+#[test]
+fn fifo_is_skipped_not_opened() {
+    let env = TestEnv::new();
+    let fifo = env.path().join("pipe");
+    let status = std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs");
+    assert!(status.success());
+    env.file("a.txt", "plain");
+    let (code, doc) = env.json(&["dir", "."]);
+    assert_eq!(code, 0);
+    assert_eq!(doc["stats"]["skipped_special"], 1);
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinks_not_followed_unless_asked_and_loops_reported() {
+    let env = TestEnv::new();
+    env.file("real/k.txt", fake::aws_key_id());
+    std::os::unix::fs::symlink(env.path().join("real"), env.path().join("link")).expect("symlink");
+    std::os::unix::fs::symlink(env.path(), env.path().join("real/loop")).expect("symlink");
+    let (code, doc) = env.json(&["dir", "."]);
+    assert_eq!((code, rule_ids(&doc).len()), (1, 1), "{doc}");
+    let (code, doc) = env.json(&["dir", ".", "--follow-symlinks"]);
+    assert_eq!(code, 2, "a loop is an error: {doc}");
+    assert!(doc["errors"].to_string().contains("loop"), "{doc}");
+    assert!(rule_ids(&doc).len() >= 2, "followed link scanned too: {doc}");
+}
+
+#[test]
+fn gitignore_respected_only_when_asked() {
+    let env = TestEnv::new();
+    env.file(".gitignore", "secret.txt\n");
+    env.file("secret.txt", fake::aws_key_id());
+    let (code, _) = env.json(&["dir", "."]);
+    assert_eq!(code, 1);
+    let (code, _) = env.json(&["dir", ".", "--respect-gitignore"]);
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn inline_allow_markers() {
+    let env = TestEnv::new();
+    env.file("a.py", format!("k = '{}'  # leakhound:allow\n", fake::aws_key_id()));
+    env.file("b.go", format!("k := \"{}\" // gitleaks:allow\n", fake::aws_key_id()));
+    env.file("c.py", format!("k = '{}'  # pragma: allowlist secret\n", fake::aws_key_id()));
+    let (code, doc) = env.json(&["dir", "."]);
+    assert_eq!(code, 0, "{doc}");
+}
+
+#[test]
+fn report_file_gets_json_while_terminal_gets_text() {
+    let env = TestEnv::new();
+    env.file("a.txt", fake::aws_key_id());
+    let out = env.run(&["dir", "a.txt", "--format", "json", "--report", "out.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("aws.access-key-id"));
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(env.path().join("out.json")).expect("report written"))
+            .expect("valid JSON");
+    assert_eq!(doc["tool"]["name"], "leakhound");
+    assert_eq!(rule_ids(&doc), ["aws.access-key-id"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn non_utf8_names_and_content() {
+    use std::os::unix::ffi::OsStrExt;
+    let env = TestEnv::new();
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9.txt");
+    let mut content = b"\xff\xfe junk ".to_vec();
+    content.extend_from_slice(fake::aws_key_id().as_bytes());
+    std::fs::write(env.path().join(name), content).expect("write");
+    let (code, doc) = env.json(&["dir", "."]);
+    assert_eq!(code, 1);
+    assert_eq!(doc["findings"][0]["path"], "caf\u{fffd}.txt");
+}
+
+#[test]
+fn repository_config_adds_rules_and_allowlists() {
+    let env = TestEnv::new();
+    std::fs::create_dir(env.path().join(".git")).expect("mkdir");
+    env.file(
+        ".leakhound.toml",
+        "[allow]\npaths = [\"docs/**\"]\n\n[[rule]]\nid = \"acme.key\"\nkeywords = [\"acme_\"]\npattern = '''(acme_[0-9a-f]{12})'''\n",
+    );
+    env.file("docs/a.md", fake::aws_key_id());
+    env.file("src/a.txt", "k = acme_0123456789ab\n");
+    let (code, doc) = env.json(&["dir", "src"]);
+    assert_eq!(code, 1);
+    assert_eq!(rule_ids(&doc), ["acme.key"]);
+    assert_eq!(doc["findings"][0]["path"], "src/a.txt", "paths are relative to the repository root");
+    let (code, doc) = env.json(&["dir", "docs"]);
+    assert_eq!((code, &doc["stats"]["skipped_allowlisted"]), (0, &serde_json::json!(1)));
+}
+
+#[test]
+fn bad_rule_file_names_file_line_and_rule() {
+    let env = TestEnv::new();
+    env.file("r.toml", "\n[[rule]]\nid = \"acme.key\"\npattern = '''(acme_[0-9a-f]{12)'''\n");
+    let out = env.run(&["dir", ".", "--config", "r.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("r.toml:2") && err.contains("acme.key") && err.contains("regex"), "{err}");
+    let out = env.run(&["rules", "check", "r.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn rules_list_and_check_builtin() {
+    let env = TestEnv::new();
+    let out = env.run(&["rules", "list", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let rules: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(rules.as_array().is_some_and(|r| r.iter().any(|r| r["id"] == "aws.access-key-id")));
+    assert_eq!(env.run(&["rules", "check"]).status.code(), Some(0));
+}
