@@ -187,3 +187,25 @@ fn rules_list_and_check_builtin() {
     assert!(rules.as_array().is_some_and(|r| r.iter().any(|r| r["id"] == "aws.access-key-id")));
     assert_eq!(env.run(&["rules", "check"]).status.code(), Some(0));
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn unreadable_file_is_an_error_naming_it() {
+    // Root reads any mode-000 file, so use a file the kernel itself refuses to read.
+    let env = TestEnv::new();
+    env.file("ok.txt", fake::aws_key_id());
+    let (code, doc) = env.json(&["dir", "ok.txt", "/proc/self/mem"]);
+    assert_eq!(code, 2, "{doc}");
+    assert_eq!(rule_ids(&doc), ["aws.access-key-id"], "the rest is still scanned");
+    assert_eq!(doc["errors"][0]["origin"], "/proc/self/mem");
+}
+
+#[test]
+fn multi_gigabyte_file_is_skipped_without_reading_it() {
+    let env = TestEnv::new();
+    let file = std::fs::File::create(env.path().join("huge.bin")).expect("create");
+    file.set_len(3 << 30).expect("sparse file");
+    let (code, doc) = env.json(&["dir", "."]);
+    assert_eq!(code, 0);
+    assert_eq!(doc["stats"]["skipped_too_large"], 1);
+}
