@@ -2,7 +2,7 @@
 //!
 //! A scan runs in stages, each cheaper than the next is expensive:
 //! 1. one pass of a case-insensitive Aho-Corasick automaton over all rules' keywords
-//!    ([`prefilter`]) gives candidate rules and where their keywords sit;
+//!    (`prefilter`) gives candidate rules and where their keywords sit;
 //! 2. only those rules' regexes run, and only in windows around the hits (a rule's regex is
 //!    compiled on its first candidate, so a ten-file pre-commit scan compiles a handful);
 //! 3. the secret group is checked against entropy, checksum, allowlists and inline markers.
@@ -37,7 +37,7 @@ const LINE_SLACK: usize = 256;
 /// One secret the engine found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Match {
-    /// Index of the rule in [`Engine::rules`].
+    /// Index of the rule, for [`Engine::rule`].
     pub rule: usize,
     /// Byte offset of the secret's first byte.
     pub start: usize,
