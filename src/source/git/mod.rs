@@ -158,7 +158,19 @@ pub fn scan(repo: &Repository, options: &GitOptions, scan: &Scan) -> Notes {
         ));
     }
     let commits = match walk::commits(repo, &options.selection) {
-        Ok(c) => c,
+        Ok((commits, failed)) => {
+            for (tip, e) in failed {
+                scan.error(ScanError::new(
+                    format!("commit {tip}"),
+                    format!(
+                        "cannot walk the history from this ref tip (damaged or missing \
+                         objects): {}; run `git fsck`",
+                        e.message()
+                    ),
+                ));
+            }
+            commits
+        }
         Err(e) => {
             scan.error(ScanError::new(
                 repo.path().display().to_string(),

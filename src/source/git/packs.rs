@@ -90,10 +90,13 @@ pub fn read_all(
         }
     }
     let total = plans.iter().map(|p| p.blobs.len() as u64).sum::<u64>() + loose.len() as u64;
+
     (visit.total)(total);
     let mut known: HashSet<BlobId> = HashSet::new();
     for p in plans {
         known.extend(p.blobs.iter().map(|e| BlobId(oid_bytes(&e.oid))));
+        // (The first entry may be a non-blob kept for the traversal; an extra id is harmless:
+        // `known` only tells missing blobs from present ones.)
         for (id, size) in &p.too_large {
             known.insert(*id);
             (visit.too_large)(*id, *size);
@@ -247,6 +250,10 @@ fn plan(idx: &Path, pack: &Path, cap: u64) -> Result<Plan, String> {
         match kind[i] {
             1 => blobs.push(e),
             3 => too_large.push((BlobId(oid_bytes(&e.oid)), sizes[i])),
+            // `Tree::from_offsets_in_pack` starts reading at the pack's first entry whatever the
+            // first offset it is given, so that entry (a base: nothing precedes it) always goes
+            // in; the traversal callback passes on only blobs.
+            _ if i == 0 => blobs.push(e),
             _ => {}
         }
     }
@@ -275,7 +282,9 @@ fn traverse(plan: &Plan, visit: &Visitor<'_>) -> Result<(), String> {
         &plan.data,
         plan.data.pack_end() as u64,
         |entry: &mut gix_pack::index::Entry, _progress, ctx: Context<'_>| {
-            (visit.blob)(BlobId(oid_bytes(&entry.oid)), ctx.decompressed);
+            if matches!(ctx.entry.header, Header::Blob) {
+                (visit.blob)(BlobId(oid_bytes(&entry.oid)), ctx.decompressed);
+            }
             Ok(())
         },
         Options {

@@ -66,15 +66,42 @@ pub fn all_ref_tips(repo: &Repository) -> Result<Vec<Oid>, git2::Error> {
     Ok(tips)
 }
 
+/// A ref tip whose history could not be walked, and why.
+pub type FailedTip = (Oid, git2::Error);
+
 /// The selected commits, oldest first (parents before children): the order in which "first
-/// introduced" is decided.
-pub fn commits(repo: &Repository, selection: &Selection) -> Result<Vec<Oid>, git2::Error> {
-    let mut walk = repo.revwalk()?;
-    walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)?;
+/// introduced" is decided. When the whole walk fails (a damaged commit), each tip is walked on its
+/// own and the tips that cannot be walked are returned as failures, so the rest is still scanned.
+pub fn commits(
+    repo: &Repository,
+    selection: &Selection,
+) -> Result<(Vec<Oid>, Vec<FailedTip>), git2::Error> {
     let include =
         if selection.include.is_empty() { all_ref_tips(repo)? } else { selection.include.clone() };
+    if let Ok(all) = walk_tips(repo, &include, selection) {
+        return Ok((all, Vec::new()));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    let mut failed = Vec::new();
     for tip in include {
-        walk.push(tip)?;
+        match walk_tips(repo, &[tip], selection) {
+            Ok(ids) => out.extend(ids.into_iter().filter(|id| seen.insert(*id))),
+            Err(e) => failed.push((tip, e)),
+        }
+    }
+    Ok((out, failed))
+}
+
+fn walk_tips(
+    repo: &Repository,
+    include: &[Oid],
+    selection: &Selection,
+) -> Result<Vec<Oid>, git2::Error> {
+    let mut walk = repo.revwalk()?;
+    walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)?;
+    for tip in include {
+        walk.push(*tip)?;
     }
     for tip in &selection.hide {
         walk.hide(*tip)?;
