@@ -23,6 +23,11 @@ pub struct Cli {
 pub enum Command {
     /// Scan files and directory trees.
     Dir(DirArgs),
+    /// Scan a git repository's history: every ref by default, each secret with the commit that
+    /// first introduced it.
+    Git(GitArgs),
+    /// Scan the commits a `git push` sends (a pre-push hook: reads git's pre-push input on stdin).
+    PrePush(PrePushArgs),
     /// List or check rules.
     Rules {
         /// What to do with rules.
@@ -122,6 +127,90 @@ pub struct DirArgs {
     pub scan: ScanArgs,
 }
 
+/// `git` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct GitArgs {
+    /// The repository: a work tree, a directory inside one, or a bare repository (default: the
+    /// one holding the current directory).
+    pub repo: Option<PathBuf>,
+    /// Scan only the history of this branch, tag or commit (repeatable) instead of every ref.
+    #[arg(long, value_name = "BRANCH")]
+    pub branch: Vec<String>,
+    /// Scan only the commits in BASE..TIP. An all-zeros BASE (what CI passes for a new branch)
+    /// means the commits of TIP that no other ref holds.
+    #[arg(long, value_name = "BASE..TIP", conflicts_with = "all_objects")]
+    pub range: Option<String>,
+    /// Scan only commits committed at or after DATE (`2024-05-01`, RFC 3339, or `@SECONDS`).
+    #[arg(long, value_name = "DATE", value_parser = parse_date, conflicts_with = "all_objects")]
+    pub since: Option<i64>,
+    /// Also report blobs that no selected commit reaches (dangling and unreachable objects).
+    #[arg(long)]
+    pub all_objects: bool,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+}
+
+/// `pre-push` arguments: git runs the hook as `pre-push REMOTE URL` with the refs on stdin.
+#[derive(Debug, Clone, Args)]
+pub struct PrePushArgs {
+    /// The remote's name, as git passes it.
+    pub remote: Option<String>,
+    /// The remote's URL, as git passes it (unused).
+    pub url: Option<String>,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+}
+
+/// Parses `2024-05-01`, `2024-05-01T10:00:00Z`, `2024-05-01T10:00:00+02:00` or `@1714557600`
+/// into seconds since the epoch (UTC unless an offset is given).
+pub fn parse_date(text: &str) -> Result<i64, String> {
+    let bad = || format!("invalid date {text:?}: use 2024-05-01, 2024-05-01T10:00:00Z or @SECONDS");
+    let text = text.trim();
+    if let Some(secs) = text.strip_prefix('@') {
+        return secs.parse().map_err(|_| bad());
+    }
+    let num = |s: &str| s.parse::<i64>().map_err(|_| bad());
+    let (date, time) = text.split_once(['T', ' ']).unwrap_or((text, ""));
+    let mut parts = date.splitn(3, '-');
+    let (Some(year), Some(month), Some(day)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    let (year, month, day) = (num(year)?, num(month)?, num(day)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return Err(bad());
+    }
+    let (clock, offset) = match time.find(['Z', 'z', '+', '-']) {
+        Some(i) => (&time[..i], &time[i..]),
+        None => (time, ""),
+    };
+    let mut secs = 0;
+    if !clock.is_empty() {
+        let mut hms = clock.split(':');
+        for unit in [3600, 60, 1] {
+            if let Some(v) = hms.next() {
+                secs += num(v.split('.').next().unwrap_or(v))? * unit;
+            }
+        }
+    }
+    let offset = match offset {
+        "" | "Z" | "z" => 0,
+        zone => {
+            let sign = if zone.starts_with('-') { -1 } else { 1 };
+            let (hours, minutes) = zone[1..].split_once(':').unwrap_or((&zone[1..], "0"));
+            sign * (num(hours)? * 3600 + num(minutes)? * 60)
+        }
+    };
+    // Days from the civil date (H. Hinnant), the inverse of `report::utc_timestamp`.
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let yoe = year - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Ok(days * 86_400 + secs - offset)
+}
+
 /// Parses `10M`, `512K`, `1G` or a plain byte count.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
@@ -157,5 +246,15 @@ mod tests {
         assert_eq!(parse_size("2GiB"), Ok(2 << 30));
         assert_eq!(parse_size("100"), Ok(100));
         assert!(parse_size("ten").is_err());
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(parse_date("1970-01-01"), Ok(0));
+        assert_eq!(parse_date("2024-02-29T23:59:59Z"), Ok(1_709_251_199));
+        assert_eq!(parse_date("2024-03-01T00:59:59+01:00"), Ok(1_709_251_199));
+        assert_eq!(parse_date("@1709251199"), Ok(1_709_251_199));
+        assert!(parse_date("yesterday").is_err());
+        assert!(parse_date("2024-13-01").is_err());
     }
 }

@@ -36,6 +36,8 @@ pub use command::Outcome;
 pub fn run(cli: &Cli) -> Result<Outcome> {
     match &cli.command {
         Command::Dir(args) => command::dir::run(args),
+        Command::Git(args) => command::git::run(args),
+        Command::PrePush(args) => command::pre_push::run(args),
         Command::Rules { command } => command::rules::run(command),
     }
 }

@@ -2,6 +2,8 @@
 //! knows all stages (the `lib::run` of the design).
 
 pub mod dir;
+pub mod git;
+pub mod pre_push;
 pub mod rules;
 
 use std::fs::File;

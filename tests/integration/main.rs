@@ -2,3 +2,4 @@
 
 mod common;
 mod scan_fs;
+mod scan_git;

@@ -1,0 +1,71 @@
+//! `leakhound git`: a repository's history.
+
+use std::io::IsTerminal;
+
+use anyhow::Result;
+
+use super::{Outcome, engine, finish};
+use crate::cli::{GitArgs, ScanArgs};
+use crate::report::text::sanitize;
+use crate::scan::Scan;
+use crate::source::Sink;
+use crate::source::git::{self, GitOptions, Notes, Reader, Selection};
+
+/// Scans the history and reports.
+pub fn run(args: &GitArgs) -> Result<Outcome> {
+    let target = format!(
+        "git {}",
+        args.repo.as_ref().map_or_else(|| ".".to_owned(), |p| p.display().to_string())
+    );
+    let repo = match git::open(args.repo.as_deref()) {
+        Ok(repo) => repo,
+        Err(error) => {
+            let engine = engine(&args.scan.rules, None)?;
+            let scan = Scan::new(&engine);
+            scan.error(error);
+            return finish(&scan.into_report(target), &args.scan);
+        }
+    };
+    let selection = git::selection(&repo, &args.branch, args.range.as_deref(), args.since)
+        .map_err(anyhow::Error::msg)?;
+    scan_history(&repo, selection, args.all_objects, &args.scan, target)
+}
+
+/// Scans `selection` of `repo` with the shared scan options, prints the notes, and reports.
+pub fn scan_history(
+    repo: &git2::Repository,
+    selection: Selection,
+    all_objects: bool,
+    args: &ScanArgs,
+    target: String,
+) -> Result<Outcome> {
+    let engine = engine(&args.rules, repo.workdir())?;
+    let scan = Scan::new(&engine);
+    let options = GitOptions {
+        selection,
+        all_objects,
+        max_blob_size: args.max_file_size,
+        progress: !args.quiet && std::io::stderr().is_terminal(),
+        reader: Reader::from_env(),
+    };
+    set_threads(args.threads);
+    let notes = git::scan(repo, &options, &scan);
+    print_notes(&notes, args);
+    finish(&scan.into_report(target), args)
+}
+
+/// Sizes the worker pool (0: one per core). The pool is global, so only the first call counts.
+fn set_threads(threads: usize) {
+    if threads > 0 {
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
+    }
+}
+
+fn print_notes(notes: &Notes, args: &ScanArgs) {
+    if args.quiet {
+        return;
+    }
+    for note in notes {
+        eprintln!("leakhound: note: {}", sanitize(note));
+    }
+}

@@ -1,0 +1,567 @@
+//! Git history: every secret ever committed, with the commit that first introduced it.
+//!
+//! Two ways through a history, chosen by what is asked:
+//! - **whole histories** (every ref, or whole branches): every blob of the object database is read
+//!   once in pack order ([`packs`]) and scanned on all cores; only then are the commits walked
+//!   ([`walk`]), tree ids compared without reading blobs, to give the few blobs with matches their
+//!   first commit and path. Blobs no selected commit reaches are dropped (or, with
+//!   `--all-objects`, reported as unreachable).
+//! - **narrow selections** (a range, `--since`, a push): the selected commits are walked first and
+//!   only the blobs they introduce are read and scanned.
+//!
+//! The same secret in several blobs, paths or commits is one finding at its oldest place, with the
+//! others as occurrences. Commit messages are scanned too (path `commit-message`).
+//!
+//! Uses [`Scan`] for content (each blob id scanned once) and findings; knows nothing of rules.
+
+pub mod packs;
+pub mod walk;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use git2::{Oid, Repository};
+
+use crate::blob::{Blob, BlobId};
+use crate::engine::Match;
+use crate::error::ScanError;
+use crate::finding::{CommitInfo, Finding, Occurrence, Provenance};
+use crate::scan::Scan;
+use crate::source::{Sink, Skip};
+pub use packs::Reader;
+pub use walk::Selection;
+
+/// The pseudo-path of findings in commit messages.
+pub const MESSAGE_PATH: &str = "commit-message";
+
+/// At most this many missing-object errors are listed one by one; the rest are counted.
+const MAX_MISSING_LISTED: usize = 20;
+
+/// How to scan a history.
+#[derive(Debug, Clone)]
+pub struct GitOptions {
+    /// Which commits.
+    pub selection: Selection,
+    /// Also report blobs that no selected commit reaches (unreachable objects).
+    pub all_objects: bool,
+    /// Blobs larger than this are skipped, counted and named.
+    pub max_blob_size: u64,
+    /// Show a progress bar on stderr (the caller checks for a terminal and `--quiet`).
+    pub progress: bool,
+    /// The bulk blob reader.
+    pub reader: Reader,
+}
+
+/// Opens the repository at `path` (a work tree, any directory inside one, or a bare repository),
+/// or the one holding the current directory.
+pub fn open(path: Option<&Path>) -> Result<Repository, ScanError> {
+    let shown = path.map_or_else(|| ".".to_owned(), |p| p.display().to_string());
+    let result = match path {
+        Some(p) => Repository::open_ext(p, git2::RepositoryOpenFlags::empty(), [] as [&Path; 0]),
+        None => Repository::open_from_env(),
+    };
+    result.map_err(|e| {
+        if e.code() == git2::ErrorCode::NotFound {
+            ScanError::new(
+                shown,
+                "not a git repository (nor inside one): pass the path of a repository",
+            )
+        } else {
+            ScanError::new(shown, format!("cannot open the repository: {}", e.message()))
+        }
+    })
+}
+
+/// Resolves a revision (branch, tag, remote branch, commit id, `HEAD~3`) to a commit.
+pub fn resolve(repo: &Repository, rev: &str) -> Result<Oid, String> {
+    let object = repo
+        .revparse_single(rev)
+        .or_else(|_| repo.revparse_single(&format!("refs/remotes/{rev}")))
+        .map_err(|_| {
+            format!("unknown revision {rev:?}: name a branch, tag or commit (see `git branch -a`)")
+        })?;
+    object.peel_to_commit().map(|c| c.id()).map_err(|_| format!("{rev:?} is not a commit"))
+}
+
+/// True for git's all-zeros id (a new branch's "before" in CI variables and pre-push input).
+pub fn is_zero_id(text: &str) -> bool {
+    text.len() >= 7 && text.bytes().all(|b| b == b'0')
+}
+
+/// The selection for `--branch` (any number), `--range A..B` and `--since`.
+///
+/// A range whose base is all zeros (what CI passes for a new branch) selects the commits of `B`
+/// that no other ref holds.
+pub fn selection(
+    repo: &Repository,
+    branches: &[String],
+    range: Option<&str>,
+    since: Option<i64>,
+) -> Result<Selection, String> {
+    let mut sel = Selection { since, ..Selection::default() };
+    for branch in branches {
+        sel.include.push(resolve(repo, branch)?);
+    }
+    if let Some(range) = range {
+        let (base, tip) = range
+            .split_once("..")
+            .ok_or_else(|| format!("invalid range {range:?}: write it as BASE..TIP"))?;
+        let tip = resolve(repo, if tip.is_empty() { "HEAD" } else { tip })?;
+        sel.include.push(tip);
+        if is_zero_id(base) {
+            sel.hide
+                .extend(ref_tips_under(repo, "refs/", &[tip]).map_err(|e| e.message().to_owned())?);
+        } else {
+            sel.hide.push(resolve(repo, if base.is_empty() { "HEAD" } else { base })?);
+        }
+    }
+    Ok(sel)
+}
+
+/// The commits of refs whose names start with `prefix` (`refs/` for all), except `exclude`:
+/// what a new branch does not add.
+pub fn ref_tips_under(
+    repo: &Repository,
+    prefix: &str,
+    exclude: &[Oid],
+) -> Result<Vec<Oid>, git2::Error> {
+    let mut out = Vec::new();
+    for reference in repo.references()? {
+        let reference = reference?;
+        if !reference.name_bytes().starts_with(prefix.as_bytes()) {
+            continue;
+        }
+        if let Ok(commit) = reference.peel_to_commit()
+            && !exclude.contains(&commit.id())
+        {
+            out.push(commit.id());
+        }
+    }
+    Ok(out)
+}
+
+/// What the scan wants said that is neither a finding nor an error: blobs skipped for size, Git
+/// LFS pointers, submodules not followed.
+pub type Notes = Vec<String>;
+
+/// Scans the selected history of `repo` into `scan` and returns the notes.
+pub fn scan(repo: &Repository, options: &GitOptions, scan: &Scan) -> Notes {
+    let mut notes = Notes::new();
+    if repo.is_shallow() {
+        scan.error(ScanError::new(
+            repo.path().join("shallow").display().to_string(),
+            "shallow clone: history before the shallow boundary is not in this repository, so \
+             it was not scanned; run `git fetch --unshallow` for a complete scan",
+        ));
+    }
+    let commits = match walk::commits(repo, &options.selection) {
+        Ok((commits, failed)) => {
+            for (tip, e) in failed {
+                scan.error(ScanError::new(
+                    format!("commit {tip}"),
+                    format!(
+                        "cannot walk the history from this ref tip (damaged or missing \
+                         objects): {}; run `git fsck`",
+                        e.message()
+                    ),
+                ));
+            }
+            commits
+        }
+        Err(e) => {
+            scan.error(ScanError::new(
+                repo.path().display().to_string(),
+                format!("cannot walk the history: {}", e.message()),
+            ));
+            return notes;
+        }
+    };
+    let odb = match repo.odb() {
+        Ok(odb) => odb,
+        Err(e) => {
+            scan.error(ScanError::new(repo.path().display().to_string(), e.message()));
+            return notes;
+        }
+    };
+    let state = State::new(scan, options);
+    let whole = options.selection.whole_history() || options.all_objects;
+    let known = whole.then(|| {
+        let dirs = packs::object_dirs(repo.commondir());
+        let progress = Progress::new(options.progress, "blobs");
+        let known = state.visitor(&progress).run(|visitor| {
+            packs::read_all(&dirs, &odb, options.reader, options.max_blob_size, visitor)
+        });
+        progress.finish();
+        known
+    });
+    let progress = Progress::new(options.progress, "commits");
+    progress.set_total(commits.len() as u64);
+    let walked = walk::par_map(repo.path(), &commits, |repo, _, id| {
+        let result = state.visit_commit(repo, id, known.as_ref());
+        progress.inc(0);
+        result
+    });
+    progress.finish();
+    let mut walked = match walked {
+        Ok(w) => w,
+        Err(e) => {
+            scan.error(ScanError::new(repo.path().display().to_string(), e.message()));
+            return notes;
+        }
+    };
+    if !whole {
+        let ids: HashSet<BlobId> = walked
+            .iter()
+            .flat_map(|c| &c.introduced)
+            .filter(|i| i.mode != walk::GITLINK)
+            .map(|i| BlobId(packs::oid_bytes_git2(i.id)))
+            .collect();
+        let progress = Progress::new(options.progress, "blobs");
+        progress.set_total(ids.len() as u64);
+        state.visitor(&progress).run(|visitor| {
+            packs::read_listed(&odb, ids.into_iter(), options.max_blob_size, visitor);
+        });
+        progress.finish();
+    }
+    state.assemble(&mut walked, options, known.as_ref(), &mut notes);
+    notes
+}
+
+/// What a commit contributes: the blobs it introduced that matter, and its message's matches.
+struct Walked {
+    info: Option<CommitInfo>,
+    introduced: Vec<walk::Introduced>,
+    message: Option<Arc<Vec<Match>>>,
+}
+
+/// Why a blob is named in the notes.
+#[derive(Debug, Clone, Copy)]
+enum Named {
+    TooLarge(u64),
+    LfsPointer,
+}
+
+struct State<'s, 'e> {
+    scan: &'s Scan<'e>,
+    max_blob_size: u64,
+    /// Blobs with matches.
+    targets: Mutex<HashMap<BlobId, Arc<Vec<Match>>>>,
+    /// Blobs to name in the notes.
+    named: Mutex<HashMap<BlobId, Named>>,
+    /// Blobs the object database does not have.
+    missing: Mutex<HashSet<BlobId>>,
+}
+
+impl<'s, 'e> State<'s, 'e> {
+    fn new(scan: &'s Scan<'e>, options: &GitOptions) -> Self {
+        State {
+            scan,
+            max_blob_size: options.max_blob_size,
+            targets: Mutex::default(),
+            named: Mutex::default(),
+            missing: Mutex::default(),
+        }
+    }
+
+    fn blob(&self, id: BlobId, data: &[u8]) {
+        if is_lfs_pointer(data) {
+            lock(&self.named).insert(id, Named::LfsPointer);
+        }
+        let blob = Blob { id: Some(id), data: data.to_vec() };
+        if let Some(found) = self.scan.matches(&blob)
+            && !found.is_empty()
+        {
+            lock(&self.targets).insert(id, found);
+        }
+    }
+
+    fn too_large(&self, id: BlobId, size: u64) {
+        if size > self.max_blob_size {
+            self.scan.skipped(Skip::TooLarge);
+            lock(&self.named).insert(id, Named::TooLarge(size));
+        }
+    }
+
+    fn error(&self, error: ScanError) {
+        // Blob-level "not found" errors are reported later with the path and commit.
+        if let Some(hex) = error.origin.strip_prefix("blob ")
+            && error.message.starts_with("missing")
+            && let Ok(oid) = Oid::from_str(hex)
+        {
+            lock(&self.missing).insert(BlobId(packs::oid_bytes_git2(oid)));
+            return;
+        }
+        self.scan.error(error);
+    }
+
+    fn visitor<'a>(&'a self, progress: &'a Progress) -> VisitorBox<'a> {
+        VisitorBox { state: self, progress }
+    }
+
+    fn visit_commit(&self, repo: &Repository, id: Oid, known: Option<&HashSet<BlobId>>) -> Walked {
+        let mut out = Walked { info: None, introduced: Vec::new(), message: None };
+        let commit = match repo.find_commit(id) {
+            Ok(c) => c,
+            Err(e) => {
+                self.scan.error(ScanError::new(format!("commit {id}"), packs::object_message(&e)));
+                return out;
+            }
+        };
+        if let Err(e) = walk::introduced(repo, &commit, &mut out.introduced) {
+            self.scan.error(ScanError::new(
+                format!("commit {id}"),
+                format!(
+                    "cannot read its trees, so what it changed was not scanned: {}",
+                    e.message()
+                ),
+            ));
+        }
+        if let Some(known) = known {
+            let targets = lock(&self.targets);
+            let named = lock(&self.named);
+            out.introduced.retain(|i| {
+                let blob = BlobId(packs::oid_bytes_git2(i.id));
+                i.mode == walk::GITLINK
+                    || targets.contains_key(&blob)
+                    || named.contains_key(&blob)
+                    || !known.contains(&blob)
+            });
+        }
+        let message = Blob::new(commit.message_bytes().to_vec());
+        out.message = self.scan.matches(&message).filter(|m| !m.is_empty());
+        if !out.introduced.is_empty() || out.message.is_some() {
+            out.info = Some(walk::commit_info(&commit));
+        }
+        out
+    }
+
+    /// Turns what the walk saw into findings (grouped by rule and secret), errors and notes.
+    fn assemble(
+        &self,
+        walked: &mut [Walked],
+        options: &GitOptions,
+        known: Option<&HashSet<BlobId>>,
+        notes: &mut Notes,
+    ) {
+        let targets = std::mem::take(&mut *lock(&self.targets));
+        let named = std::mem::take(&mut *lock(&self.named));
+        let known_missing = std::mem::take(&mut *lock(&self.missing));
+        let mut candidates: Vec<(usize, Finding)> = Vec::new();
+        let mut reached: HashSet<BlobId> = HashSet::new();
+        let mut named_seen: HashSet<BlobId> = HashSet::new();
+        let mut submodules: BTreeMap<String, String> = BTreeMap::new();
+        let mut missing = 0usize;
+        for (order, commit) in walked.iter_mut().enumerate() {
+            let Some(info) = commit.info.take() else { continue };
+            let short = &info.sha[..info.sha.len().min(12)];
+            for item in &commit.introduced {
+                let path = String::from_utf8_lossy(&item.path).into_owned();
+                if item.mode == walk::GITLINK {
+                    submodules.entry(path).or_insert_with(|| short.to_owned());
+                    continue;
+                }
+                let blob = BlobId(packs::oid_bytes_git2(item.id));
+                reached.insert(blob);
+                let absent = match known {
+                    Some(known) => !known.contains(&blob),
+                    None => known_missing.contains(&blob),
+                };
+                if absent {
+                    missing += 1;
+                    if missing <= MAX_MISSING_LISTED {
+                        self.scan.error(ScanError::new(
+                            format!("{path} (commit {short})"),
+                            format!(
+                                "blob {blob} is missing from the object database (a partial or \
+                                 damaged clone): not scanned; fetch it or run `git fsck`"
+                            ),
+                        ));
+                    }
+                    continue;
+                }
+                if let Some(why) = named.get(&blob)
+                    && named_seen.insert(blob)
+                {
+                    notes.push(match why {
+                        Named::TooLarge(size) => format!(
+                            "{path} (commit {short}): blob {blob} of {size} bytes is over \
+                             --max-file-size: not scanned"
+                        ),
+                        Named::LfsPointer => format!(
+                            "{path} (commit {short}): a Git LFS pointer; the content lives on \
+                             the LFS server and was not scanned"
+                        ),
+                    });
+                }
+                if let Some(found) = targets.get(&blob) {
+                    let provenance = Provenance { path, commit: Some(info.clone()), image: None };
+                    candidates.extend(
+                        found
+                            .iter()
+                            .filter_map(|m| self.scan.finding(m, &provenance))
+                            .map(|f| (order, f)),
+                    );
+                }
+            }
+            if let Some(found) = &commit.message {
+                let provenance = Provenance {
+                    path: MESSAGE_PATH.into(),
+                    commit: Some(info.clone()),
+                    image: None,
+                };
+                candidates.extend(
+                    found
+                        .iter()
+                        .filter_map(|m| self.scan.finding(m, &provenance))
+                        .map(|f| (order, f)),
+                );
+            }
+        }
+        if missing > MAX_MISSING_LISTED {
+            self.scan.error(ScanError::new(
+                "object database",
+                format!(
+                    "{} more missing blobs not listed (a partial clone? fetch the history with \
+                     `git fetch --refetch` or scan a full clone)",
+                    missing - MAX_MISSING_LISTED
+                ),
+            ));
+        }
+        for (path, short) in submodules {
+            notes.push(format!(
+                "{path} (commit {short}): a submodule; not followed: scan its repository separately"
+            ));
+        }
+        if options.all_objects {
+            self.unreachable(&targets, &reached, walked.len(), &mut candidates);
+        }
+        self.scan.push_findings(group(candidates));
+    }
+}
+
+impl State<'_, '_> {
+    /// Findings in blobs that no selected commit reaches, at a pseudo-path naming the blob.
+    fn unreachable(
+        &self,
+        targets: &HashMap<BlobId, Arc<Vec<Match>>>,
+        reached: &HashSet<BlobId>,
+        order: usize,
+        candidates: &mut Vec<(usize, Finding)>,
+    ) {
+        let mut unreachable: Vec<_> =
+            targets.iter().filter(|(id, _)| !reached.contains(id)).collect();
+        unreachable.sort_by_key(|(id, _)| **id);
+        for (id, found) in unreachable {
+            let provenance =
+                Provenance { path: format!("unreachable-blob:{id}"), commit: None, image: None };
+            candidates.extend(
+                found.iter().filter_map(|m| self.scan.finding(m, &provenance)).map(|f| (order, f)),
+            );
+        }
+    }
+}
+
+/// One finding per rule and secret, at its oldest place (history order, then path and line);
+/// the other places become its occurrences.
+fn group(mut candidates: Vec<(usize, Finding)>) -> Vec<Finding> {
+    candidates.sort_by(|(a, fa), (b, fb)| {
+        a.cmp(b).then_with(|| fa.path.cmp(&fb.path)).then(fa.line.cmp(&fb.line))
+    });
+    let mut index: HashMap<(String, String), usize> = HashMap::new();
+    let mut out: Vec<Finding> = Vec::new();
+    for (_, f) in candidates {
+        if let Some(&i) = index.get(&(f.rule_id.clone(), f.secret.clone())) {
+            out[i].occurrences.push(Occurrence {
+                path: f.path,
+                line: f.line,
+                commit: f.commit,
+                image: None,
+            });
+        } else {
+            index.insert((f.rule_id.clone(), f.secret.clone()), out.len());
+            out.push(f);
+        }
+    }
+    out
+}
+
+/// A Git LFS pointer file: the real content is on the LFS server.
+fn is_lfs_pointer(data: &[u8]) -> bool {
+    data.len() < 1024 && data.starts_with(b"version https://git-lfs.github.com/spec/")
+}
+
+/// Adapts [`State`] to the bulk reader's callbacks.
+struct VisitorBox<'a> {
+    state: &'a State<'a, 'a>,
+    progress: &'a Progress,
+}
+
+impl VisitorBox<'_> {
+    fn run<R>(&self, f: impl FnOnce(&packs::Visitor<'_>) -> R) -> R {
+        let blob = |id: BlobId, data: &[u8]| {
+            self.progress.inc(data.len() as u64);
+            self.state.blob(id, data);
+        };
+        let too_large = |id: BlobId, size: u64| {
+            self.progress.inc(0);
+            self.state.too_large(id, size);
+        };
+        let error = |e: ScanError| self.state.error(e);
+        let total = |n: u64| self.progress.set_total(n);
+        f(&packs::Visitor { blob: &blob, too_large: &too_large, error: &error, total: &total })
+    }
+}
+
+/// A progress bar on stderr (objects, bytes, rate, ETA), or nothing.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    bytes: AtomicU64,
+}
+
+impl Progress {
+    fn new(enabled: bool, what: &str) -> Progress {
+        let bar = (enabled && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::with_draw_target(
+                None,
+                indicatif::ProgressDrawTarget::stderr_with_hz(8),
+            );
+            let style = indicatif::ProgressStyle::with_template(
+                "{prefix:>8} {wide_bar} {human_pos}/{human_len} {msg} {per_sec} ETA {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+            bar.set_style(style);
+            bar.set_prefix(what.to_owned());
+            bar
+        });
+        Progress { bar, bytes: AtomicU64::new(0) }
+    }
+
+    fn set_total(&self, n: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(n);
+        }
+    }
+
+    fn inc(&self, bytes: u64) {
+        if let Some(bar) = &self.bar {
+            let total = self.bytes.fetch_add(bytes, Relaxed) + bytes;
+            bar.inc(1);
+            if bar.position() % 1024 == 0 {
+                bar.set_message(format!("({} MiB)", total >> 20));
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}

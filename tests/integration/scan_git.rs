@@ -1,0 +1,478 @@
+//! `leakhound git` and `leakhound pre-push` end to end, on real repositories built with the git
+//! CLI in temporary directories. History tests run twice: on loose objects (read through libgit2)
+//! and after `git repack` (read through the pack-order traversal), and must agree.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::common::{TestEnv, fake, rule_ids};
+
+/// A repository under construction in a [`TestEnv`].
+struct Repo {
+    env: TestEnv,
+}
+
+const ANN: (&str, &str) = ("Ann Example", "ann@example.test");
+const BOB: (&str, &str) = ("Bob Sample", "bob@example.test");
+
+impl Repo {
+    fn new() -> Repo {
+        let repo = Repo { env: TestEnv::new() };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo
+    }
+
+    fn path(&self) -> &Path {
+        self.env.path()
+    }
+
+    fn git(&self, args: &[&str]) -> String {
+        git_in(self.path(), args)
+    }
+
+    fn file(&self, rel: &str, contents: impl AsRef<[u8]>) {
+        self.env.file(rel, contents);
+    }
+
+    /// Stages everything and commits as `who` at `date`; returns the commit id.
+    fn commit(&self, message: &str, who: (&str, &str), date: &str) -> String {
+        self.git(&["add", "-A"]);
+        let out = git_cmd(self.path())
+            .args(["commit", "-q", "--allow-empty", "-m", message])
+            .env("GIT_AUTHOR_NAME", who.0)
+            .env("GIT_AUTHOR_EMAIL", who.1)
+            .env("GIT_AUTHOR_DATE", date)
+            .env("GIT_COMMITTER_DATE", date)
+            .output()
+            .expect("git commit runs");
+        assert!(out.status.success(), "git commit: {}", String::from_utf8_lossy(&out.stderr));
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    /// `leakhound git` with `--format json`, run on loose objects and again after a repack; both
+    /// runs must report the same. Returns the exit code and the document.
+    fn scan(&self, extra: &[&str]) -> (i32, Value) {
+        let mut args = vec!["git", "."];
+        args.extend(extra);
+        let (code, loose) = self.env.json(&args);
+        self.git(&["repack", "-adq"]);
+        let (packed_code, packed) = self.env.json(&args);
+        assert_eq!(code, packed_code, "loose and packed runs disagree: {loose} vs {packed}");
+        assert_eq!(loose["findings"], packed["findings"], "loose and packed runs disagree");
+        (code, packed)
+    }
+}
+
+fn git_cmd(dir: &Path) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", ANN.0)
+        .env("GIT_AUTHOR_EMAIL", ANN.1)
+        .env("GIT_COMMITTER_NAME", "Committer")
+        .env("GIT_COMMITTER_EMAIL", "committer@example.test")
+        .env("GIT_AUTHOR_DATE", "2024-01-01T00:00:00Z")
+        .env("GIT_COMMITTER_DATE", "2024-01-01T00:00:00Z");
+    cmd
+}
+
+fn git_in(dir: &Path, args: &[&str]) -> String {
+    let out = git_cmd(dir).args(args).output().expect("git runs");
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// The finding with `rule` (there must be exactly one).
+fn only<'a>(doc: &'a Value, rule: &str) -> &'a Value {
+    let all: Vec<&Value> = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["rule_id"] == rule)
+        .collect();
+    assert_eq!(all.len(), 1, "one {rule} finding expected: {doc}");
+    all[0]
+}
+
+fn check(f: &Value, path: &str, line: u64, commit: &str, who: (&str, &str), message: &str) {
+    assert_eq!(f["path"], path, "{f}");
+    assert_eq!(f["line"], line, "{f}");
+    assert_eq!(f["commit"]["sha"], commit, "{f}");
+    assert_eq!(f["commit"]["author"], who.0, "{f}");
+    assert_eq!(f["commit"]["email"], who.1, "{f}");
+    assert_eq!(f["commit"]["message"], message, "{f}");
+}
+
+#[test]
+fn secret_added_then_deleted_is_found_at_its_commit() {
+    let repo = Repo::new();
+    repo.file("README", "hello\n");
+    repo.commit("init", ANN, "2024-01-01T00:00:00Z");
+    repo.file("config/.env", format!("# env\nDEBUG=1\nAWS_ACCESS_KEY_ID={}\n", fake::aws_key_id()));
+    let added = repo.commit("add settings\n\nlonger body", BOB, "2024-02-03T04:05:06+02:00");
+    std::fs::remove_file(repo.path().join("config/.env")).expect("rm");
+    repo.commit("remove settings", ANN, "2024-03-01T00:00:00Z");
+    let (code, doc) = repo.scan(&[]);
+    assert_eq!(code, 1, "{doc}");
+    let f = only(&doc, "aws.access-key-id");
+    check(f, "config/.env", 3, &added, BOB, "add settings");
+    assert_eq!(f["commit"]["date"], "2024-02-03T04:05:06+02:00");
+    assert_eq!(f["column"], 19);
+    assert!(f.get("occurrences").is_none(), "{f}");
+}
+
+#[test]
+fn secret_only_on_a_side_branch() {
+    let repo = Repo::new();
+    repo.file("a.txt", "a\n");
+    repo.commit("init", ANN, "2024-01-01T00:00:00Z");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.file("src/client.py", format!("import os\n\nTOKEN = '{}'\n", fake::github_pat()));
+    let side = repo.commit("wire the client", BOB, "2024-01-02T00:00:00Z");
+    repo.git(&["checkout", "-q", "main"]);
+    let (code, doc) = repo.scan(&[]);
+    assert_eq!(code, 1);
+    check(only(&doc, "github.token"), "src/client.py", 3, &side, BOB, "wire the client");
+    let (code, doc) = repo.scan(&["--branch", "main"]);
+    assert_eq!(code, 0, "main alone is clean: {doc}");
+    let (code, _) = repo.scan(&["--branch", "feature"]);
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn secret_only_in_a_tag() {
+    let repo = Repo::new();
+    repo.file("a.txt", "a\n");
+    repo.commit("init", ANN, "2024-01-01T00:00:00Z");
+    repo.git(&["checkout", "-q", "--detach"]);
+    repo.file("release.cfg", format!("[upload]\nkey = {}\n", fake::aws_key_id()));
+    let tagged = repo.commit("release build", BOB, "2024-01-05T00:00:00Z");
+    repo.git(&["tag", "-a", "v1.0", "-m", "v1.0"]);
+    repo.git(&["checkout", "-q", "main"]);
+    let (code, doc) = repo.scan(&[]);
+    assert_eq!(code, 1);
+    check(only(&doc, "aws.access-key-id"), "release.cfg", 2, &tagged, BOB, "release build");
+}
+
+#[test]
+fn secret_introduced_by_a_merge_commit() {
+    let repo = Repo::new();
+    repo.file("app.cfg", "name = app\n");
+    repo.commit("init", ANN, "2024-01-01T00:00:00Z");
+    repo.git(&["checkout", "-q", "-b", "topic"]);
+    repo.file("topic.txt", "topic\n");
+    repo.commit("topic work", ANN, "2024-01-02T00:00:00Z");
+    repo.git(&["checkout", "-q", "main"]);
+    repo.file("main.txt", "main\n");
+    repo.commit("main work", ANN, "2024-01-03T00:00:00Z");
+    repo.git(&["merge", "-q", "--no-ff", "--no-commit", "topic"]);
+    repo.file("app.cfg", format!("name = app\ntoken = {}\n", fake::github_pat()));
+    let merge = repo.commit("Merge topic", BOB, "2024-01-04T00:00:00Z");
+    let (code, doc) = repo.scan(&[]);
+    assert_eq!(code, 1);
+    check(only(&doc, "github.token"), "app.cfg", 2, &merge, BOB, "Merge topic");
+    assert_eq!(repo.git(&["rev-list", "--parents", "-n1", &merge]).split(' ').count(), 3);
+}
+
+#[test]
+fn renamed_file_keeps_its_first_commit_and_lists_the_rename() {
+    let repo = Repo::new();
+    repo.file("old/name.py", format!("\nKEY = '{}'\n", fake::aws_key_id()));
+    let first = repo.commit("add key", ANN, "2024-01-01T00:00:00Z");
+    repo.git(&["mv", "old/name.py", "new_name.py"]);
+    let moved = repo.commit("rename", BOB, "2024-01-02T00:00:00Z");
+    let (code, doc) = repo.scan(&[]);
+    assert_eq!(code, 1);
+    let f = only(&doc, "aws.access-key-id");
+    check(f, "old/name.py", 2, &first, ANN, "add key");
+    assert_eq!(f["occurrences"].as_array().map(Vec::len), Some(1), "{f}");
+    assert_eq!(f["occurrences"][0]["path"], "new_name.py");
+    assert_eq!(f["occurrences"][0]["line"], 2);
+    assert_eq!(f["occurrences"][0]["commit"]["sha"], moved.as_str());
+}
+
+#[test]
+fn same_secret_in_two_files_is_one_finding_with_an_occurrence() {
+    let repo = Repo::new();
+    repo.file("a/settings.py", format!("TOKEN = '{}'\n", fake::github_pat()));
+    repo.file("b/deploy.sh", format!("#!/bin/sh\n\nexport GH_TOKEN={}\n", fake::github_pat()));
+    let c = repo.commit("two copies", ANN, "2024-01-01T00:00:00Z");
+    let (code, doc) = repo.scan(&[]);
+    assert_eq!(code, 1);
+    let f = only(&doc, "github.token");
+    check(f, "a/settings.py", 1, &c, ANN, "two copies");
+    assert_eq!(f["occurrences"][0]["path"], "b/deploy.sh");
+    assert_eq!(f["occurrences"][0]["line"], 3);
+    assert_eq!(doc["stats"]["findings"], 1);
+}
+
+#[test]
+fn secret_in_a_commit_message() {
+    let repo = Repo::new();
+    repo.file("a.txt", "a\n");
+    let c = repo.commit(&format!("use key {}", fake::aws_key_id()), BOB, "2024-01-01T00:00:00Z");
+    let (code, doc) = repo.scan(&[]);
+    assert_eq!(code, 1);
+    let f = only(&doc, "aws.access-key-id");
+    assert_eq!(
+        (&f["path"], &f["commit"]["sha"]),
+        (&Value::from("commit-message"), &Value::from(c))
+    );
+}
+
+#[test]
+fn range_of_the_last_commits_only() {
+    let repo = Repo::new();
+    repo.file("old.txt", format!("k = {}\n", fake::aws_key_id()));
+    repo.commit("old secret", ANN, "2024-01-01T00:00:00Z");
+    for i in 0..3 {
+        repo.file(&format!("f{i}.txt"), format!("{i}\n"));
+        repo.commit(&format!("clean {i}"), ANN, &format!("2024-01-0{}T00:00:00Z", i + 2));
+    }
+    repo.file("new.txt", format!("t = {}\n", fake::github_pat()));
+    let last = repo.commit("new secret", BOB, "2024-01-09T00:00:00Z");
+    let (code, doc) = repo.scan(&["--range", "HEAD~3..HEAD"]);
+    assert_eq!(code, 1);
+    assert_eq!(rule_ids(&doc), ["github.token"], "only the last 3 commits: {doc}");
+    check(only(&doc, "github.token"), "new.txt", 1, &last, BOB, "new secret");
+    let (code, doc) = repo.scan(&["--range", "HEAD~4..HEAD~1"]);
+    assert_eq!((code, rule_ids(&doc).len()), (0, 0), "{doc}");
+    let (_, doc) = repo.scan(&["--since", "2024-01-05"]);
+    assert_eq!(rule_ids(&doc), ["github.token"], "{doc}");
+    // CI's "new branch" base: every commit of the tip that no other ref holds (all, here).
+    let (_, doc) = repo.scan(&["--range", "0000000000000000000000000000000000000000..HEAD"]);
+    assert_eq!(rule_ids(&doc), ["github.token", "aws.access-key-id"], "by path: {doc}");
+    repo.git(&["branch", "base", "HEAD~1"]);
+    let (_, doc) = repo.scan(&["--range", "0000000000000000000000000000000000000000..main"]);
+    assert_eq!(rule_ids(&doc), ["github.token"], "only what `base` lacks: {doc}");
+}
+
+#[test]
+fn bare_repository_and_not_a_repository() {
+    let repo = Repo::new();
+    repo.file("k.txt", fake::github_pat());
+    repo.commit("k", ANN, "2024-01-01T00:00:00Z");
+    let bare = repo.path().join("mirror.git");
+    git_in(repo.path(), &["clone", "-q", "--bare", ".", bare.to_str().expect("utf-8")]);
+    let (code, doc) = repo.env.json(&["git", "mirror.git"]);
+    assert_eq!((code, rule_ids(&doc)), (1, vec!["github.token".to_owned()]), "{doc}");
+    let plain = TestEnv::new();
+    let (code, doc) = plain.json(&["git", "."]);
+    assert_eq!(code, 2);
+    assert!(
+        doc["errors"][0]["message"].as_str().unwrap_or_default().contains("not a git repository")
+    );
+}
+
+#[test]
+fn dangling_blobs_only_with_all_objects() {
+    let repo = Repo::new();
+    repo.file("a.txt", "a\n");
+    repo.commit("init", ANN, "2024-01-01T00:00:00Z");
+    repo.file("loose.txt", format!("k = {}\n", fake::aws_key_id()));
+    let blob = repo.git(&["hash-object", "-w", "loose.txt"]);
+    std::fs::remove_file(repo.path().join("loose.txt")).expect("rm");
+    let (code, _) = repo.scan(&[]);
+    assert_eq!(code, 0, "unreachable blobs are not in the history");
+    // `repack -a` dropped nothing reachable; the dangling blob stays loose or unpacked.
+    let (code, doc) = repo.env.json(&["git", ".", "--all-objects"]);
+    assert_eq!(code, 1, "{doc}");
+    assert_eq!(only(&doc, "aws.access-key-id")["path"], format!("unreachable-blob:{blob}"));
+}
+
+#[test]
+fn shallow_clone_says_history_is_cut_and_scans_what_exists() {
+    let repo = Repo::new();
+    repo.file("old.txt", format!("k = {}\n", fake::aws_key_id()));
+    repo.commit("old", ANN, "2024-01-01T00:00:00Z");
+    repo.file("new.txt", format!("t = {}\n", fake::github_pat()));
+    repo.commit("new", ANN, "2024-01-02T00:00:00Z");
+    repo.file("x.txt", "x\n");
+    repo.commit("x", ANN, "2024-01-03T00:00:00Z");
+    let url = format!("file://{}", repo.path().display());
+    let shallow = TestEnv::new();
+    git_in(shallow.path(), &["clone", "-q", "--depth", "1", &url, "c"]);
+    let (code, doc) = shallow.json(&["git", "c"]);
+    assert_eq!(code, 2, "{doc}");
+    assert!(doc["errors"].to_string().contains("shallow"), "{doc}");
+    let found = rule_ids(&doc);
+    assert!(found.contains(&"github.token".to_owned()), "the checked-out tree is scanned: {doc}");
+}
+
+#[test]
+fn missing_and_oversized_blobs_are_named() {
+    let repo = Repo::new();
+    repo.file("k.txt", format!("t = {}\n", fake::github_pat()));
+    repo.file("big.txt", format!("{}\n{}\n", "x".repeat(4096), fake::aws_key_id()));
+    repo.file("gone.txt", "this blob will vanish\n");
+    repo.commit("init", ANN, "2024-01-01T00:00:00Z");
+    let out = repo.env.run(&["git", ".", "--max-file-size", "1K", "--format", "json"]);
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(rule_ids(&doc), ["github.token"]);
+    assert_eq!(doc["stats"]["skipped_too_large"], 1);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("big.txt") && stderr.contains("--max-file-size"), "{stderr}");
+    // Delete one loose object: a damaged (or partial) clone.
+    let blob = repo.git(&["rev-parse", "HEAD:gone.txt"]);
+    std::fs::remove_file(repo.path().join(format!(".git/objects/{}/{}", &blob[..2], &blob[2..])))
+        .expect("remove object");
+    let (code, doc) = repo.env.json(&["git", "."]);
+    assert_eq!(code, 2, "{doc}");
+    assert!(doc["errors"][0]["origin"].as_str().unwrap_or_default().contains("gone.txt"), "{doc}");
+    assert!(doc["errors"][0]["message"].as_str().unwrap_or_default().contains("missing"), "{doc}");
+    assert!(rule_ids(&doc).contains(&"github.token".to_owned()), "the rest is scanned: {doc}");
+}
+
+#[test]
+fn corrupt_pack_is_an_error_and_the_rest_completes() {
+    let repo = Repo::new();
+    repo.file("k.txt", format!("t = {}\n", fake::github_pat()));
+    repo.commit("init", ANN, "2024-01-01T00:00:00Z");
+    repo.git(&["repack", "-adq"]);
+    // A healthy, unrelated history in loose objects.
+    repo.git(&["checkout", "-q", "--orphan", "other"]);
+    repo.git(&["rm", "-rqf", "--cached", "."]);
+    std::fs::remove_file(repo.path().join("k.txt")).expect("rm");
+    repo.file("m.txt", format!("k = {}\n", fake::aws_key_id()));
+    repo.commit("more", ANN, "2024-01-02T00:00:00Z");
+    let pack_dir = repo.path().join(".git/objects/pack");
+    let pack = std::fs::read_dir(&pack_dir)
+        .expect("pack dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "pack"))
+        .expect("a pack");
+    let mut bytes = std::fs::read(&pack).expect("read pack");
+    let n = bytes.len();
+    for b in &mut bytes[n / 2..n - 20] {
+        *b ^= 0x5a;
+    }
+    let mut perms = std::fs::metadata(&pack).expect("meta").permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&pack, perms).expect("chmod");
+    std::fs::write(&pack, bytes).expect("write pack");
+    let out = repo.env.run(&["git", ".", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json even when damaged");
+    assert!(doc["stats"]["errors"].as_u64().unwrap_or_default() >= 1, "{doc}");
+    assert!(rule_ids(&doc).contains(&"aws.access-key-id".to_owned()), "rest scanned: {doc}");
+}
+
+#[cfg(unix)]
+#[test]
+fn non_utf8_paths_messages_lfs_and_submodules() {
+    use std::os::unix::ffi::OsStrExt;
+    let repo = Repo::new();
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9.txt");
+    std::fs::write(repo.path().join(name), format!("k = {}\n", fake::aws_key_id())).expect("write");
+    repo.file(
+        "model.bin",
+        "version https://git-lfs.github.com/spec/v1\noid sha256:0123\nsize 99\n",
+    );
+    repo.git(&["add", "-A"]);
+    let gitlink = "160000,1111111111111111111111111111111111111111,vendor/lib";
+    repo.git(&["update-index", "--add", "--cacheinfo", gitlink]);
+    // `git commit` would re-encode a Latin-1 message; write the commit object as is.
+    let tree = repo.git(&["write-tree"]);
+    let mut object = format!(
+        "tree {tree}\nauthor Ann <ann@example.test> 1704067200 +0000\n\
+         committer Ann <ann@example.test> 1704067200 +0000\n\n"
+    )
+    .into_bytes();
+    object.extend_from_slice(b"caf\xe9 message\n");
+    std::fs::write(repo.path().join(".git/OBJ"), object).expect("write object");
+    let commit = repo.git(&["hash-object", "-t", "commit", "-w", ".git/OBJ"]);
+    repo.git(&["update-ref", "HEAD", &commit]);
+    let out = repo.env.run(&["git", ".", "--format", "json"]);
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let f = only(&doc, "aws.access-key-id");
+    assert_eq!(f["path"], "caf\u{fffd}.txt");
+    assert_eq!(f["commit"]["sha"], commit.as_str());
+    assert_eq!(f["commit"]["message"], "caf\u{fffd} message");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("model.bin") && stderr.contains("LFS"), "{stderr}");
+    assert!(stderr.contains("vendor/lib") && stderr.contains("submodule"), "{stderr}");
+    assert_eq!(out.status.code(), Some(1), "notes are not errors: {stderr}");
+}
+
+/// A clone of a bare remote with a pre-push hook running the real binary.
+fn pushing_clone() -> (TestEnv, Repo) {
+    let remote = TestEnv::new();
+    git_in(remote.path(), &["init", "-q", "--bare", "-b", "main"]);
+    let repo = Repo::new();
+    repo.git(&["remote", "add", "origin", remote.path().to_str().expect("utf-8")]);
+    let bin = assert_cmd::cargo::cargo_bin("leakhound");
+    let hook = repo.path().join(".git/hooks/pre-push");
+    std::fs::write(&hook, format!("#!/bin/sh\nexec '{}' pre-push \"$@\"\n", bin.display()))
+        .expect("write hook");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    (remote, repo)
+}
+
+fn push(repo: &Repo, args: &[&str]) -> (bool, String) {
+    let out = git_cmd(repo.path()).arg("push").args(args).output().expect("git push runs");
+    // The hook's report goes to git's stdout, its verdict to stderr.
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+#[test]
+fn pre_push_blocks_secrets_and_allows_clean_pushes() {
+    let (_remote, repo) = pushing_clone();
+    repo.file("a.txt", "clean\n");
+    repo.commit("clean", ANN, "2024-01-01T00:00:00Z");
+    let (ok, err) = push(&repo, &["-q", "origin", "main"]);
+    assert!(ok, "a clean new branch is allowed: {err}");
+    repo.file("b.txt", format!("k = {}\n", fake::aws_key_id()));
+    repo.commit("leak", ANN, "2024-01-02T00:00:00Z");
+    std::fs::remove_file(repo.path().join("b.txt")).expect("rm");
+    repo.commit("unleak", ANN, "2024-01-03T00:00:00Z");
+    let (ok, err) = push(&repo, &["-q", "origin", "main"]);
+    assert!(!ok, "a secret in a pushed commit blocks, even if removed later");
+    assert!(
+        err.contains("b.txt") && err.contains("push blocked") && err.contains("leakhound:allow"),
+        "{err}"
+    );
+    assert!(!err.contains(&fake::aws_key_id()), "redacted: {err}");
+    // A new branch adding only clean commits on top of pushed history is allowed...
+    repo.git(&["reset", "-q", "--hard", "HEAD~2"]);
+    repo.git(&["checkout", "-q", "-b", "topic"]);
+    repo.file("c.txt", "clean too\n");
+    repo.commit("clean topic", ANN, "2024-01-04T00:00:00Z");
+    let (ok, err) = push(&repo, &["-q", "origin", "topic"]);
+    assert!(ok, "{err}");
+    // ...and one adding a secret is not.
+    repo.git(&["checkout", "-q", "-b", "leaky", "main"]);
+    repo.file("d.txt", format!("t = {}\n", fake::github_pat()));
+    repo.commit("leaky topic", ANN, "2024-01-05T00:00:00Z");
+    let (ok, err) = push(&repo, &["-q", "origin", "leaky"]);
+    assert!(!ok && err.contains("d.txt"), "{err}");
+    // Deleting a remote branch scans nothing, even if the branch held a secret.
+    let (ok, _) = push(&repo, &["-q", "--no-verify", "origin", "leaky"]);
+    assert!(ok);
+    let (ok, err) = push(&repo, &["-q", "origin", "--delete", "leaky"]);
+    assert!(ok, "deletion is skipped: {err}");
+}
+
+#[test]
+fn pre_push_rejects_garbage_input() {
+    let repo = Repo::new();
+    repo.file("a.txt", "a\n");
+    repo.commit("init", ANN, "2024-01-01T00:00:00Z");
+    let out = repo
+        .env
+        .cmd()
+        .args(["pre-push", "origin"])
+        .write_stdin("not four fields\n")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2), "a broken hook input must not pass silently");
+}
