@@ -23,6 +23,10 @@ pub struct Cli {
 pub enum Command {
     /// Scan files and directory trees.
     Dir(DirArgs),
+    /// Scan what is about to be committed: the lines the index adds relative to HEAD.
+    Staged(StagedArgs),
+    /// Install the pre-commit and pre-push hooks into a repository.
+    InstallHooks(InstallHooksArgs),
     /// List or check rules.
     Rules {
         /// What to do with rules.
@@ -120,6 +124,28 @@ pub struct DirArgs {
     pub follow_symlinks: bool,
     #[command(flatten)]
     pub scan: ScanArgs,
+}
+
+/// `staged` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct StagedArgs {
+    /// The repository (default: the one holding the current directory).
+    #[arg(value_name = "REPO")]
+    pub repo: Option<PathBuf>,
+    /// Scan these files (paths as the pre-commit framework passes them): a file with staged
+    /// changes is scanned for the lines it adds, any other file in full from the working tree.
+    #[arg(long, num_args = 0.., value_name = "FILE")]
+    pub files: Option<Vec<PathBuf>>,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+}
+
+/// `install-hooks` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct InstallHooksArgs {
+    /// The repository (default: the one holding the current directory).
+    #[arg(value_name = "REPO")]
+    pub repo: Option<PathBuf>,
 }
 
 /// Parses `10M`, `512K`, `1G` or a plain byte count.

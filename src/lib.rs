@@ -36,6 +36,8 @@ pub use command::Outcome;
 pub fn run(cli: &Cli) -> Result<Outcome> {
     match &cli.command {
         Command::Dir(args) => command::dir::run(args),
+        Command::Staged(args) => command::staged::run(args),
+        Command::InstallHooks(args) => command::install_hooks::run(args),
         Command::Rules { command } => command::rules::run(command),
     }
 }

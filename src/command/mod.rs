@@ -2,7 +2,9 @@
 //! knows all stages (the `lib::run` of the design).
 
 pub mod dir;
+pub mod install_hooks;
 pub mod rules;
+pub mod staged;
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
