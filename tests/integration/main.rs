@@ -1,4 +1,6 @@
 //! One integration test binary: every test drives the real `leakhound` binary.
 
 mod common;
+mod pre_commit_framework;
 mod scan_fs;
+mod staged;
