@@ -6,13 +6,24 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the integration tests drive for real (git is always needed).
 need_debs=()
-for pair in git:git; do
+for pair in git:git python3:python3; do
   cmd=${pair%%:*} pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need_debs+=("$pkg")
 done
 if ((${#need_debs[@]})); then
   echo "installing ${need_debs[*]}" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_debs[@]}" >/dev/null
+fi
+
+# The real pre-commit framework (PyPI) for the hook-definition tests: on PATH, or installed into
+# a venv under target/ that tests/integration/pre_commit_framework.rs also looks in.
+if ! command -v pre-commit >/dev/null 2>&1 && [ ! -x target/pre-commit-venv/bin/pre-commit ]; then
+  if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+  fi
+  echo "installing pre-commit into target/pre-commit-venv" >&2
+  python3 -m venv target/pre-commit-venv
+  target/pre-commit-venv/bin/pip install -q pre-commit
 fi
 
 if ! cargo nextest --version >/dev/null 2>&1; then

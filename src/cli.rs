@@ -28,6 +28,10 @@ pub enum Command {
     Git(GitArgs),
     /// Scan the commits a `git push` sends (a pre-push hook: reads git's pre-push input on stdin).
     PrePush(PrePushArgs),
+    /// Scan what is about to be committed: the lines the index adds relative to HEAD.
+    Staged(StagedArgs),
+    /// Install the pre-commit and pre-push hooks into a repository.
+    InstallHooks(InstallHooksArgs),
     /// List or check rules.
     Rules {
         /// What to do with rules.
@@ -146,6 +150,16 @@ pub struct GitArgs {
     /// Also report blobs that no selected commit reaches (dangling and unreachable objects).
     #[arg(long)]
     pub all_objects: bool,
+/// `staged` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct StagedArgs {
+    /// The repository (default: the one holding the current directory).
+    #[arg(value_name = "REPO")]
+    pub repo: Option<PathBuf>,
+    /// Scan these files (paths as the pre-commit framework passes them): a file with staged
+    /// changes is scanned for the lines it adds, any other file in full from the working tree.
+    #[arg(long, num_args = 0.., value_name = "FILE")]
+    pub files: Option<Vec<PathBuf>>,
     #[command(flatten)]
     pub scan: ScanArgs,
 }
@@ -209,6 +223,12 @@ pub fn parse_date(text: &str) -> Result<i64, String> {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
     Ok(days * 86_400 + secs - offset)
+/// `install-hooks` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct InstallHooksArgs {
+    /// The repository (default: the one holding the current directory).
+    #[arg(value_name = "REPO")]
+    pub repo: Option<PathBuf>,
 }
 
 /// Parses `10M`, `512K`, `1G` or a plain byte count.

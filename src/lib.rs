@@ -38,6 +38,8 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         Command::Dir(args) => command::dir::run(args),
         Command::Git(args) => command::git::run(args),
         Command::PrePush(args) => command::pre_push::run(args),
+        Command::Staged(args) => command::staged::run(args),
+        Command::InstallHooks(args) => command::install_hooks::run(args),
         Command::Rules { command } => command::rules::run(command),
     }
 }

@@ -4,7 +4,9 @@
 pub mod dir;
 pub mod git;
 pub mod pre_push;
+pub mod install_hooks;
 pub mod rules;
+pub mod staged;
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};

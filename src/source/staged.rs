@@ -1,0 +1,423 @@
+//! Staged changes: what `git commit` is about to record. The index is diffed against `HEAD` (or
+//! against nothing, before the first commit), and every new or changed file is yielded as the
+//! blob git will store, with the 1-based line ranges that the commit adds to it.
+//!
+//! Why whole blobs plus line ranges rather than the added lines alone: a rule's regex may need
+//! context around a secret (a keyword on the line above, a PEM header), so the caller scans the
+//! staged blob and keeps the matches whose span touches an added line.
+//!
+//! Cost does not grow with history: only `HEAD`'s tree, the index, and the changed blobs are
+//! read. Unstaged working-tree edits are never read. This module knows nothing of rules; it
+//! hands blobs to a callback and reports skips and failures to a [`Sink`].
+
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+
+use git2::{
+    Delta, DiffFindOptions, DiffOptions, ErrorCode, FileMode, Index, Oid, Patch, Repository,
+};
+use rayon::prelude::*;
+
+use super::{Sink, Skip};
+use crate::blob::{Blob, BlobId, looks_binary};
+use crate::error::ScanError;
+use crate::finding::Provenance;
+
+/// Why the staged changes of a repository cannot be listed at all.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// No repository at or above the path.
+    #[error(
+        "{path} is not inside a git repository: run `leakhound staged` in one or pass its path \
+         (use `leakhound dir` for plain directories)"
+    )]
+    NotARepository {
+        /// The path searched from.
+        path: PathBuf,
+    },
+    /// A bare repository has no index.
+    #[error("{path} is a bare repository: it has no index, so nothing is staged")]
+    Bare {
+        /// The repository.
+        path: PathBuf,
+    },
+    /// libgit2 failed on the repository, its index or `HEAD`.
+    #[error("cannot read {what} of {path}: {message}")]
+    Git {
+        /// The repository.
+        path: PathBuf,
+        /// What was being read (`the index`, `HEAD`).
+        what: &'static str,
+        /// libgit2's message.
+        message: String,
+    },
+}
+
+/// How to read the staged files.
+#[derive(Debug, Clone)]
+pub struct StagedOptions {
+    /// Staged blobs larger than this are not read (see [`Item::TooLarge`]).
+    pub max_file_size: u64,
+}
+
+/// The lines of a staged file that the commit adds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddedLines {
+    /// A new file (or one that was not a regular file before): every line.
+    All,
+    /// 1-based inclusive line ranges, ascending and disjoint.
+    Ranges(Vec<(usize, usize)>),
+}
+
+impl AddedLines {
+    /// True when the 1-based inclusive span `first..=last` touches an added line.
+    pub fn touches(&self, first: usize, last: usize) -> bool {
+        match self {
+            AddedLines::All => true,
+            AddedLines::Ranges(ranges) => {
+                // First range ending at or after `first`; it touches when it starts by `last`.
+                let i = ranges.partition_point(|&(_, end)| end < first);
+                ranges.get(i).is_some_and(|&(start, _)| start <= last)
+            }
+        }
+    }
+}
+
+/// One staged file to scan: the blob git will store, where, and which lines are new.
+#[derive(Debug, Clone)]
+pub struct StagedBlob {
+    /// The content in the index, with its git blob id.
+    pub blob: Blob,
+    /// The path, relative to the repository root.
+    pub provenance: Provenance,
+    /// The lines the commit adds.
+    pub added: AddedLines,
+}
+
+/// What the source hands its caller.
+#[derive(Debug, Clone)]
+pub enum Item {
+    /// A file to scan.
+    Blob(Box<StagedBlob>),
+    /// A staged file over the size cap: not read. Named, so that a hook can say which file
+    /// went unscanned.
+    TooLarge {
+        /// The path, relative to the repository root.
+        path: String,
+        /// Its size in bytes.
+        size: u64,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Changed,
+    Deleted,
+    Conflicted,
+}
+
+/// One path whose staged content differs from `HEAD`.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// The path in the index, relative to the repository root (lossy UTF-8).
+    pub path: String,
+    kind: Kind,
+    old: Option<(Oid, FileMode)>,
+    new: Option<(Oid, FileMode)>,
+}
+
+impl Change {
+    /// True when the change deletes the path (nothing to scan).
+    pub fn is_deletion(&self) -> bool {
+        self.kind == Kind::Deleted
+    }
+}
+
+/// A repository opened for a staged scan.
+pub struct Staged {
+    repo: Repository,
+    index: Index,
+    head_tree: Option<Oid>,
+    root: PathBuf,
+}
+
+impl Staged {
+    /// Opens the repository holding `path` (searching upwards), its index, and `HEAD`'s tree.
+    ///
+    /// Inside a git hook, `GIT_INDEX_FILE` names the index being committed (`git commit -a` and
+    /// `git commit PATH` build a temporary one); it is honoured when it lies in this
+    /// repository's git directory, so a stray variable cannot point a scan at another index.
+    pub fn open(path: &Path) -> Result<Staged, OpenError> {
+        let repo = Repository::discover(path).map_err(|e| {
+            if e.code() == ErrorCode::NotFound {
+                OpenError::NotARepository { path: path.to_owned() }
+            } else {
+                OpenError::Git { path: path.to_owned(), what: "the repository", message: msg(&e) }
+            }
+        })?;
+        let Some(root) = repo.workdir().map(Path::to_path_buf) else {
+            return Err(OpenError::Bare { path: repo.path().to_owned() });
+        };
+        let git =
+            |what, e: &git2::Error| OpenError::Git { path: root.clone(), what, message: msg(e) };
+        let index = match hook_index(&repo) {
+            Some(file) => Index::open(&file).map_err(|e| git("the index", &e))?,
+            None => repo.index().map_err(|e| git("the index", &e))?,
+        };
+        let head_tree = match repo.head() {
+            Ok(head) => Some(head.peel_to_tree().map_err(|e| git("HEAD", &e))?.id()),
+            // Before the first commit every staged line is new.
+            Err(e) if matches!(e.code(), ErrorCode::UnbornBranch | ErrorCode::NotFound) => None,
+            Err(e) => return Err(git("HEAD", &e)),
+        };
+        Ok(Staged { repo, index, head_tree, root })
+    }
+
+    /// The working tree's root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The paths whose staged content differs from `HEAD`, renames detected (a renamed file
+    /// adds only the lines it changed). Reads `HEAD`'s tree and the index, no blob content
+    /// except for rename candidates.
+    pub fn changes(&self) -> Result<Vec<Change>, OpenError> {
+        let git = |e: &git2::Error| OpenError::Git {
+            path: self.root.clone(),
+            what: "the staged changes",
+            message: msg(e),
+        };
+        let tree = match self.head_tree {
+            Some(id) => Some(self.repo.find_tree(id).map_err(|e| git(&e))?),
+            None => None,
+        };
+        let mut options = DiffOptions::new();
+        options.include_typechange(true).ignore_submodules(false);
+        let mut diff = self
+            .repo
+            .diff_tree_to_index(tree.as_ref(), Some(&self.index), Some(&mut options))
+            .map_err(|e| git(&e))?;
+        diff.find_similar(Some(DiffFindOptions::new().renames(true))).map_err(|e| git(&e))?;
+        let side = |file: git2::DiffFile<'_>| {
+            (!file.id().is_zero() || file.mode() == FileMode::Commit)
+                .then(|| (file.id(), file.mode()))
+        };
+        let changes = diff
+            .deltas()
+            .filter_map(|delta| {
+                let kind = match delta.status() {
+                    Delta::Added
+                    | Delta::Modified
+                    | Delta::Renamed
+                    | Delta::Copied
+                    | Delta::Typechange => Kind::Changed,
+                    Delta::Deleted => Kind::Deleted,
+                    Delta::Conflicted => Kind::Conflicted,
+                    Delta::Unmodified | Delta::Ignored | Delta::Untracked | Delta::Unreadable => {
+                        return None;
+                    }
+                };
+                let file = if kind == Kind::Deleted { delta.old_file() } else { delta.new_file() };
+                let path = String::from_utf8_lossy(file.path_bytes().unwrap_or_default());
+                Some(Change {
+                    path: path.into_owned(),
+                    kind,
+                    old: side(delta.old_file()),
+                    new: side(delta.new_file()),
+                })
+            })
+            .collect();
+        Ok(changes)
+    }
+
+    /// Drops the index and `HEAD`'s tree, keeping what reading blobs needs.
+    pub fn into_reader(self) -> Reader {
+        Reader { repo: Mutex::new(self.repo) }
+    }
+}
+
+/// Reads staged blobs from any thread (libgit2 reads are serialised: a repository handle is not
+/// shared across threads; scanning, the costly part, runs in parallel).
+pub struct Reader {
+    repo: Mutex<Repository>,
+}
+
+impl Reader {
+    /// Reads every changed file in `changes` and hands it to `each`, in parallel. Submodules,
+    /// symlinks and binary files are counted as skipped; conflicts and unreadable blobs are
+    /// errors.
+    pub fn scan(
+        &self,
+        changes: Vec<Change>,
+        options: &StagedOptions,
+        sink: &dyn Sink,
+        each: &(dyn Fn(Item) + Sync),
+    ) {
+        changes.into_par_iter().for_each(|change| {
+            let item = {
+                let repo = self.repo.lock().unwrap_or_else(PoisonError::into_inner);
+                read(&repo, change, options, sink)
+            };
+            if let Some(item) = item {
+                each(item);
+            }
+        });
+    }
+}
+
+/// Reads one change; `None` when there is nothing to scan (reported to `sink` when it matters).
+fn read(
+    repo: &Repository,
+    change: Change,
+    options: &StagedOptions,
+    sink: &dyn Sink,
+) -> Option<Item> {
+    let path = change.path;
+    match change.kind {
+        Kind::Deleted => return None,
+        Kind::Conflicted => {
+            sink.error(ScanError::new(
+                path,
+                "unmerged (conflicted) in the index: resolve the conflict and `git add` the \
+                 file, then scan again",
+            ));
+            return None;
+        }
+        Kind::Changed => {}
+    }
+    let (id, mode) = change.new?;
+    if !matches!(mode, FileMode::Blob | FileMode::BlobExecutable) {
+        // Submodules (their content is committed in their own repository) and symlinks (the
+        // blob is the link target, a path).
+        sink.skipped(Skip::Special);
+        return None;
+    }
+    if sink.path_allowed(&path) {
+        sink.skipped(Skip::Allowlisted);
+        return None;
+    }
+    let fail = |what: &str, e: &git2::Error| {
+        sink.error(ScanError::new(path.as_str(), format!("cannot read {what} {id}: {}", msg(e))));
+    };
+    let size = match repo.odb().and_then(|odb| odb.read_header(id)) {
+        Ok((size, _)) => size as u64,
+        Err(e) => {
+            fail("staged blob", &e);
+            return None;
+        }
+    };
+    if size > options.max_file_size {
+        return Some(Item::TooLarge { path, size });
+    }
+    let new = match repo.find_blob(id) {
+        Ok(blob) => blob,
+        Err(e) => {
+            fail("staged blob", &e);
+            return None;
+        }
+    };
+    let data = new.content();
+    if looks_binary(data) {
+        sink.skipped(Skip::Binary);
+        return None;
+    }
+    let added = match change.old {
+        Some((old_id, FileMode::Blob | FileMode::BlobExecutable)) => {
+            let old = match repo.find_blob(old_id) {
+                Ok(blob) => blob,
+                Err(e) => {
+                    fail("committed blob", &e);
+                    return None;
+                }
+            };
+            match added_lines(&old, &new) {
+                Ok(ranges) => AddedLines::Ranges(ranges),
+                Err(e) => {
+                    fail("the diff of blob", &e);
+                    return None;
+                }
+            }
+        }
+        // Added, or a symlink/submodule that became a file: every line is new.
+        _ => AddedLines::All,
+    };
+    let blob = Blob { id: id.as_bytes().try_into().ok().map(BlobId), data: data.to_vec() };
+    Some(Item::Blob(Box::new(StagedBlob { blob, provenance: Provenance::file(path), added })))
+}
+
+/// The line ranges `new` adds to `old`. Without context lines every hunk's new side is exactly
+/// the added lines, so the hunk headers suffice and no line is visited.
+fn added_lines(
+    old: &git2::Blob<'_>,
+    new: &git2::Blob<'_>,
+) -> Result<Vec<(usize, usize)>, git2::Error> {
+    let mut options = DiffOptions::new();
+    options.context_lines(0).interhunk_lines(0).force_text(true);
+    let patch = Patch::from_blobs(old, None, new, None, Some(&mut options))?;
+    let mut ranges = Vec::with_capacity(patch.num_hunks());
+    for i in 0..patch.num_hunks() {
+        let (hunk, _) = patch.hunk(i)?;
+        let (start, lines) = (hunk.new_start() as usize, hunk.new_lines() as usize);
+        if lines > 0 {
+            ranges.push((start, start + lines - 1));
+        }
+    }
+    Ok(ranges)
+}
+
+/// The index a running `git commit` names in `GIT_INDEX_FILE`, if it belongs to `repo`.
+fn hook_index(repo: &Repository) -> Option<PathBuf> {
+    let file = PathBuf::from(std::env::var_os("GIT_INDEX_FILE")?);
+    let file = if file.is_absolute() { file } else { std::env::current_dir().ok()?.join(file) };
+    let file = normalize(&file);
+    let inside = |dir: &Path| {
+        let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_owned());
+        let parent = file.parent().and_then(|p| p.canonicalize().ok());
+        parent.is_some_and(|p| p.starts_with(&dir))
+    };
+    (inside(repo.path()) || inside(repo.commondir())).then_some(file)
+}
+
+/// Removes `.` and resolves `..` lexically.
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// libgit2 messages without the class/code suffix noise.
+fn msg(e: &git2::Error) -> String {
+    e.message().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn touches_ranges() {
+        let added = AddedLines::Ranges(vec![(3, 4), (10, 10)]);
+        assert!(!added.touches(1, 2));
+        assert!(added.touches(2, 3));
+        assert!(added.touches(4, 9));
+        assert!(!added.touches(5, 9));
+        assert!(added.touches(10, 10));
+        assert!(added.touches(1, 20));
+        assert!(!added.touches(11, 11));
+        assert!(AddedLines::All.touches(7, 7));
+        assert!(!AddedLines::Ranges(Vec::new()).touches(1, 1));
+    }
+
+    #[test]
+    fn normalizes_lexically() {
+        assert_eq!(normalize(Path::new("/a/./b/../c")), PathBuf::from("/a/c"));
+    }
+}
