@@ -150,6 +150,10 @@ pub struct GitArgs {
     /// Also report blobs that no selected commit reaches (dangling and unreachable objects).
     #[arg(long)]
     pub all_objects: bool,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+}
+
 /// `staged` arguments.
 #[derive(Debug, Clone, Args)]
 pub struct StagedArgs {
@@ -223,6 +227,8 @@ pub fn parse_date(text: &str) -> Result<i64, String> {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
     Ok(days * 86_400 + secs - offset)
+}
+
 /// `install-hooks` arguments.
 #[derive(Debug, Clone, Args)]
 pub struct InstallHooksArgs {

@@ -3,8 +3,8 @@
 
 pub mod dir;
 pub mod git;
-pub mod pre_push;
 pub mod install_hooks;
+pub mod pre_push;
 pub mod rules;
 pub mod staged;
 
