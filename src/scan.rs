@@ -11,7 +11,7 @@ use crate::blob::{Blob, BlobId, looks_binary};
 use crate::engine::{Engine, Match};
 use crate::error::ScanError;
 use crate::finding::{Finding, Provenance, fingerprint};
-use crate::report::{Report, Stats};
+use crate::report::{Report, RuleSummary, Stats};
 use crate::source::{Sink, Skip};
 
 #[derive(Default)]
@@ -135,6 +135,10 @@ impl<'e> Scan<'e> {
             stats,
             started: self.started_unix,
             finished: crate::report::now(),
+            rules: (0..self.engine.len())
+                .map(|i| RuleSummary::of(&self.engine.rule(i).syntax))
+                .collect(),
+            root: None,
         }
     }
 }

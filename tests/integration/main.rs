@@ -1,5 +1,6 @@
 //! One integration test binary: every test drives the real `leakhound` binary.
 
 mod common;
+mod report;
 mod scan_fs;
 mod scan_git;
