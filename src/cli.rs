@@ -28,6 +28,8 @@ pub enum Command {
     Git(GitArgs),
     /// Scan the commits a `git push` sends (a pre-push hook: reads git's pre-push input on stdin).
     PrePush(PrePushArgs),
+    /// Write a baseline: run a scan and save its findings as a JSON report for `--baseline`.
+    Baseline(BaselineArgs),
     /// List or check rules.
     Rules {
         /// What to do with rules.
@@ -87,11 +89,15 @@ pub struct RuleArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ScanArgs {
     /// Format of the report (to stdout, or to `--report`).
-    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text, overrides_with = "format")]
     pub format: Format,
     /// Write the report to this file; the terminal still gets the human summary.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", overrides_with = "report")]
     pub report: Option<PathBuf>,
+    /// Suppress every finding already in this earlier JSON report (see `leakhound baseline`).
+    /// `.leakhoundignore` and `.gitleaksignore` at the repository root are always honoured.
+    #[arg(long, value_name = "REPORT.json")]
+    pub baseline: Option<PathBuf>,
     /// Show secrets in full instead of redacting them.
     #[arg(long)]
     pub show_secrets: bool,
@@ -209,6 +215,17 @@ pub fn parse_date(text: &str) -> Result<i64, String> {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
     Ok(days * 86_400 + secs - offset)
+}
+
+/// `baseline` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct BaselineArgs {
+    /// Where to write the baseline (a JSON report).
+    #[arg(long, short = 'o', value_name = "PATH", default_value = ".leakhound-baseline.json")]
+    pub output: PathBuf,
+    /// The scan to record, as you would run it: `dir .`, `git . --branch main`.
+    #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
+    pub scan: Vec<std::ffi::OsString>,
 }
 
 /// Parses `10M`, `512K`, `1G` or a plain byte count.

@@ -1,6 +1,7 @@
 //! The commands: each joins a source, the engine and the reporters. This is the only place that
 //! knows all stages (the `lib::run` of the design).
 
+pub mod baseline;
 pub mod dir;
 pub mod git;
 pub mod pre_push;
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use crate::baseline::Triage;
 use crate::cli::{Color, RuleArgs, ScanArgs};
 use crate::engine::Engine;
 use crate::report::{self, Format, Options, Report};
@@ -78,8 +80,22 @@ pub fn engine(args: &RuleArgs, root: Option<&Path>) -> Result<Engine> {
     Ok(Engine::new(set)?)
 }
 
-/// Writes the report where the user asked and returns the outcome.
+/// Applies triage (the ignore files at the repository root and `--baseline`; see
+/// [`crate::baseline`]) to a finished report. Every command goes through here, via [`finish`].
+pub fn triage(report: &Report, args: &ScanArgs) -> Result<Report> {
+    let root = match &report.root {
+        Some(root) => root.clone(),
+        None => repository_root(&std::env::current_dir()?),
+    };
+    let triage = Triage::load(&root, args.baseline.as_deref())?;
+    let mut report = report.clone();
+    triage.apply(&mut report);
+    Ok(report)
+}
+
+/// Applies triage, writes the report where the user asked and returns the outcome.
 pub fn finish(report: &Report, args: &ScanArgs) -> Result<Outcome> {
+    let report = &triage(report, args)?;
     let stdout = io::stdout();
     let color = match args.color {
         Color::Always => true,

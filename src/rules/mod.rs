@@ -7,6 +7,7 @@
 
 mod builtin;
 pub mod check;
+pub mod gitleaks;
 pub mod load;
 
 use std::fmt;

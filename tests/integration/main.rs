@@ -4,3 +4,4 @@ mod common;
 mod report;
 mod scan_fs;
 mod scan_git;
+mod triage;
