@@ -162,7 +162,8 @@ pub fn parse_place(text: &str) -> Option<PlaceEntry> {
 }
 
 fn place_matches(p: &PlaceEntry, f: &Finding) -> bool {
-    let rule_matches = f.rule_id == p.rule || f.rule_id == crate::rules::gitleaks::rule_id(&p.rule);
+    let rule_matches =
+        f.rule_id == p.rule || crate::rules::gitleaks::leakhound_ids(&p.rule).contains(&f.rule_id);
     let commit_matches = match (&p.commit, &f.commit) {
         (None, _) => true,
         (Some(want), Some(c)) => c.sha.starts_with(want.as_str()),

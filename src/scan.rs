@@ -76,9 +76,10 @@ impl<'e> Scan<'e> {
         Some(found)
     }
 
-    /// A finding for `m` at `provenance`, unless a path allowlist accepts it.
+    /// A finding for `m` at `provenance`, unless a path or commit allowlist accepts it.
     pub fn finding(&self, m: &Match, provenance: &Provenance) -> Option<Finding> {
-        if self.engine.path_allowed(m.rule, &provenance.path) {
+        let commit = provenance.commit.as_ref().map(|c| c.sha.as_str());
+        if self.engine.allowed_at(m, &provenance.path, commit) {
             return None;
         }
         let rule = &self.engine.rule(m.rule).syntax;

@@ -25,7 +25,12 @@ pub fn run(args: &BaselineArgs) -> Result<Outcome> {
     }
     let mut command_line: Vec<OsString> = vec!["leakhound".into()];
     command_line.extend(args.scan.iter().cloned());
-    command_line.extend(["--format".into(), "json".into(), "--report".into(), args.output.clone().into()]);
+    command_line.extend([
+        "--format".into(),
+        "json".into(),
+        "--report".into(),
+        args.output.clone().into(),
+    ]);
     let cli = Cli::try_parse_from(command_line)?;
     if matches!(cli.command, Command::Baseline(_) | Command::Rules { .. }) {
         bail!("leakhound baseline needs a scan to record, such as `leakhound baseline dir .`");

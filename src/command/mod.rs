@@ -17,7 +17,8 @@ use crate::baseline::Triage;
 use crate::cli::{Color, RuleArgs, ScanArgs};
 use crate::engine::Engine;
 use crate::report::{self, Format, Options, Report};
-use crate::rules::load::{Config, build_rule_set, load_config_file};
+use crate::rules::gitleaks;
+use crate::rules::load::{Config, build_rule_set};
 
 /// How a run ended; `main` maps it to the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,14 +65,23 @@ pub fn repository_root(path: &Path) -> PathBuf {
     start.ancestors().find(|d| d.join(".git").exists()).map_or(start.clone(), Path::to_path_buf)
 }
 
-/// The configs in force: `--config`, else `.leakhound.toml` at `root` when present.
+/// The configs in force: `--config` (leakhound or gitleaks format), else `.leakhound.toml` at
+/// `root`, else `.gitleaks.toml` there. Warnings about unsupported gitleaks features go to stderr.
 pub fn configs(args: &RuleArgs, root: Option<&Path>) -> Result<Vec<Config>> {
     let path = match (&args.config, root) {
         (Some(path), _) => Some(path.clone()),
-        (None, Some(root)) => Some(root.join(CONFIG_FILE)).filter(|p| p.is_file()),
+        (None, Some(root)) => [CONFIG_FILE, gitleaks::CONFIG_FILE]
+            .iter()
+            .map(|name| root.join(name))
+            .find(|p| p.is_file()),
         (None, None) => None,
     };
-    path.map(|p| load_config_file(&p)).into_iter().collect::<Result<_, _>>().map_err(Into::into)
+    let Some(path) = path else { return Ok(Vec::new()) };
+    let configs = gitleaks::load_any(&path)?;
+    for warning in configs.iter().flat_map(|c| &c.warnings) {
+        eprintln!("leakhound: warning: {warning}");
+    }
+    Ok(configs)
 }
 
 /// The engine for a scan of `root`.

@@ -1,6 +1,7 @@
 //! One integration test binary: every test drives the real `leakhound` binary.
 
 mod common;
+mod gitleaks;
 mod report;
 mod scan_fs;
 mod scan_git;
