@@ -368,6 +368,31 @@ pattern = '''token\s*=\s*"([^"]{8,})"'''
     }
 
     #[test]
+    fn whole_match_line_and_commit_allowlists() {
+        let e = engine(
+            r#"
+[[rule]]
+id = "test.token"
+keywords = ["tok_"]
+pattern = '''key=(tok_[a-z0-9]{8})'''
+[[rule.allow.also]]
+matches = ['''^key=tok_a1''']
+[[rule.allow.also]]
+lines = ['''^#''']
+[[rule.allow.also]]
+commits = ["abc1234"]
+"#,
+        );
+        assert!(e.scan(b"key=tok_a1b2c3d4").is_empty(), "whole-match regex");
+        assert!(e.scan(b"# key=tok_b2c3d4e5").is_empty(), "line regex");
+        let m = e.scan(b"x key=tok_b2c3d4e5");
+        assert_eq!(m.len(), 1, "the secret alone matches neither");
+        assert!(!e.allowed_at(&m[0], "a.txt", None));
+        assert!(!e.allowed_at(&m[0], "a.txt", Some("def5678")));
+        assert!(e.allowed_at(&m[0], "a.txt", Some("ABC1234def")), "commit prefix");
+    }
+
+    #[test]
     fn long_line_is_linear() {
         let e = engine(RULES);
         let mut data = b"tok_ ".repeat(200_000);
