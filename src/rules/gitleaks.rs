@@ -629,6 +629,28 @@ mod tests {
     }
 
     #[test]
+    fn extend_path_target_rules_and_disabled_rules() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let base = dir.path().join("base.toml");
+        std::fs::write(&base, "[[rules]]\nid = \"base-rule\"\nregex = '''base_[0-9]{4}'''\n\n[[rules]]\nid = \"other\"\nregex = '''oth_[0-9]{4}'''\n").expect("write");
+        let top = dir.path().join(".gitleaks.toml");
+        let text = "[extend]\npath = \"base.toml\"\ndisabledRules = [\"other\"]\n\n[[rules]]\nid = \"top\"\nregex = '''top_[0-9]{4}'''\n\n[[allowlists]]\ntargetRules = [\"top\", \"nope\"]\nstopwords = [\"0000\"]\n";
+        std::fs::write(&top, text).expect("write");
+        let configs = load_any(&top).expect("loads");
+        assert_eq!(configs.len(), 2, "the base first, then the file");
+        let set = super::super::load::build_rule_set(&configs).expect("builds");
+        let ids: Vec<&str> = set.rules.iter().map(Rule::id).collect();
+        assert_eq!(ids, ["gitleaks.base-rule", "gitleaks.top"], "no defaults; `other` disabled");
+        assert_eq!(set.rules[1].syntax.allow.also.len(), 1, "targeted allowlist on its rule");
+        assert!(set.allow.is_empty(), "and not global");
+        let warnings = &configs[1].warnings;
+        assert!(
+            warnings.iter().any(|w| w.contains(".gitleaks.toml:9") && w.contains("nope")),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
     fn detects_the_format() {
         assert!(is_gitleaks("title = \"x\"\n[[rules]]\nid = \"a\"\nregex = 'b'\n"));
         assert!(is_gitleaks("[extend]\nuseDefault = true\n"));
