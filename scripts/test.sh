@@ -10,6 +10,8 @@ for pair in git:git python3:python3; do
   cmd=${pair%%:*} pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need_debs+=("$pkg")
 done
+# The report tests validate SARIF and GitLab output with Python's jsonschema (issue #7).
+python3 -c 'import jsonschema' >/dev/null 2>&1 || need_debs+=(python3-jsonschema)
 if ((${#need_debs[@]})); then
   echo "installing ${need_debs[*]}" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_debs[@]}" >/dev/null

@@ -32,6 +32,8 @@ pub enum Command {
     Staged(StagedArgs),
     /// Install the pre-commit and pre-push hooks into a repository.
     InstallHooks(InstallHooksArgs),
+    /// Write a baseline: run a scan and save its findings as a JSON report for `--baseline`.
+    Baseline(BaselineArgs),
     /// List or check rules.
     Rules {
         /// What to do with rules.
@@ -91,11 +93,15 @@ pub struct RuleArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ScanArgs {
     /// Format of the report (to stdout, or to `--report`).
-    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text, overrides_with = "format")]
     pub format: Format,
     /// Write the report to this file; the terminal still gets the human summary.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", overrides_with = "report")]
     pub report: Option<PathBuf>,
+    /// Suppress every finding already in this earlier JSON report (see `leakhound baseline`).
+    /// `.leakhoundignore` and `.gitleaksignore` at the repository root are always honoured.
+    #[arg(long, value_name = "REPORT.json")]
+    pub baseline: Option<PathBuf>,
     /// Show secrets in full instead of redacting them.
     #[arg(long)]
     pub show_secrets: bool,
@@ -235,6 +241,17 @@ pub struct InstallHooksArgs {
     /// The repository (default: the one holding the current directory).
     #[arg(value_name = "REPO")]
     pub repo: Option<PathBuf>,
+}
+
+/// `baseline` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct BaselineArgs {
+    /// Where to write the baseline (a JSON report).
+    #[arg(long, short = 'o', value_name = "PATH", default_value = ".leakhound-baseline.json")]
+    pub output: PathBuf,
+    /// The scan to record, as you would run it: `dir .`, `git . --branch main`.
+    #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
+    pub scan: Vec<std::ffi::OsString>,
 }
 
 /// Parses `10M`, `512K`, `1G` or a plain byte count.

@@ -16,6 +16,7 @@
 //! - [`report`] turns findings and counters into text, JSON and the CI formats.
 //! - [`command`] holds one function per subcommand; it is the only place that knows every stage.
 
+pub mod baseline;
 pub mod blob;
 pub mod cli;
 pub mod command;
@@ -40,6 +41,7 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         Command::PrePush(args) => command::pre_push::run(args),
         Command::Staged(args) => command::staged::run(args),
         Command::InstallHooks(args) => command::install_hooks::run(args),
+        Command::Baseline(args) => command::baseline::run(args),
         Command::Rules { command } => command::rules::run(command),
     }
 }

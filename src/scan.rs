@@ -11,7 +11,7 @@ use crate::blob::{Blob, BlobId, looks_binary};
 use crate::engine::{Engine, Match};
 use crate::error::ScanError;
 use crate::finding::{Finding, Provenance, fingerprint};
-use crate::report::{Report, Stats};
+use crate::report::{Report, RuleSummary, Stats};
 use crate::source::{Sink, Skip};
 
 #[derive(Default)]
@@ -76,9 +76,10 @@ impl<'e> Scan<'e> {
         Some(found)
     }
 
-    /// A finding for `m` at `provenance`, unless a path allowlist accepts it.
+    /// A finding for `m` at `provenance`, unless a path or commit allowlist accepts it.
     pub fn finding(&self, m: &Match, provenance: &Provenance) -> Option<Finding> {
-        if self.engine.path_allowed(m.rule, &provenance.path) {
+        let commit = provenance.commit.as_ref().map(|c| c.sha.as_str());
+        if self.engine.allowed_at(m, &provenance.path, commit) {
             return None;
         }
         let rule = &self.engine.rule(m.rule).syntax;
@@ -135,6 +136,10 @@ impl<'e> Scan<'e> {
             stats,
             started: self.started_unix,
             finished: crate::report::now(),
+            rules: (0..self.engine.len())
+                .map(|i| RuleSummary::of(&self.engine.rule(i).syntax))
+                .collect(),
+            root: None,
         }
     }
 }

@@ -24,6 +24,7 @@ pub fn run(args: &DirArgs) -> Result<Outcome> {
         "dir {}",
         args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" ")
     );
-    let report = scan.into_report(target);
+    let mut report = scan.into_report(target);
+    report.root = root;
     finish(&report, &args.scan)
 }

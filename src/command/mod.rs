@@ -1,6 +1,7 @@
 //! The commands: each joins a source, the engine and the reporters. This is the only place that
 //! knows all stages (the `lib::run` of the design).
 
+pub mod baseline;
 pub mod dir;
 pub mod git;
 pub mod install_hooks;
@@ -14,10 +15,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use crate::baseline::Triage;
 use crate::cli::{Color, RuleArgs, ScanArgs};
 use crate::engine::Engine;
 use crate::report::{self, Format, Options, Report};
-use crate::rules::load::{Config, build_rule_set, load_config_file};
+use crate::rules::gitleaks;
+use crate::rules::load::{Config, build_rule_set};
 
 /// How a run ended; `main` maps it to the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,14 +67,23 @@ pub fn repository_root(path: &Path) -> PathBuf {
     start.ancestors().find(|d| d.join(".git").exists()).map_or(start.clone(), Path::to_path_buf)
 }
 
-/// The configs in force: `--config`, else `.leakhound.toml` at `root` when present.
+/// The configs in force: `--config` (leakhound or gitleaks format), else `.leakhound.toml` at
+/// `root`, else `.gitleaks.toml` there. Warnings about unsupported gitleaks features go to stderr.
 pub fn configs(args: &RuleArgs, root: Option<&Path>) -> Result<Vec<Config>> {
     let path = match (&args.config, root) {
         (Some(path), _) => Some(path.clone()),
-        (None, Some(root)) => Some(root.join(CONFIG_FILE)).filter(|p| p.is_file()),
+        (None, Some(root)) => [CONFIG_FILE, gitleaks::CONFIG_FILE]
+            .iter()
+            .map(|name| root.join(name))
+            .find(|p| p.is_file()),
         (None, None) => None,
     };
-    path.map(|p| load_config_file(&p)).into_iter().collect::<Result<_, _>>().map_err(Into::into)
+    let Some(path) = path else { return Ok(Vec::new()) };
+    let configs = gitleaks::load_any(&path)?;
+    for warning in configs.iter().flat_map(|c| &c.warnings) {
+        eprintln!("leakhound: warning: {warning}");
+    }
+    Ok(configs)
 }
 
 /// The engine for a scan of `root`.
@@ -80,8 +92,22 @@ pub fn engine(args: &RuleArgs, root: Option<&Path>) -> Result<Engine> {
     Ok(Engine::new(set)?)
 }
 
-/// Writes the report where the user asked and returns the outcome.
+/// Applies triage (the ignore files at the repository root and `--baseline`; see
+/// [`crate::baseline`]) to a finished report. Every command goes through here, via [`finish`].
+pub fn triage(report: &Report, args: &ScanArgs) -> Result<Report> {
+    let root = match &report.root {
+        Some(root) => root.clone(),
+        None => repository_root(&std::env::current_dir()?),
+    };
+    let triage = Triage::load(&root, args.baseline.as_deref())?;
+    let mut report = report.clone();
+    triage.apply(&mut report);
+    Ok(report)
+}
+
+/// Applies triage, writes the report where the user asked and returns the outcome.
 pub fn finish(report: &Report, args: &ScanArgs) -> Result<Outcome> {
+    let report = &triage(report, args)?;
     let stdout = io::stdout();
     let color = match args.color {
         Color::Always => true,

@@ -1,29 +1,62 @@
 //! Allowlists: paths, secret regexes and stop words that mark a candidate as not a secret, and the
 //! inline comments that let a developer accept one line.
+//!
+//! An allowlist is one or more lists. In a list with the default condition (`any`) one matching
+//! criterion drops the finding; with `all`, every criterion the list sets must match. Criteria on
+//! content (secret, whole match, line, stop words) are judged when the engine confirms a match;
+//! criteria on place (path, commit) are judged when the match becomes a finding, since the engine
+//! scans each distinct content once, whatever its paths and commits. An `all` list that mixes
+//! both kinds is judged at the finding, with its secret criteria re-checked there (its match and
+//! line criteria cannot be: gitleaks configs that ask for that get a warning at load).
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use regex::bytes::Regex;
 
-use crate::rules::AllowSyntax;
 use crate::rules::load::regex_builder;
+use crate::rules::{AllowSyntax, Condition};
 
 /// Markers that accept every finding on their line. `gitleaks:allow` and
 /// `pragma: allowlist secret` (detect-secrets) are honoured so teams can migrate without edits.
 pub const INLINE_MARKERS: &[&[u8]] =
     &[b"leakhound:allow", b"gitleaks:allow", b"pragma: allowlist secret"];
 
-/// A compiled [`AllowSyntax`].
+/// A compiled [`AllowSyntax`]: its own list plus each of `also`.
 #[derive(Debug, Clone, Default)]
 pub struct Allow {
-    paths: Option<GlobSet>,
-    secrets: Vec<Regex>,
-    stopwords: Vec<Vec<u8>>,
+    lists: Vec<List>,
 }
 
-impl Allow {
-    /// Compiles globs and regexes; the message names the entry that failed.
-    pub fn new(syntax: &AllowSyntax) -> Result<Self, String> {
-        let paths = if syntax.paths.is_empty() {
+#[derive(Debug, Clone, Default)]
+struct List {
+    all: bool,
+    globs: Option<GlobSet>,
+    path_patterns: Vec<Regex>,
+    only_in_paths: Vec<Regex>,
+    secrets: Vec<Regex>,
+    matches: Vec<Regex>,
+    lines: Vec<Regex>,
+    stopwords: Vec<Vec<u8>>,
+    commits: Vec<String>,
+}
+
+/// What is known about a candidate when a list is judged; `None` for what is not known yet.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Candidate<'a> {
+    /// The secret.
+    pub secret: &'a [u8],
+    /// The whole match of the rule's pattern.
+    pub whole: Option<&'a [u8]>,
+    /// The line(s) holding the match.
+    pub line: Option<&'a [u8]>,
+    /// The path.
+    pub path: Option<&'a str>,
+    /// The commit id.
+    pub commit: Option<&'a str>,
+}
+
+impl List {
+    fn new(syntax: &AllowSyntax) -> Result<List, String> {
+        let globs = if syntax.paths.is_empty() {
             None
         } else {
             let mut set = GlobSetBuilder::new();
@@ -36,30 +69,155 @@ impl Allow {
             }
             Some(set.build().map_err(|e| e.to_string())?)
         };
-        let secrets = syntax
-            .secrets
-            .iter()
-            .map(|re| {
-                regex_builder(re).build().map_err(|e| format!("invalid allow regex {re:?}: {e}"))
-            })
-            .collect::<Result<_, _>>()?;
-        let stopwords =
-            syntax.stopwords.iter().map(|w| w.to_ascii_lowercase().into_bytes()).collect();
-        Ok(Allow { paths, secrets, stopwords })
+        let regexes = |list: &[String]| -> Result<Vec<Regex>, String> {
+            list.iter()
+                .map(|re| {
+                    regex_builder(re)
+                        .build()
+                        .map_err(|e| format!("invalid allow regex {re:?}: {e}"))
+                })
+                .collect()
+        };
+        Ok(List {
+            all: syntax.condition == Condition::All,
+            globs,
+            path_patterns: regexes(&syntax.path_patterns)?,
+            only_in_paths: regexes(&syntax.only_in_paths)?,
+            secrets: regexes(&syntax.secrets)?,
+            matches: regexes(&syntax.matches)?,
+            lines: regexes(&syntax.lines)?,
+            stopwords: syntax
+                .stopwords
+                .iter()
+                .map(|w| w.to_ascii_lowercase().into_bytes())
+                .collect(),
+            commits: syntax.commits.iter().map(|c| c.to_ascii_lowercase()).collect(),
+        })
     }
 
-    /// True when the secret matches an allow regex or contains a stop word.
+    fn path_matches(&self, path: &str) -> bool {
+        self.globs.as_ref().is_some_and(|g| g.is_match(path))
+            || self.path_patterns.iter().any(|r| r.is_match(path.as_bytes()))
+    }
+
+    fn outside(&self, path: &str) -> bool {
+        !self.only_in_paths.is_empty()
+            && !self.only_in_paths.iter().any(|r| r.is_match(path.as_bytes()))
+    }
+
+    fn commit_matches(&self, commit: Option<&str>) -> bool {
+        commit.is_some_and(|sha| {
+            let sha = sha.to_ascii_lowercase();
+            self.commits.iter().any(|want| sha.starts_with(want.as_str()))
+        })
+    }
+
+    fn has_place(&self) -> bool {
+        self.globs.is_some()
+            || !self.path_patterns.is_empty()
+            || !self.only_in_paths.is_empty()
+            || !self.commits.is_empty()
+    }
+
+    fn has_content(&self) -> bool {
+        !self.secrets.is_empty()
+            || !self.matches.is_empty()
+            || !self.lines.is_empty()
+            || !self.stopwords.is_empty()
+    }
+
+    /// Each criterion the list sets, judged on `c`: `Some(true/false)`, or `None` when `c` does
+    /// not carry what the criterion needs.
+    fn criteria(&self, c: &Candidate) -> Vec<Option<bool>> {
+        let any =
+            |res: &[Regex], text: Option<&[u8]>| text.map(|t| res.iter().any(|r| r.is_match(t)));
+        let mut out = Vec::new();
+        if !self.secrets.is_empty() {
+            out.push(Some(self.secrets.iter().any(|r| r.is_match(c.secret))));
+        }
+        if !self.matches.is_empty() {
+            out.push(any(&self.matches, c.whole));
+        }
+        if !self.lines.is_empty() {
+            out.push(any(&self.lines, c.line));
+        }
+        if !self.stopwords.is_empty() {
+            let lower = c.secret.to_ascii_lowercase();
+            out.push(Some(
+                self.stopwords.iter().any(|w| memchr::memmem::find(&lower, w).is_some()),
+            ));
+        }
+        if self.globs.is_some() || !self.path_patterns.is_empty() {
+            out.push(c.path.map(|p| self.path_matches(p)));
+        }
+        if !self.only_in_paths.is_empty() {
+            out.push(c.path.map(|p| self.outside(p)));
+        }
+        if !self.commits.is_empty() {
+            out.push(Some(self.commit_matches(c.commit)));
+        }
+        out
+    }
+
+    /// Whether the list drops `c`, judging only what `c` carries.
+    fn drops(&self, c: &Candidate) -> bool {
+        let criteria = self.criteria(c);
+        if self.all {
+            // Unknown criteria (a match/line criterion at the finding stage) cannot hold.
+            !criteria.is_empty() && criteria.iter().all(|v| *v == Some(true))
+        } else {
+            criteria.contains(&Some(true))
+        }
+    }
+}
+
+impl Allow {
+    /// Compiles globs and regexes; the message names the entry that failed.
+    pub fn new(syntax: &AllowSyntax) -> Result<Self, String> {
+        let mut lists = Vec::new();
+        let mut pending = vec![syntax];
+        while let Some(s) = pending.pop() {
+            let mut own = s.clone();
+            own.also.clear();
+            if !own.is_empty() {
+                lists.push(List::new(&own)?);
+            }
+            pending.extend(s.also.iter());
+        }
+        Ok(Allow { lists })
+    }
+
+    /// True when the secret matches an allow regex or contains a stop word (lists that decide
+    /// on the secret alone).
     pub fn allows_secret(&self, secret: &[u8]) -> bool {
-        self.secrets.iter().any(|re| re.is_match(secret))
-            || (!self.stopwords.is_empty() && {
-                let lower = secret.to_ascii_lowercase();
-                self.stopwords.iter().any(|w| memchr::memmem::find(&lower, w).is_some())
-            })
+        self.allows_content(&Candidate { secret, ..Candidate::default() })
     }
 
-    /// True when the path matches an allowed glob.
+    /// Judged when the engine confirms a match: lists whose criteria are all on content.
+    pub fn allows_content(&self, c: &Candidate) -> bool {
+        self.lists.iter().any(|l| l.has_content() && !(l.all && l.has_place()) && l.drops(c))
+    }
+
+    /// Judged when a match becomes a finding: place criteria (`any` lists), and `all` lists that
+    /// set a place criterion.
+    pub fn allows_place(&self, c: &Candidate) -> bool {
+        let place_only = Candidate { whole: None, line: None, ..*c };
+        self.lists.iter().any(|l| {
+            l.has_place()
+                && if l.all {
+                    l.drops(&place_only)
+                } else {
+                    c.path.is_some_and(|p| l.path_matches(p) || l.outside(p))
+                        || l.commit_matches(c.commit)
+                }
+        })
+    }
+
+    /// True when the path matches a list that needs nothing else: such files need not be read.
     pub fn allows_path(&self, path: &str) -> bool {
-        self.paths.as_ref().is_some_and(|set| set.is_match(path))
+        self.lists
+            .iter()
+            .any(|l| (!l.all || (!l.has_content() && l.commits.is_empty())) && l.path_matches(path))
     }
 }
 
@@ -78,6 +236,7 @@ mod tests {
             paths: vec!["**/testdata/**".into(), "*.lock".into()],
             secrets: vec!["^EXAMPLE".into()],
             stopwords: vec!["dummy".into()],
+            ..AllowSyntax::default()
         })
         .expect("valid");
         assert!(allow.allows_path("a/testdata/x.txt"));
@@ -86,6 +245,57 @@ mod tests {
         assert!(allow.allows_secret(b"EXAMPLEKEY"));
         assert!(allow.allows_secret(b"xxDuMmYxx"));
         assert!(!allow.allows_secret(b"s3cr3tValue"));
+    }
+
+    #[test]
+    fn match_line_commit_and_all_condition() {
+        let allow = Allow::new(&AllowSyntax {
+            also: vec![
+                AllowSyntax { lines: vec!["^# example".into()], ..AllowSyntax::default() },
+                AllowSyntax {
+                    condition: Condition::All,
+                    path_patterns: vec![r"^tests/".into()],
+                    stopwords: vec!["fake".into()],
+                    ..AllowSyntax::default()
+                },
+                AllowSyntax { commits: vec!["abcdef1".into()], ..AllowSyntax::default() },
+            ],
+            ..AllowSyntax::default()
+        })
+        .expect("valid");
+        let c = |secret: &'static [u8], line: &'static [u8]| Candidate {
+            secret,
+            whole: Some(secret),
+            line: Some(line),
+            ..Candidate::default()
+        };
+        assert!(allow.allows_content(&c(b"s3cr3t", b"# example: s3cr3t")));
+        assert!(!allow.allows_content(&c(b"s3cr3t", b"key = s3cr3t")));
+        // AND: both the path and the stop word must hold; neither alone drops the finding.
+        let at = |secret: &'static [u8], path: &'static str| Candidate {
+            secret,
+            path: Some(path),
+            ..Candidate::default()
+        };
+        assert!(allow.allows_place(&at(b"a-fake-key", "tests/k.txt")));
+        assert!(!allow.allows_place(&at(b"a-real-key", "tests/k.txt")));
+        assert!(!allow.allows_place(&at(b"a-fake-key", "src/k.txt")));
+        assert!(
+            !allow.allows_content(&c(b"a-fake-key", b"")),
+            "AND with a path waits for the place"
+        );
+        assert!(
+            !allow.allows_path("tests/k.txt"),
+            "an AND list with a stop word cannot skip files"
+        );
+        let commit = Candidate {
+            secret: b"x",
+            path: Some("a"),
+            commit: Some("ABCDEF1234"),
+            ..Candidate::default()
+        };
+        assert!(allow.allows_place(&commit));
+        assert!(!allow.allows_place(&Candidate { commit: Some("abcdef0"), ..commit }));
     }
 
     #[test]

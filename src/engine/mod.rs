@@ -151,6 +151,18 @@ impl Engine {
         self.allow.allows_path(path) || self.rules[rule].allow.allows_path(path)
     }
 
+    /// True when the finding of `m` at `path` (in `commit`) is allowed: path and commit
+    /// allowlists, global or the rule's, judged once the place is known.
+    pub fn allowed_at(&self, m: &Match, path: &str, commit: Option<&str>) -> bool {
+        let c = allow::Candidate {
+            secret: &m.secret,
+            path: Some(path),
+            commit,
+            ..allow::Candidate::default()
+        };
+        self.allow.allows_place(&c) || self.rules[m.rule].allow.allows_place(&c)
+    }
+
     /// Finds every secret in `data`, sorted by position.
     pub fn scan(&self, data: &[u8]) -> Vec<Match> {
         let windows = self.candidate_windows(data);
@@ -222,13 +234,21 @@ impl Engine {
             let Some(m) = regex.captures_read_at(&mut locs, haystack, pos) else { break };
             pos = if m.end() > m.start() { m.end() } else { m.end() + 1 };
             let Some((s, e)) = secret_span(regex, &locs) else { continue };
-            if s < e && self.accept(compiled, data, s, e) {
+            if s < e && self.accept(compiled, data, (s, e), (m.start(), m.end())) {
                 found.push((rule_index, s, e));
             }
         }
     }
 
-    fn accept(&self, compiled: &CompiledRule, data: &[u8], start: usize, end: usize) -> bool {
+    /// Entropy, checksum, content allowlists and inline markers for the secret at `start..end`
+    /// of a match spanning `whole`.
+    fn accept(
+        &self,
+        compiled: &CompiledRule,
+        data: &[u8],
+        (start, end): (usize, usize),
+        whole: (usize, usize),
+    ) -> bool {
         let secret = &data[start..end];
         let syntax = &compiled.rule.syntax;
         if let Some(gate) = &syntax.entropy
@@ -241,11 +261,17 @@ impl Engine {
         {
             return false;
         }
-        if compiled.allow.allows_secret(secret) || self.allow.allows_secret(secret) {
+        let (line_start, _) = line_bounds(data, whole.0.min(start));
+        let (_, line_end) = line_bounds(data, whole.1.max(end).saturating_sub(1).max(start));
+        let candidate = allow::Candidate {
+            secret,
+            whole: Some(&data[whole.0..whole.1]),
+            line: Some(&data[line_start..line_end]),
+            ..allow::Candidate::default()
+        };
+        if compiled.allow.allows_content(&candidate) || self.allow.allows_content(&candidate) {
             return false;
         }
-        let (line_start, _) = line_bounds(data, start);
-        let (_, line_end) = line_bounds(data, end.saturating_sub(1).max(start));
         !allow::has_inline_marker(&data[line_start..line_end])
     }
 
@@ -339,6 +365,31 @@ pattern = '''token\s*=\s*"([^"]{8,})"'''
         let mut data = vec![b'a'; 2000];
         data.extend_from_slice(b"tok_a1b2c3d4");
         assert!(e.scan(&data).is_empty());
+    }
+
+    #[test]
+    fn whole_match_line_and_commit_allowlists() {
+        let e = engine(
+            r#"
+[[rule]]
+id = "test.token"
+keywords = ["tok_"]
+pattern = '''key=(tok_[a-z0-9]{8})'''
+[[rule.allow.also]]
+matches = ['''^key=tok_a1''']
+[[rule.allow.also]]
+lines = ['''^#''']
+[[rule.allow.also]]
+commits = ["abc1234"]
+"#,
+        );
+        assert!(e.scan(b"key=tok_a1b2c3d4").is_empty(), "whole-match regex");
+        assert!(e.scan(b"# key=tok_b2c3d4e5").is_empty(), "line regex");
+        let m = e.scan(b"x key=tok_b2c3d4e5");
+        assert_eq!(m.len(), 1, "the secret alone matches neither");
+        assert!(!e.allowed_at(&m[0], "a.txt", None));
+        assert!(!e.allowed_at(&m[0], "a.txt", Some("def5678")));
+        assert!(e.allowed_at(&m[0], "a.txt", Some("ABC1234def")), "commit prefix");
     }
 
     #[test]

@@ -1,7 +1,11 @@
 //! Reports: pure functions from a [`Report`] (findings plus scan metadata) to bytes. No scanning
 //! happens here, and nothing here knows how findings were made.
 
+pub mod csv;
+pub mod gitlab;
 pub mod json;
+pub mod junit;
+pub mod sarif;
 pub mod text;
 
 use std::io::{self, Write};
@@ -21,6 +25,14 @@ pub enum Format {
     Json,
     /// One JSON finding per line.
     Jsonl,
+    /// SARIF 2.1.0 (see [`sarif`]), for code-scanning dashboards.
+    Sarif,
+    /// GitLab's secret-detection report, schema 15.2.1 (see [`gitlab`]).
+    Gitlab,
+    /// `JUnit` XML, one failed test case per finding (see [`junit`]).
+    Junit,
+    /// Comma-separated values, one row per finding (see [`csv`]).
+    Csv,
 }
 
 /// Counters of a scan, shown in the summary and the JSON `stats` object.
@@ -66,6 +78,40 @@ pub struct Report {
     pub started: u64,
     /// When it ended, seconds since the Unix epoch.
     pub finished: u64,
+    /// The rules in force, in rule-set order (SARIF lists them all, found or not).
+    pub rules: Vec<RuleSummary>,
+    /// The repository root the scan belongs to, when a command knows it: the ignore file is
+    /// read there (otherwise at the current directory's repository root).
+    pub root: Option<std::path::PathBuf>,
+}
+
+/// What a reporter needs to know about a rule: a slice of [`crate::rules::RuleSyntax`] so reports
+/// stay independent of rule loading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleSummary {
+    /// Stable rule id.
+    pub id: String,
+    /// Short human name (may be empty).
+    pub name: String,
+    /// Description (may be empty).
+    pub description: String,
+    /// Severity.
+    pub severity: crate::rules::Severity,
+    /// Links to the provider's documentation of the format.
+    pub references: Vec<String>,
+}
+
+impl RuleSummary {
+    /// The summary of `rule`.
+    pub fn of(rule: &crate::rules::RuleSyntax) -> RuleSummary {
+        RuleSummary {
+            id: rule.id.clone(),
+            name: rule.name.clone(),
+            description: rule.description.clone(),
+            severity: rule.severity,
+            references: rule.references.clone(),
+        }
+    }
 }
 
 /// How reports render.
@@ -95,6 +141,10 @@ pub fn write(
         Format::Text => text::write(report, options, out),
         Format::Json => json::write(report, options, out),
         Format::Jsonl => json::write_lines(report, options, out),
+        Format::Sarif => sarif::write(report, options, out),
+        Format::Gitlab => gitlab::write(report, options, out),
+        Format::Junit => junit::write(report, options, out),
+        Format::Csv => csv::write(report, options, out),
     }
 }
 
@@ -123,6 +173,9 @@ pub fn utc_timestamp(secs: u64) -> String {
         rem % 60
     )
 }
+
+#[cfg(test)]
+mod format_tests;
 
 #[cfg(test)]
 mod tests {

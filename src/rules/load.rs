@@ -57,6 +57,9 @@ pub struct Config {
     pub syntax: ConfigSyntax,
     /// The checked rules of the file, in order.
     pub rules: Vec<Rule>,
+    /// Things the file asks for that leakhound does not do, each naming file and line (gitleaks
+    /// configs); commands print them.
+    pub warnings: Vec<String>,
 }
 
 /// Parses one file's text. `path` only names the file in errors and origins.
@@ -81,7 +84,7 @@ pub fn parse_config(path: &Path, text: &str) -> RuleResult<Config> {
         validate(rule, &origin)?;
         rules.push(Rule { syntax: rule.clone(), origin });
     }
-    Ok(Config { path: path.to_owned(), syntax, rules })
+    Ok(Config { path: path.to_owned(), syntax, rules, warnings: Vec::new() })
 }
 
 /// Reads and parses a user's config or rule file.
@@ -113,9 +116,13 @@ pub fn build_rule_set(configs: &[Config]) -> RuleResult<RuleSet> {
             }
         }
         let allow = &config.syntax.allow;
-        set.allow.paths.extend(allow.paths.iter().cloned());
-        set.allow.secrets.extend(allow.secrets.iter().cloned());
-        set.allow.stopwords.extend(allow.stopwords.iter().cloned());
+        if allow.is_plain() {
+            set.allow.paths.extend(allow.paths.iter().cloned());
+            set.allow.secrets.extend(allow.secrets.iter().cloned());
+            set.allow.stopwords.extend(allow.stopwords.iter().cloned());
+        } else {
+            set.allow.also.push(allow.clone());
+        }
     }
     let disabled: Vec<&String> =
         configs.iter().flat_map(|c| &c.syntax.extend.disabled_rules).collect();
@@ -134,7 +141,7 @@ pub fn regex_builder(pattern: &str) -> regex::bytes::RegexBuilder {
 
 /// Checks what can be checked without compiling: id, pattern syntax, a capture group, allowlist
 /// syntax, and that the pattern cannot match the empty string.
-fn validate(rule: &RuleSyntax, origin: &Origin) -> RuleResult<()> {
+pub(crate) fn validate(rule: &RuleSyntax, origin: &Origin) -> RuleResult<()> {
     let fail = |message: String| Err(rule_error(&rule.id, origin, message));
     if !valid_rule_id(&rule.id) {
         return fail(
@@ -175,18 +182,25 @@ pub fn validate_allow(allow: &AllowSyntax) -> Result<(), String> {
     for glob in &allow.paths {
         globset::Glob::new(glob).map_err(|e| format!("invalid path glob {glob:?}: {e}"))?;
     }
-    for re in &allow.secrets {
+    for re in allow
+        .secrets
+        .iter()
+        .chain(&allow.path_patterns)
+        .chain(&allow.only_in_paths)
+        .chain(&allow.matches)
+        .chain(&allow.lines)
+    {
         regex_builder(re).build().map_err(|e| format!("invalid allow regex {re:?}: {e}"))?;
     }
-    Ok(())
+    allow.also.iter().try_for_each(validate_allow)
 }
 
-fn rule_error(id: &str, origin: &Origin, message: String) -> RuleError {
+pub(crate) fn rule_error(id: &str, origin: &Origin, message: String) -> RuleError {
     RuleError::Rule { rule_id: id.to_owned(), origin: origin.to_string(), message }
 }
 
 /// 1-based line of a byte offset.
-fn line_of(text: &str, offset: usize) -> usize {
+pub(crate) fn line_of(text: &str, offset: usize) -> usize {
     memchr::memchr_iter(b'\n', &text.as_bytes()[..offset.min(text.len())]).count() + 1
 }
 

@@ -7,6 +7,7 @@
 
 mod builtin;
 pub mod check;
+pub mod gitleaks;
 pub mod load;
 
 use std::fmt;
@@ -63,6 +64,10 @@ pub struct EntropySyntax {
 }
 
 /// Things that look like a secret but are known not to be one.
+///
+/// By default a finding is dropped when ANY entry matches. The fields after `stopwords` exist
+/// mostly for gitleaks configs (see [`gitleaks`]): path regexes, regexes on the whole match or
+/// line, commits, `condition = "all"` (every criterion set must hold), and further lists.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AllowSyntax {
@@ -75,12 +80,72 @@ pub struct AllowSyntax {
     /// Case-insensitive words; a secret that contains any is dropped.
     #[serde(default)]
     pub stopwords: Vec<String>,
+    /// Regexes on the path, unanchored (gitleaks `paths`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub path_patterns: Vec<String>,
+    /// Regexes on the path: a finding whose path matches none of them is dropped, so the rule
+    /// reports only in those paths (gitleaks rule `path`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub only_in_paths: Vec<String>,
+    /// Regexes on the whole match of the rule's pattern (gitleaks `regexTarget = "match"`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matches: Vec<String>,
+    /// Regexes on the line(s) holding the match (gitleaks `regexTarget = "line"`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<String>,
+    /// Commits (full ids, or prefixes of at least 7 hex digits) whose findings are dropped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commits: Vec<String>,
+    /// How the criteria combine.
+    #[serde(default, skip_serializing_if = "Condition::is_any")]
+    pub condition: Condition,
+    /// Further allowlists, each judged on its own (a finding any of them accepts is dropped).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<AllowSyntax>,
+}
+
+/// How the criteria of one allowlist combine.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Condition {
+    /// A finding is dropped when any criterion matches (gitleaks `OR`).
+    #[default]
+    Any,
+    /// A finding is dropped only when every criterion that is set matches (gitleaks `AND`).
+    All,
+}
+
+impl Condition {
+    /// True for the default.
+    pub fn is_any(&self) -> bool {
+        *self == Condition::Any
+    }
 }
 
 impl AllowSyntax {
     /// True when no entry is set.
     pub fn is_empty(&self) -> bool {
-        self.paths.is_empty() && self.secrets.is_empty() && self.stopwords.is_empty()
+        self.paths.is_empty()
+            && self.secrets.is_empty()
+            && self.stopwords.is_empty()
+            && self.path_patterns.is_empty()
+            && self.only_in_paths.is_empty()
+            && self.matches.is_empty()
+            && self.lines.is_empty()
+            && self.commits.is_empty()
+            && self.also.iter().all(AllowSyntax::is_empty)
+    }
+
+    /// True when only the original three fields are used with the default condition, so lists
+    /// can be merged entry by entry.
+    pub fn is_plain(&self) -> bool {
+        self.condition.is_any()
+            && self.path_patterns.is_empty()
+            && self.only_in_paths.is_empty()
+            && self.matches.is_empty()
+            && self.lines.is_empty()
+            && self.commits.is_empty()
+            && self.also.is_empty()
     }
 }
 

@@ -1,7 +1,10 @@
 //! One integration test binary: every test drives the real `leakhound` binary.
 
 mod common;
+mod gitleaks;
 mod pre_commit_framework;
+mod report;
 mod scan_fs;
 mod scan_git;
 mod staged;
+mod triage;

@@ -1,0 +1,222 @@
+//! Every report format on one fixed set of findings: insta snapshots (with `CI=true` insta writes
+//! none, so a changed format fails CI until the snapshot is reviewed and committed), schema
+//! validation of SARIF and GitLab output against the vendored schemas in `tests/schemas`, and the
+//! JSON report parsed back into its `deny_unknown_fields` types.
+
+use std::path::Path;
+use std::process::Command;
+
+use super::json::Document;
+use super::{Format, Options, Report, RuleSummary, Stats, write};
+use crate::error::ScanError;
+use crate::finding::{CommitInfo, Finding, ImageInfo, Occurrence, fingerprint};
+use crate::rules::Severity;
+
+/// A fake AWS key id, assembled at run time (no secret-shaped literal in the source).
+fn aws() -> String {
+    format!("AKIA{}", "EFR6EDT4SYWB5WKH")
+}
+
+fn finding(rule: &str, severity: Severity, path: &str, line: usize, secret: &str) -> Finding {
+    Finding {
+        rule_id: rule.into(),
+        description: format!("{rule} description"),
+        severity,
+        path: path.into(),
+        line,
+        column: 5,
+        end_line: line,
+        end_column: 4 + secret.len(),
+        secret: secret.into(),
+        fingerprint: fingerprint(rule, secret.as_bytes(), path),
+        commit: None,
+        image: None,
+        occurrences: Vec::new(),
+    }
+}
+
+/// The fixed report: a plain file finding, a git finding with a recurrence, an image finding with
+/// awkward characters in its path, and one error.
+pub(crate) fn fixture() -> Report {
+    let commit = CommitInfo {
+        sha: "3f786850e387550fdab836ed7e6dc881de23001b".into(),
+        author: "Ada Lovelace".into(),
+        email: "ada@example.com".into(),
+        date: "2026-01-02T03:04:05Z".into(),
+        message: "add deploy config, \"temporarily\"".into(),
+    };
+    let mut git = finding("aws.access-key-id", Severity::High, "deploy/prod.env", 12, &aws());
+    git.commit = Some(commit.clone());
+    git.occurrences.push(Occurrence {
+        path: "deploy/prod.env".into(),
+        line: 14,
+        commit: Some(commit),
+        image: None,
+    });
+    let mut image = finding(
+        "generic.secret-assignment",
+        Severity::Medium,
+        "etc/app/a b,<c>.conf",
+        3,
+        "=s3cr3t-V4lue-9x",
+    );
+    image.image = Some(ImageInfo {
+        reference: "registry.example.com/team/app:1.2".into(),
+        manifest_digest: format!("sha256:{}", "a".repeat(64)),
+        platform: "linux/amd64".into(),
+        layer_digest: Some(format!("sha256:{}", "b".repeat(64))),
+        layer_index: Some(2),
+        deleted_in_layer: Some(format!("sha256:{}", "c".repeat(64))),
+    });
+    let plain =
+        finding("github.token", Severity::Critical, ".env", 1, &format!("ghp_{}", "x".repeat(36)));
+    let rule = |id: &str, severity, reference: Option<&str>| RuleSummary {
+        id: id.into(),
+        name: format!("{id} name"),
+        description: format!("{id} description"),
+        severity,
+        references: reference.map(|r| vec![r.to_owned()]).unwrap_or_default(),
+    };
+    Report {
+        target: "dir .".into(),
+        findings: vec![plain, git, image],
+        errors: vec![ScanError::new("missing-dir", "no such file or directory")],
+        stats: Stats {
+            scanned: 10,
+            bytes: 2048,
+            findings: 3,
+            suppressed: 1,
+            errors: 1,
+            elapsed_ms: 1234,
+            ..Stats::default()
+        },
+        started: 1_795_700_000,
+        finished: 1_795_700_002,
+        rules: vec![
+            rule("aws.access-key-id", Severity::High, Some("https://docs.aws.amazon.com/IAM/")),
+            rule("generic.secret-assignment", Severity::Medium, None),
+            rule("github.token", Severity::Critical, Some("https://github.blog/")),
+            rule("slack.bot-token", Severity::High, None),
+        ],
+        root: None,
+    }
+}
+
+fn render(format: Format, options: Options) -> String {
+    let mut out = Vec::new();
+    write(format, &fixture(), &options, &mut out).expect("writes to memory");
+    String::from_utf8(out).expect("reports are UTF-8")
+}
+
+fn snapshot(name: &str, text: &str) {
+    insta::with_settings!({
+        snapshot_path => "snapshots",
+        prepend_module_to_snapshot => false,
+        filters => vec![(env!("CARGO_PKG_VERSION"), "[VERSION]")],
+    }, {
+        insta::assert_snapshot!(name, text);
+    });
+}
+
+#[test]
+fn snapshots_of_every_format() {
+    let options = Options::default();
+    for (name, format) in [
+        ("text", Format::Text),
+        ("json", Format::Json),
+        ("jsonl", Format::Jsonl),
+        ("sarif", Format::Sarif),
+        ("gitlab", Format::Gitlab),
+        ("junit", Format::Junit),
+        ("csv", Format::Csv),
+    ] {
+        snapshot(name, &render(format, options));
+    }
+}
+
+#[test]
+fn no_format_shows_a_secret_unless_asked() {
+    let secrets: Vec<String> = fixture().findings.iter().map(|f| f.secret.clone()).collect();
+    for format in [
+        Format::Text,
+        Format::Json,
+        Format::Jsonl,
+        Format::Sarif,
+        Format::Gitlab,
+        Format::Junit,
+        Format::Csv,
+    ] {
+        let text = render(format, Options::default());
+        for s in &secrets {
+            assert!(!text.contains(s.as_str()), "{format:?} leaks {s}");
+        }
+        let shown = render(format, Options { show_secrets: true, color: false });
+        assert!(shown.contains(&aws()), "{format:?} shows secrets with --show-secrets");
+    }
+}
+
+#[test]
+fn json_parses_back_into_strict_types() {
+    let doc: Document =
+        serde_json::from_str(&render(Format::Json, Options::default())).expect("strict parse");
+    assert_eq!(doc.findings.len(), 3);
+    assert_eq!(doc.findings[1].occurrences.len(), 1);
+    assert_eq!(doc.stats.suppressed, 1);
+    for line in render(Format::Jsonl, Options::default()).lines().take(3) {
+        let f: Finding = serde_json::from_str(line).expect("strict finding");
+        assert!(f.secret.ends_with("*****"));
+    }
+}
+
+/// Validates `doc` with `tests/schemas/validate.py` (Python's `jsonschema`, which
+/// `scripts/test.sh` installs when missing).
+pub(crate) fn validate(schema: &str, doc: &str) -> Result<(), String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemas");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("doc.json");
+    std::fs::write(&file, doc).expect("write doc");
+    let out = Command::new("python3")
+        .arg(root.join("validate.py"))
+        .arg(root.join(schema))
+        .arg(&file)
+        .output()
+        .expect("python3 runs (scripts/test.sh installs python3-jsonschema)");
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+#[test]
+fn sarif_and_gitlab_validate_against_their_schemas() {
+    for options in [Options::default(), Options { show_secrets: true, color: false }] {
+        let sarif = render(Format::Sarif, options);
+        validate("sarif-schema-2.1.0.json", &sarif).unwrap_or_else(|e| panic!("{e}\n{sarif}"));
+        let gitlab = render(Format::Gitlab, options);
+        validate("gitlab-secret-detection-report-format.json", &gitlab)
+            .unwrap_or_else(|e| panic!("{e}\n{gitlab}"));
+    }
+    // The validator really validates: a report without `version` fails.
+    let broken = render(Format::Gitlab, Options::default()).replacen("\"version\"", "\"v\"", 1);
+    assert!(validate("gitlab-secret-detection-report-format.json", &broken).is_err());
+}
+
+#[test]
+fn gitlab_ids_are_stable_and_distinct() {
+    let a = render(Format::Gitlab, Options::default());
+    let b = render(Format::Gitlab, Options::default());
+    let ids = |t: &str| -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_str(t).expect("json");
+        v["vulnerabilities"]
+            .as_array()
+            .expect("array")
+            .iter()
+            .map(|v| v["id"].to_string())
+            .collect()
+    };
+    assert_eq!(ids(&a), ids(&b));
+    let mut unique = ids(&a);
+    unique.dedup();
+    assert_eq!(unique.len(), 3);
+}

@@ -1,0 +1,200 @@
+//! The SARIF report (`--format sarif`): SARIF **2.1.0**, valid against the OASIS schema
+//! `sarif-schema-2.1.0.json` (errata 01), which code-scanning dashboards (GitHub, GitLab, Azure
+//! DevOps, `SonarQube`) import.
+//!
+//! One run; `tool.driver.rules` lists every rule in force (found or not) with tags `security`,
+//! `secret` and `CWE-798` and a `security-severity` score; each finding is one result with a
+//! physical location (path, line, column; `endColumn` is exclusive as SARIF wants), the
+//! content-based fingerprint under `partialFingerprints["leakhound/v1"]`, and git or image details
+//! under `properties`. The secret appears only with `--show-secrets` (`properties.secret`);
+//! messages carry the redacted form. Failures become tool execution notifications and mark the
+//! invocation unsuccessful. Depends only on [`Report`]; knows nothing of scanning.
+
+use std::io::{self, Write};
+
+use serde_json::{Value, json};
+
+use super::{Options, Report, utc_timestamp};
+use crate::finding::Finding;
+use crate::rules::Severity;
+
+/// The SARIF version written.
+pub const VERSION: &str = "2.1.0";
+
+/// The schema URI written in `$schema`.
+pub const SCHEMA: &str =
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
+
+/// The key of our entry in `partialFingerprints`.
+pub const FINGERPRINT_KEY: &str = "leakhound/v1";
+
+/// Writes the SARIF log.
+pub fn write(report: &Report, options: &Options, out: &mut dyn Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &document(report, options))?;
+    writeln!(out)
+}
+
+/// The SARIF log as a JSON value.
+pub fn document(report: &Report, options: &Options) -> Value {
+    let rules: Vec<Value> = report
+        .rules
+        .iter()
+        .map(|r| {
+            let name = if r.name.is_empty() { &r.id } else { &r.name };
+            let description = if r.description.is_empty() { name } else { &r.description };
+            let mut rule = json!({
+                "id": r.id,
+                "name": name,
+                "shortDescription": {"text": name},
+                "fullDescription": {"text": description},
+                "defaultConfiguration": {"level": level(r.severity)},
+                "properties": {
+                    "tags": ["security", "secret", "CWE-798"],
+                    "security-severity": security_severity(r.severity),
+                    "severity": r.severity.as_str(),
+                },
+            });
+            if let Some(uri) = r.references.first() {
+                rule["helpUri"] = json!(uri);
+            }
+            rule
+        })
+        .collect();
+    let results: Vec<Value> = report
+        .findings
+        .iter()
+        .map(|f| result(f, report.rules.iter().position(|r| r.id == f.rule_id), *options))
+        .collect();
+    let notifications: Vec<Value> = report
+        .errors
+        .iter()
+        .map(|e| {
+            json!({
+                "level": "error",
+                "message": {"text": format!("{}: {}", e.origin, e.message)},
+            })
+        })
+        .collect();
+    json!({
+        "$schema": SCHEMA,
+        "version": VERSION,
+        "runs": [{
+            "tool": {"driver": {
+                "name": "leakhound",
+                "semanticVersion": env!("CARGO_PKG_VERSION"),
+                "version": env!("CARGO_PKG_VERSION"),
+                "rules": rules,
+            }},
+            "invocations": [{
+                "executionSuccessful": report.errors.is_empty(),
+                "startTimeUtc": format!("{}Z", utc_timestamp(report.started)),
+                "endTimeUtc": format!("{}Z", utc_timestamp(report.finished)),
+                "toolExecutionNotifications": notifications,
+            }],
+            "results": results,
+            "properties": {"target": report.target, "stats": report.stats},
+        }],
+    })
+}
+
+fn result(f: &Finding, rule_index: Option<usize>, options: Options) -> Value {
+    let shown = options.secret(&f.secret);
+    let mut properties = json!({
+        "severity": f.severity.as_str(),
+        "fingerprint": f.fingerprint,
+        "redacted": !options.show_secrets,
+    });
+    if options.show_secrets {
+        properties["secret"] = json!(f.secret);
+    }
+    if let Some(c) = &f.commit {
+        properties["commit"] = json!(c);
+    }
+    if let Some(i) = &f.image {
+        properties["image"] = json!(i);
+    }
+    if !f.occurrences.is_empty() {
+        properties["occurrences"] = json!(f.occurrences);
+    }
+    let mut result = json!({
+        "ruleId": f.rule_id,
+        "level": level(f.severity),
+        "message": {"text": format!("{} found: {shown}", describe(f))},
+        "locations": [{"physicalLocation": {
+            "artifactLocation": {"uri": uri(&f.path)},
+            "region": {
+                "startLine": f.line,
+                "startColumn": f.column,
+                "endLine": f.end_line,
+                "endColumn": f.end_column + 1,
+            },
+        }}],
+        "partialFingerprints": {FINGERPRINT_KEY: f.fingerprint},
+        "properties": properties,
+    });
+    if let Some(index) = rule_index {
+        result["ruleIndex"] = json!(index);
+    }
+    result
+}
+
+fn describe(f: &Finding) -> &str {
+    if f.description.is_empty() { &f.rule_id } else { &f.description }
+}
+
+/// SARIF `level` for a severity.
+pub fn level(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical | Severity::High => "error",
+        Severity::Medium => "warning",
+        Severity::Low | Severity::Info => "note",
+    }
+}
+
+/// The CVSS-like score GitHub code scanning reads from `security-severity` (critical ≥ 9.0,
+/// high ≥ 7.0, medium ≥ 4.0, low > 0).
+pub fn security_severity(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical => "9.5",
+        Severity::High => "8.0",
+        Severity::Medium => "5.5",
+        Severity::Low => "3.0",
+        Severity::Info => "1.0",
+    }
+}
+
+/// A relative URI reference for a path: every byte but unreserved characters and `/` is
+/// percent-encoded, so spaces, `#`, `?` and pseudo-paths such as `config:Env[3]` stay paths.
+pub fn uri(path: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_are_percent_encoded() {
+        assert_eq!(uri("src/a b.txt"), "src/a%20b.txt");
+        assert_eq!(uri("config:Env[3]"), "config%3AEnv%5B3%5D");
+        assert_eq!(uri("caf\u{e9}.txt"), "caf%C3%A9.txt");
+    }
+
+    #[test]
+    fn severity_scores_follow_github_bands() {
+        let score = |s| security_severity(s).parse::<f64>().expect("number");
+        assert!(score(Severity::Critical) >= 9.0);
+        assert!((7.0..9.0).contains(&score(Severity::High)));
+        assert!((4.0..7.0).contains(&score(Severity::Medium)));
+        assert!(score(Severity::Low) > 0.0 && score(Severity::Low) < 4.0);
+    }
+}
