@@ -5,12 +5,15 @@
 //!    (`prefilter`) gives candidate rules and where their keywords sit;
 //! 2. only those rules' regexes run, and only in windows around the hits (a rule's regex is
 //!    compiled on its first candidate, so a ten-file pre-commit scan compiles a handful);
-//! 3. the secret group is checked against entropy, checksum, allowlists and inline markers.
+//! 3. the secret group is checked against entropy, checksum, allowlists and inline markers;
+//! 4. encoded spans (base64, percent-encoding, JSON escapes) are decoded ([`decode`]) and their
+//!    decoded text goes through the same stages, a bounded number of levels deep.
 //!
 //! [`Engine`] is built once and shared read-only across threads.
 
 pub mod allow;
 pub mod checksum;
+pub mod decode;
 pub mod entropy;
 pub mod location;
 mod prefilter;
@@ -30,9 +33,16 @@ use prefilter::Prefilter;
 /// the same secret, so a GitHub token in `token = "ghp_…"` is reported once, as a GitHub token.
 pub const GENERIC_PREFIX: &str = "generic.";
 
+/// How many encodings deep the engine looks: two covers a docker config.json (base64 `auth`)
+/// inside a Kubernetes Secret (base64 `data:`).
+const DECODE_DEPTH: usize = 2;
+
 /// How far past a window's end the engine looks for the end of the line, so a secret that
 /// straddles the window is not cut short.
 const LINE_SLACK: usize = 256;
+
+/// Longest secret span the overlap check looks back over (a private key block's window).
+const MAX_SECRET_SPAN: usize = 65_536;
 
 /// One secret the engine found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,8 +173,56 @@ impl Engine {
         self.allow.allows_place(&c) || self.rules[m.rule].allow.allows_place(&c)
     }
 
-    /// Finds every secret in `data`, sorted by position.
+    /// Finds every secret in `data`, sorted by position, including secrets one or two encodings
+    /// deep (see [`decode`]), which are reported at their encoded text.
     pub fn scan(&self, data: &[u8]) -> Vec<Match> {
+        self.scan_to_depth(data, DECODE_DEPTH)
+    }
+
+    fn scan_to_depth(&self, data: &[u8], depth: usize) -> Vec<Match> {
+        let mut matches = self.scan_plain(data);
+        if depth > 0 {
+            self.scan_decoded(data, depth, &mut matches);
+        }
+        matches
+    }
+
+    /// Scans the decoded views of `data` and adds what they hold at the encoded spans, unless
+    /// the same rule already matched there in plain text.
+    fn scan_decoded(&self, data: &[u8], depth: usize, matches: &mut Vec<Match>) {
+        let views = decode::views(data);
+        if views.is_empty() {
+            return;
+        }
+        let (mut starts, mut ends) = (LineCounter::new(data), LineCounter::new(data));
+        let mut extra: Vec<Match> = Vec::new();
+        for view in &views {
+            for m in self.scan_to_depth(&view.text, depth - 1) {
+                let inside = m.start < view.decoded.end && view.decoded.start < m.end;
+                let known = matches
+                    .iter()
+                    .chain(&extra)
+                    .any(|r| r.rule == m.rule && r.start < view.end && view.start < r.end);
+                if inside && !known {
+                    extra.push(Match {
+                        rule: m.rule,
+                        start: view.start,
+                        end: view.end,
+                        start_at: starts.at(view.start),
+                        end_at: ends.at(view.end.saturating_sub(1).max(view.start)),
+                        secret: m.secret,
+                    });
+                }
+            }
+        }
+        if !extra.is_empty() {
+            matches.extend(extra);
+            matches.sort_by_key(|m| (m.start, m.end, m.rule));
+        }
+    }
+
+    /// Finds every secret written in plain text in `data`, sorted by position.
+    fn scan_plain(&self, data: &[u8]) -> Vec<Match> {
         let windows = self.candidate_windows(data);
         let mut found: Vec<(usize, usize, usize)> = Vec::new();
         for &(rule_index, start, end) in &windows {
@@ -275,18 +333,41 @@ impl Engine {
         !allow::has_inline_marker(&data[line_start..line_end])
     }
 
-    /// Drops generic-rule matches whose secret overlaps a specific rule's secret.
+    /// One secret, one finding: drops generic-rule matches whose secret overlaps a specific
+    /// rule's secret or an earlier generic rule's, and matches lying strictly inside another
+    /// rule's longer match (an `xoxp-` token inside an `xoxe.xoxp-` one). `found` is sorted by
+    /// start, so only neighbours that overlap are compared.
     fn drop_shadowed_generic(&self, found: &mut Vec<(usize, usize, usize)>) {
-        if !found.iter().any(|&(r, _, _)| self.rules[r].generic) {
+        if found.len() < 2 {
             return;
         }
-        let specific: Vec<(usize, usize)> = found
-            .iter()
-            .filter(|&&(r, _, _)| !self.rules[r].generic)
-            .map(|&(_, s, e)| (s, e))
-            .collect();
-        found.retain(|&(r, s, e)| {
-            !self.rules[r].generic || !specific.iter().any(|&(ss, se)| s < se && ss < e)
+        let shadowed = |a: (usize, usize, usize), b: (usize, usize, usize)| {
+            let (ga, gb) = (self.rules[a.0].generic, self.rules[b.0].generic);
+            let overlap = a.1 < b.2 && b.1 < a.2;
+            let inside = b.1 <= a.1 && a.2 <= b.2 && (a.1, a.2) != (b.1, b.2);
+            // A generic match yields to a specific one and to an earlier generic rule; a match
+            // of either kind yields to a longer match of its kind around it.
+            let yields = if ga { !gb || b.0 < a.0 || inside } else { !gb && inside };
+            overlap && yields
+        };
+        let mut keep = vec![true; found.len()];
+        for i in 0..found.len() {
+            for j in (0..i).rev() {
+                if found[j].1 + MAX_SECRET_SPAN < found[i].1 {
+                    break;
+                }
+                if shadowed(found[i], found[j]) {
+                    keep[i] = false;
+                }
+                if shadowed(found[j], found[i]) {
+                    keep[j] = false;
+                }
+            }
+        }
+        let mut index = 0;
+        found.retain(|_| {
+            index += 1;
+            keep[index - 1]
         });
     }
 }

@@ -46,6 +46,11 @@ const MAX_EXTEND_DEPTH: usize = 2;
 pub const DEFAULT_RULE_IDS: &[(&str, &str)] = &[
     ("aws-access-token", "aws.access-key-id"),
     ("generic-api-key", "generic.secret-assignment"),
+    ("generic-api-key", "generic.password"),
+    ("generic-api-key", "generic.xml-secret"),
+    ("generic-api-key", "generic.cli-password"),
+    ("generic-api-key", "generic.dockerfile-env"),
+    ("generic-api-key", "generic.kubernetes-env"),
     ("github-app-token", "github.token"),
     ("github-oauth", "github.token"),
     ("github-pat", "github.token"),
