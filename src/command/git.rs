@@ -51,7 +51,10 @@ pub fn scan_history(
     set_threads(args.threads);
     let notes = git::scan(repo, &options, &scan);
     print_notes(&notes, args);
-    finish(&scan.into_report(target), args)
+    let mut report = scan.into_report(target);
+    // The ignore files live at the scanned repository's root, wherever leakhound runs from.
+    report.root = repo.workdir().map(std::path::Path::to_path_buf);
+    finish(&report, args)
 }
 
 /// Sizes the worker pool (0: one per core). The pool is global, so only the first call counts.

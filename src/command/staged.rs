@@ -64,7 +64,8 @@ pub fn run(args: &StagedArgs) -> Result<Outcome> {
     };
     let reader = staged.into_reader();
     in_pool(args.scan.threads, || reader.scan(changes, &options, &scan, &each))?;
-    let report = scan.into_report(format!("staged {}", root.display()));
+    let mut report = scan.into_report(format!("staged {}", root.display()));
+    report.root = Some(root.clone());
     let mut too_large = too_large.into_inner().unwrap_or_else(PoisonError::into_inner);
     too_large.sort();
     for (path, size) in &too_large {

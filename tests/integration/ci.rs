@@ -109,11 +109,13 @@ fn run_ci(dir: &Path, vars: &[(&str, &str)]) -> (Output, BTreeSet<(char, String)
     let report = dir.join("gl-secret-detection-report.json");
     let mut found = BTreeSet::new();
     if let Ok(bytes) = std::fs::read(&report) {
-        validate("gitlab-secret-detection-report-format.json", &bytes).expect("valid GitLab report");
+        validate("gitlab-secret-detection-report-format.json", &bytes)
+            .expect("valid GitLab report");
         let doc: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
         for v in doc["vulnerabilities"].as_array().into_iter().flatten() {
             let tag = v["location"]["file"].as_str().unwrap_or_default();
-            let tag = tag.trim_end_matches(".env").chars().last().unwrap_or('?');
+            let tag =
+                tag.trim_end_matches(".env").chars().last().unwrap_or('?').to_ascii_uppercase();
             let sha = v["location"]["commit"]["sha"].as_str().unwrap_or_default().to_owned();
             found.insert((tag, sha));
         }
@@ -176,30 +178,46 @@ fn new_branch_merge_request_and_force_push() {
     p.dev(&["push", "-q", "origin", "main"]);
 
     // New branch: the before sha is all zeros.
-    let clone = p.runner_clone("ci-new", "+refs/heads/feature:refs/remotes/origin/feature", 1, &feature_tip);
-    let (out, found) = run_ci(&clone, &[
-        ("CI_PIPELINE_SOURCE", "push"),
-        ("CI_COMMIT_SHA", &feature_tip),
-        ("CI_COMMIT_BEFORE_SHA", ZEROS),
-        ("CI_COMMIT_BRANCH", "feature"),
-        ("CI_COMMIT_REF_NAME", "feature"),
-    ]);
+    let clone = p.runner_clone(
+        "ci-new",
+        "+refs/heads/feature:refs/remotes/origin/feature",
+        1,
+        &feature_tip,
+    );
+    let (out, found) = run_ci(
+        &clone,
+        &[
+            ("CI_PIPELINE_SOURCE", "push"),
+            ("CI_COMMIT_SHA", &feature_tip),
+            ("CI_COMMIT_BEFORE_SHA", ZEROS),
+            ("CI_COMMIT_BRANCH", "feature"),
+            ("CI_COMMIT_REF_NAME", "feature"),
+        ],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(found, BTreeSet::from([('F', f1.clone())]), "{}", stderr(&out));
 
     // Merge request: GitLab keeps the MR head under refs/merge-requests/IID/head.
     p.dev(&["push", "-q", "origin", "feature:refs/merge-requests/1/head"]);
-    let clone = p.runner_clone("ci-mr", "+refs/merge-requests/1/head:refs/remotes/origin/mr", 1, &feature_tip);
-    let (out, found) = run_ci(&clone, &[
-        ("CI_PIPELINE_SOURCE", "merge_request_event"),
-        ("CI_COMMIT_SHA", &feature_tip),
-        ("CI_COMMIT_BEFORE_SHA", ZEROS),
-        ("CI_COMMIT_REF_NAME", "feature"),
-        ("CI_MERGE_REQUEST_IID", "1"),
-        ("CI_MERGE_REQUEST_DIFF_BASE_SHA", &main_head),
-        ("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "main"),
-        ("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "feature"),
-    ]);
+    let clone = p.runner_clone(
+        "ci-mr",
+        "+refs/merge-requests/1/head:refs/remotes/origin/mr",
+        1,
+        &feature_tip,
+    );
+    let (out, found) = run_ci(
+        &clone,
+        &[
+            ("CI_PIPELINE_SOURCE", "merge_request_event"),
+            ("CI_COMMIT_SHA", &feature_tip),
+            ("CI_COMMIT_BEFORE_SHA", ZEROS),
+            ("CI_COMMIT_REF_NAME", "feature"),
+            ("CI_MERGE_REQUEST_IID", "1"),
+            ("CI_MERGE_REQUEST_DIFF_BASE_SHA", &main_head),
+            ("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "main"),
+            ("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "feature"),
+        ],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(found, BTreeSet::from([('F', f1.clone())]), "{}", stderr(&out));
 
@@ -208,7 +226,8 @@ fn new_branch_merge_request_and_force_push() {
     let g1 = p.commit("secret-g.env", &format!("KEY={}", key('G')), "rewritten");
     let new_tip = p.fillers(1, "rewrite");
     p.dev(&["push", "-q", "--force", "origin", "feature"]);
-    let clone = p.runner_clone("ci-force", "+refs/heads/feature:refs/remotes/origin/feature", 1, &new_tip);
+    let clone =
+        p.runner_clone("ci-force", "+refs/heads/feature:refs/remotes/origin/feature", 1, &new_tip);
     let vars = [
         ("CI_PIPELINE_SOURCE", "push"),
         ("CI_COMMIT_SHA", new_tip.as_str()),
@@ -225,19 +244,28 @@ fn new_branch_merge_request_and_force_push() {
     git(&origin, &["update-ref", "-d", "refs/merge-requests/1/head"]);
     git(&origin, &["reflog", "expire", "--expire=now", "--all"]);
     git(&origin, &["gc", "-q", "--prune=now"]);
-    let clone = p.runner_clone("ci-force-gone", "+refs/heads/feature:refs/remotes/origin/feature", 1, &new_tip);
+    let clone = p.runner_clone(
+        "ci-force-gone",
+        "+refs/heads/feature:refs/remotes/origin/feature",
+        1,
+        &new_tip,
+    );
     let (out, found) = run_ci(&clone, &vars);
     assert_eq!(found, BTreeSet::from([('G', g1.clone())]), "{}", stderr(&out));
     assert!(stderr(&out).contains("scanning as a new branch"), "{}", stderr(&out));
 
     // Schedule: every branch, whole history.
-    let clone = p.runner_clone("ci-schedule", "+refs/heads/main:refs/remotes/origin/main", 1, &m_head);
-    let (out, found) = run_ci(&clone, &[
-        ("CI_PIPELINE_SOURCE", "schedule"),
-        ("CI_COMMIT_SHA", &m_head),
-        ("CI_COMMIT_BRANCH", "main"),
-        ("CI_COMMIT_REF_NAME", "main"),
-    ]);
+    let clone =
+        p.runner_clone("ci-schedule", "+refs/heads/main:refs/remotes/origin/main", 1, &m_head);
+    let (out, found) = run_ci(
+        &clone,
+        &[
+            ("CI_PIPELINE_SOURCE", "schedule"),
+            ("CI_COMMIT_SHA", &m_head),
+            ("CI_COMMIT_BRANCH", "main"),
+            ("CI_COMMIT_REF_NAME", "main"),
+        ],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let tags: BTreeSet<char> = found.iter().map(|(t, _)| *t).collect();
     assert_eq!(tags, BTreeSet::from(['G', 'M', 'O']), "{}", stderr(&out));
@@ -246,7 +274,8 @@ fn new_branch_merge_request_and_force_push() {
 #[test]
 fn template_runs_the_script_and_uploads_the_report() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let template = std::fs::read_to_string(root.join("ci/leakhound.gitlab-ci.yml")).expect("template");
+    let template =
+        std::fs::read_to_string(root.join("ci/leakhound.gitlab-ci.yml")).expect("template");
     assert!(template.contains("    - leakhound-ci\n"), "the template calls the tested script");
     assert!(template.contains("secret_detection: $LEAKHOUND_REPORT"));
     let script = std::fs::read_to_string(root.join("ci/leakhound-ci.sh")).expect("script");

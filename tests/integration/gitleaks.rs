@@ -148,3 +148,53 @@ fn malformed_gitleaks_configs_name_file_and_line() {
         .into_owned();
     assert!(err.contains("secretGroup 2"), "{err}");
 }
+
+fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Dev")
+        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
+        .env("GIT_COMMITTER_NAME", "Dev")
+        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
+        .output()
+        .expect("git runs");
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn commit_allowlists_and_gitleaksignore_in_git_history() {
+    let env = TestEnv::new();
+    let repo = env.path().join("repo");
+    std::fs::create_dir(&repo).expect("mkdir");
+    git(&repo, &["init", "-q", "-b", "main"]);
+    let add = |file: &str, text: String| {
+        std::fs::write(repo.join(file), text).expect("write");
+        git(&repo, &["add", "-A"]);
+        git(&repo, &["commit", "-q", "-m", file]);
+        git(&repo, &["rev-parse", "HEAD"])
+    };
+    let first = add("a.txt", format!("{}\n", fake::aws_key_id()));
+    let second = add("b.txt", format!("x\n{}\n", fake::github_pat()));
+    let config =
+        format!("[extend]\nuseDefault = true\n\n[[allowlists]]\ncommits = [\"{first}\"]\n");
+    std::fs::write(repo.join(".gitleaks.toml"), config).expect("write");
+    // Run from outside the repository: its config and ignore files still apply.
+    let repo_arg = repo.display().to_string();
+    let (code, doc) = env.json(&["git", &repo_arg]);
+    assert_eq!(code, 1, "{doc}");
+    assert_eq!(findings(&doc), [("github.token".to_owned(), "b.txt".to_owned(), 2)]);
+    assert_eq!(doc["findings"][0]["commit"]["sha"], second.as_str());
+    // SARIF of a git scan: valid, with the commit under the result's properties.
+    let out = env.run(&["git", &repo_arg, "--format", "sarif"]);
+    crate::report::validate("sarif-schema-2.1.0.json", &out.stdout).expect("valid SARIF");
+    let sarif: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(sarif["runs"][0]["results"][0]["properties"]["commit"]["sha"], second.as_str());
+    // A gitleaks fingerprint with its commit (short ids work as prefixes).
+    std::fs::write(repo.join(".gitleaksignore"), format!("{}:b.txt:github-pat:2\n", &second[..12]))
+        .expect("write");
+    let (code, doc) = env.json(&["git", &repo_arg]);
+    assert_eq!((code, &doc["stats"]["suppressed"]), (0, &serde_json::json!(1)), "{doc}");
+}

@@ -143,6 +143,15 @@ pub fn ref_tips_under(
     Ok(out)
 }
 
+/// True when one of `commits` is a shallow boundary commit (listed in `.git/shallow`), or when
+/// that file cannot be read.
+fn reaches_shallow_boundary(repo: &Repository, commits: &[Oid]) -> bool {
+    let Ok(text) = std::fs::read_to_string(repo.path().join("shallow")) else { return true };
+    let boundary: std::collections::HashSet<Oid> =
+        text.lines().filter_map(|l| Oid::from_str(l.trim()).ok()).collect();
+    commits.iter().any(|c| boundary.contains(c))
+}
+
 /// What the scan wants said that is neither a finding nor an error: blobs skipped for size, Git
 /// LFS pointers, submodules not followed.
 pub type Notes = Vec<String>;
@@ -150,13 +159,6 @@ pub type Notes = Vec<String>;
 /// Scans the selected history of `repo` into `scan` and returns the notes.
 pub fn scan(repo: &Repository, options: &GitOptions, scan: &Scan) -> Notes {
     let mut notes = Notes::new();
-    if repo.is_shallow() {
-        scan.error(ScanError::new(
-            repo.path().join("shallow").display().to_string(),
-            "shallow clone: history before the shallow boundary is not in this repository, so \
-             it was not scanned; run `git fetch --unshallow` for a complete scan",
-        ));
-    }
     let commits = match walk::commits(repo, &options.selection) {
         Ok((commits, failed)) => {
             for (tip, e) in failed {
@@ -179,6 +181,15 @@ pub fn scan(repo: &Repository, options: &GitOptions, scan: &Scan) -> Notes {
             return notes;
         }
     };
+    // History is cut only when the selected walk reaches the shallow boundary: a range that a
+    // CI job deepened far enough is whole (issue #7).
+    if repo.is_shallow() && reaches_shallow_boundary(repo, &commits) {
+        scan.error(ScanError::new(
+            repo.path().join("shallow").display().to_string(),
+            "shallow clone: history before the shallow boundary is not in this repository, so \
+             it was not scanned; run `git fetch --unshallow` for a complete scan",
+        ));
+    }
     let odb = match repo.odb() {
         Ok(odb) => odb,
         Err(e) => {
