@@ -36,6 +36,7 @@ pub use command::Outcome;
 pub fn run(cli: &Cli) -> Result<Outcome> {
     match &cli.command {
         Command::Dir(args) => command::dir::run(args),
+        Command::Image(args) => command::image::run(args),
         Command::Rules { command } => command::rules::run(command),
     }
 }

@@ -2,6 +2,7 @@
 //! knows all stages (the `lib::run` of the design).
 
 pub mod dir;
+pub mod image;
 pub mod rules;
 
 use std::fs::File;

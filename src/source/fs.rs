@@ -118,11 +118,11 @@ fn base_prefix(root: &Path, base: Option<&Path>) -> Option<(PathBuf, PathBuf)> {
 }
 
 fn display_path(path: &Path, prefixes: &[(PathBuf, PathBuf)]) -> String {
-    let rel = prefixes
-        .iter()
-        .find_map(|(root, rel)| path.strip_prefix(root).ok().map(|rest| {
-            if rest.as_os_str().is_empty() { rel.clone() } else { rel.join(rest) }
-        }));
+    let rel = prefixes.iter().find_map(|(root, rel)| {
+        path.strip_prefix(root)
+            .ok()
+            .map(|rest| if rest.as_os_str().is_empty() { rel.clone() } else { rel.join(rest) })
+    });
     let rel = rel.as_deref().unwrap_or(path);
     let rel = rel.strip_prefix("./").unwrap_or(rel);
     let shown = rel.to_string_lossy();

@@ -2,6 +2,7 @@
 //! [`Provenance`]. They know nothing of rules: they hand blobs to a [`Sink`].
 
 pub mod fs;
+pub mod oci;
 
 use crate::blob::Blob;
 use crate::error::ScanError;

@@ -11,7 +11,10 @@ fn finds_secrets_in_dotfiles_with_location() {
     assert_eq!(code, 1);
     assert_eq!(rule_ids(&doc), ["aws.access-key-id", "github.token"]);
     let f = &doc["findings"][0];
-    assert_eq!((f["path"].as_str(), f["line"].as_u64(), f["column"].as_u64()), (Some(".env"), Some(2), Some(19)));
+    assert_eq!(
+        (f["path"].as_str(), f["line"].as_u64(), f["column"].as_u64()),
+        (Some(".env"), Some(2), Some(19))
+    );
     assert_eq!(doc["findings"][1]["path"], "src/app.py");
     assert_eq!(doc["stats"]["scanned"], 2);
 }
@@ -120,9 +123,10 @@ fn report_file_gets_json_while_terminal_gets_text() {
     let out = env.run(&["dir", "a.txt", "--format", "json", "--report", "out.json"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("aws.access-key-id"));
-    let doc: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(env.path().join("out.json")).expect("report written"))
-            .expect("valid JSON");
+    let doc: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(env.path().join("out.json")).expect("report written"),
+    )
+    .expect("valid JSON");
     assert_eq!(doc["tool"]["name"], "leakhound");
     assert_eq!(rule_ids(&doc), ["aws.access-key-id"]);
 }
@@ -154,7 +158,10 @@ fn repository_config_adds_rules_and_allowlists() {
     let (code, doc) = env.json(&["dir", "src"]);
     assert_eq!(code, 1);
     assert_eq!(rule_ids(&doc), ["acme.key"]);
-    assert_eq!(doc["findings"][0]["path"], "src/a.txt", "paths are relative to the repository root");
+    assert_eq!(
+        doc["findings"][0]["path"], "src/a.txt",
+        "paths are relative to the repository root"
+    );
     let (code, doc) = env.json(&["dir", "docs"]);
     assert_eq!((code, &doc["stats"]["skipped_allowlisted"]), (0, &serde_json::json!(1)));
 }
