@@ -328,10 +328,21 @@ fn server_errors_and_unreachable_registries_fail_that_image_only() {
     let errors = doc["errors"].to_string();
     assert!(errors.contains("500") && errors.contains("after 1 retries"), "{errors}");
     assert!(errors.contains("connection refused"), "{errors}");
-    let (code, doc) =
-        env.json(&["image", &format!("{}/a/b:1", failing_server(404)), "--insecure-registry"]);
-    assert_eq!(code, 2);
-    assert!(doc["errors"].to_string().contains("404"), "{doc}");
+    for (status, expected) in [
+        (404, "not found"),
+        (403, "denied access"),
+        (429, "rate limiting"),
+        (401, "requires authentication"),
+    ] {
+        let image = format!("{}/a/b:1", failing_server(status));
+        let (code, doc) = env.json(&["image", &image, "--insecure-registry", "--retries", "1"]);
+        assert_eq!(code, 2);
+        let errors = doc["errors"].to_string();
+        assert!(
+            errors.contains(&status.to_string()) && errors.contains(expected),
+            "{status}: {errors}"
+        );
+    }
 }
 
 /// Writes a one-image layout whose single layer blob is `blob`.
