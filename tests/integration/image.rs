@@ -453,3 +453,33 @@ fn tar_without_end_blocks_is_a_warning() {
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("end-of-archive"));
 }
+
+#[test]
+fn docker_25_save_layout() {
+    // Docker >= 25 saves an OCI layout plus a legacy manifest.json pointing into blobs/.
+    let env = TestEnv::new();
+    let fx = fixture(&env, Compression::Gzip);
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(fx.layout.dir.join("index.json")).expect("index"))
+            .expect("json");
+    let manifest_digest = index["manifests"][0]["digest"].as_str().expect("digest");
+    let blob = |d: &str| format!("blobs/sha256/{}", &d["sha256:".len()..]);
+    let manifest: Value = serde_json::from_slice(
+        &std::fs::read(fx.layout.dir.join(blob(manifest_digest))).expect("manifest"),
+    )
+    .expect("json");
+    let layers: Vec<String> = fx.layers.iter().map(|d| blob(d)).collect();
+    let save = serde_json::json!([{
+        "Config": blob(manifest["config"]["digest"].as_str().expect("config")),
+        "RepoTags": ["app:v1"],
+        "Layers": layers,
+    }]);
+    std::fs::write(fx.layout.dir.join("manifest.json"), save.to_string()).expect("write");
+    let archive = env.path().join("docker25.tar");
+    let mut builder = tar::Builder::new(std::fs::File::create(&archive).expect("create"));
+    builder.append_dir_all(".", &fx.layout.dir).expect("tar");
+    builder.finish().expect("finish");
+    let (code, doc) = env.json(&["image", &format!("docker-archive:{}", archive.display())]);
+    assert_eq!(code, 1, "{doc}");
+    check_fixture_findings(&doc, &fx.layers);
+}

@@ -239,22 +239,16 @@ struct Run<'a> {
 impl Run<'_> {
     fn image(&self, origin: &str, store: &dyn BlobStore, plan: &Plan) {
         let scanner = self.scanner;
-        let mut config_platform = None;
-        let mut config_findings = Vec::new();
-        match read_small(store, &plan.config).and_then(|data| config::parse(&data)) {
-            Ok(texts) => {
-                config_platform = texts.platform;
-                for (path, text) in texts.texts {
-                    config_findings.extend(
-                        scanner.findings(&Blob::new(text.into_bytes()), &Provenance::file(path)),
-                    );
-                }
+        let (config_findings, config_platform) = match scan_config(store, plan, scanner) {
+            Ok(found) => found,
+            Err(e) => {
+                scanner.error(ScanError::new(
+                    format!("{origin} ({})", plan.manifest_digest),
+                    format!("cannot read the image config: {e}"),
+                ));
+                (Vec::new(), None)
             }
-            Err(e) => scanner.error(ScanError::new(
-                format!("{origin} ({})", plan.manifest_digest),
-                format!("cannot read the image config: {e}"),
-            )),
-        }
+        };
         let meta = ImageMeta {
             reference: origin.to_owned(),
             manifest_digest: plan.manifest_digest.clone(),
@@ -315,21 +309,47 @@ impl Run<'_> {
     }
 
     fn scan_one(&self, store: &dyn BlobStore, desc: &Descriptor) -> LayerScan {
-        match store.open(desc) {
-            Ok((reader, verified)) => {
-                let blob = LayerBlob {
-                    digest: desc.digest.clone(),
-                    size: (desc.size > 0).then_some(desc.size),
-                    verify: !verified,
-                };
-                scan_layer(reader, &blob, &self.options.layer, self.scanner)
-            }
-            Err(message) => LayerScan {
+        read_layer(store, desc, &self.options.layer, self.scanner)
+    }
+}
+
+/// The findings in a plan's config (pseudo-paths such as `config:Env[3]`, `image` unset) and the
+/// platform the config declares.
+pub fn scan_config(
+    store: &dyn BlobStore,
+    plan: &Plan,
+    scanner: &dyn Scanner,
+) -> Result<(Vec<Finding>, Option<String>), String> {
+    let texts = config::parse(&read_small(store, &plan.config)?)?;
+    let mut findings = Vec::new();
+    for (path, text) in texts.texts {
+        findings.extend(scanner.findings(&Blob::new(text.into_bytes()), &Provenance::file(path)));
+    }
+    Ok((findings, texts.platform))
+}
+
+/// Opens a layer blob and scans it; a blob that cannot be opened gives a [`LayerScan`] holding
+/// the error.
+pub fn read_layer(
+    store: &dyn BlobStore,
+    desc: &Descriptor,
+    options: &LayerOptions,
+    scanner: &dyn Scanner,
+) -> LayerScan {
+    match store.open(desc) {
+        Ok((reader, verified)) => {
+            let blob = LayerBlob {
                 digest: desc.digest.clone(),
-                errors: vec![ScanError::new(format!("layer {}", desc.digest), message)],
-                ..LayerScan::default()
-            },
+                size: (desc.size > 0).then_some(desc.size),
+                verify: !verified,
+            };
+            scan_layer(reader, &blob, options, scanner)
         }
+        Err(message) => LayerScan {
+            digest: desc.digest.clone(),
+            errors: vec![ScanError::new(format!("layer {}", desc.digest), message)],
+            ..LayerScan::default()
+        },
     }
 }
 
