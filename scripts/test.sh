@@ -4,9 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the integration tests drive for real (git is always needed).
+# Debian packages the integration tests drive for real (git is always needed; the image tests
+# run a real distribution registry, push with skopeo, and make htpasswd files and TLS certs).
 need_debs=()
-for pair in git:git python3:python3; do
+for pair in git:git python3:python3 docker-registry:docker-registry skopeo:skopeo umoci:umoci htpasswd:apache2-utils openssl:openssl; do
   cmd=${pair%%:*} pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need_debs+=("$pkg")
 done

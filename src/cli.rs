@@ -34,6 +34,8 @@ pub enum Command {
     InstallHooks(InstallHooksArgs),
     /// Write a baseline: run a scan and save its findings as a JSON report for `--baseline`.
     Baseline(BaselineArgs),
+    /// Scan container images: registry references, docker-archive:PATH, oci-archive:PATH, oci:DIR.
+    Image(ImageArgs),
     /// List or check rules.
     Rules {
         /// What to do with rules.
@@ -156,6 +158,41 @@ pub struct GitArgs {
     /// Also report blobs that no selected commit reaches (dangling and unreachable objects).
     #[arg(long)]
     pub all_objects: bool,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+}
+
+/// `image` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct ImageArgs {
+    /// Images: `registry/repo:tag`, `registry/repo@sha256:…`, `docker-archive:PATH`,
+    /// `oci-archive:PATH[:TAG]`, `oci:DIR[:TAG]`.
+    #[arg(required = true, value_name = "REF")]
+    pub refs: Vec<String>,
+    /// Registry user name (a Harbor robot account such as `robot$project+ci` works).
+    #[arg(long, short = 'u', requires = "password_stdin")]
+    pub username: Option<String>,
+    /// Read the registry password or token from standard input.
+    #[arg(long, requires = "username")]
+    pub password_stdin: bool,
+    /// Allow plain HTTP or an untrusted certificate for the registries named on the command line.
+    #[arg(long)]
+    pub insecure_registry: bool,
+    /// Trust this CA certificate (PEM) for registry TLS, in addition to the system roots.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Vec<PathBuf>,
+    /// Scan only this platform of multi-platform images (`os/arch[/variant]`); default: all.
+    #[arg(long, value_name = "OS/ARCH")]
+    pub platform: Option<String>,
+    /// Stop reading a layer that inflates beyond this (decompression bombs); reported.
+    #[arg(long, value_name = "SIZE", default_value = "16G", value_parser = parse_size)]
+    pub max_layer_size: u64,
+    /// Layers of one image pulled and scanned at the same time.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub layer_jobs: usize,
+    /// Retries of a registry answer 429 or 5xx (with exponential backoff) before an image fails.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub retries: u32,
     #[command(flatten)]
     pub scan: ScanArgs,
 }

@@ -42,6 +42,7 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         Command::Staged(args) => command::staged::run(args),
         Command::InstallHooks(args) => command::install_hooks::run(args),
         Command::Baseline(args) => command::baseline::run(args),
+        Command::Image(args) => command::image::run(args),
         Command::Rules { command } => command::rules::run(command),
     }
 }

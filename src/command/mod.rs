@@ -4,6 +4,7 @@
 pub mod baseline;
 pub mod dir;
 pub mod git;
+pub mod image;
 pub mod install_hooks;
 pub mod pre_push;
 pub mod rules;

@@ -3,6 +3,7 @@
 
 pub mod fs;
 pub mod git;
+pub mod oci;
 pub mod staged;
 
 use crate::blob::Blob;

@@ -3,7 +3,9 @@
 mod ci;
 mod common;
 mod gitleaks;
+mod image;
 mod pre_commit_framework;
+mod registry;
 mod report;
 mod scan_fs;
 mod scan_git;

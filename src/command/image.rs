@@ -1,0 +1,78 @@
+//! `leakhound image`: container images from registries, `docker save` tarballs, OCI archives
+//! and OCI layouts.
+
+use std::io::Read;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use super::{Outcome, engine, finish};
+use crate::cli::ImageArgs;
+use crate::report::text::sanitize;
+use crate::scan::Scan;
+use crate::source::oci::auth::{self, Credentials};
+use crate::source::oci::layer::LayerOptions;
+use crate::source::oci::reference::ImageRef;
+use crate::source::oci::registry::RegistryOptions;
+use crate::source::oci::{ImageOptions, scan_images};
+
+/// Scans the images and reports.
+pub fn run(args: &ImageArgs) -> Result<Outcome> {
+    let refs = args
+        .refs
+        .iter()
+        .map(|r| ImageRef::parse(r).map_err(anyhow::Error::msg))
+        .collect::<Result<Vec<_>>>()?;
+    let credentials = match &args.username {
+        Some(username) => {
+            Some(Credentials { username: username.clone(), password: read_password()? })
+        }
+        None => auth::from_env(),
+    };
+    let ca_certs = args
+        .ca_cert
+        .iter()
+        .map(|p| std::fs::read(p).with_context(|| format!("cannot read --ca-cert {}", p.display())))
+        .collect::<Result<Vec<_>>>()?;
+    let options = ImageOptions {
+        layer: LayerOptions {
+            max_file_size: args.scan.max_file_size,
+            max_layer_size: args.max_layer_size,
+            workers: args.scan.threads,
+        },
+        platform: args.platform.clone(),
+        layer_jobs: args.layer_jobs.max(1),
+        registry: RegistryOptions {
+            credentials,
+            insecure: args.insecure_registry,
+            ca_certs,
+            retries: args.retries,
+            backoff: Duration::from_millis(500),
+            docker_config: auth::docker_config_path(),
+        },
+    };
+    let engine = engine(&args.scan.rules, None)?;
+    let scan = Scan::new(&engine);
+    let warnings = scan_images(&refs, &options, &scan);
+    if !args.scan.quiet {
+        for w in &warnings {
+            eprintln!("leakhound: warning: {}", sanitize(w));
+        }
+    }
+    let report = scan.into_report(format!("image {}", args.refs.join(" ")));
+    finish(&report, &args.scan)
+}
+
+/// The password from standard input, without the trailing newline.
+fn read_password() -> Result<String> {
+    let mut text = String::new();
+    std::io::stdin()
+        .take(64 << 10)
+        .read_to_string(&mut text)
+        .context("cannot read the password from standard input")?;
+    let password = text.trim_end_matches(['\n', '\r']).to_owned();
+    if password.is_empty() {
+        bail!("--password-stdin: standard input was empty");
+    }
+    Ok(password)
+}
