@@ -264,10 +264,7 @@ fn auth_cases(mode: Mode) {
     );
     assert_eq!(code, 1, "{doc}");
     // The docker config file.
-    let auth = base64::Engine::encode(
-        &base64::engine::general_purpose::STANDARD,
-        format!("{USER}:{PASSWORD}"),
-    );
+    let auth = leakhound::engine::decode::base64_encode(format!("{USER}:{PASSWORD}").as_bytes());
     env.file(
         ".docker/config.json",
         format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, registry.addr),
@@ -481,5 +478,20 @@ fn docker_25_save_layout() {
     builder.finish().expect("finish");
     let (code, doc) = env.json(&["image", &format!("docker-archive:{}", archive.display())]);
     assert_eq!(code, 1, "{doc}");
+    check_fixture_findings(&doc, &fx.layers);
+}
+
+#[test]
+fn expired_token_gets_renewed_once() {
+    let env = TestEnv::new();
+    let registry = Registry::start(Mode::Token);
+    let fx = fixture(&env, Compression::Gzip);
+    registry.push(&fx.layout.dir, "v1", "proj/app:v1");
+    registry.expire_next_token();
+    let image = registry.image("proj/app:v1");
+    let args =
+        ["image", image.as_str(), "--insecure-registry", "--username", USER, "--password-stdin"];
+    let (code, doc, stderr) = with_stdin(&env, &args, PASSWORD, &[]);
+    assert_eq!(code, 1, "a 401 with a stale token gets a fresh one: {doc} {stderr}");
     check_fixture_findings(&doc, &fx.layers);
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
+use leakhound::engine::decode::{base64, base64_encode};
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
@@ -127,6 +127,13 @@ impl Registry {
         // skopeo keeps a blob-info cache outside the temp dir; a private one avoids cross-talk.
         cmd.env("TMPDIR", self.dir.path());
         run(&mut cmd);
+    }
+
+    /// Token mode: the next token the server issues is already expired.
+    pub fn expire_next_token(&self) {
+        if let Some(token) = &self.token {
+            token.expire_next.store(true, Ordering::Relaxed);
+        }
     }
 
     /// `ADDR/REPO:TAG`.
@@ -253,6 +260,9 @@ impl Drop for Registry {
 struct TokenServer {
     port: u16,
     stop: Arc<AtomicBool>,
+    /// When set, the next token is already expired (its `exp` is an hour ago) although the
+    /// answer says `expires_in: 300`: what a client sees when a token expires mid-pull.
+    expire_next: Arc<AtomicBool>,
 }
 
 impl TokenServer {
@@ -261,13 +271,15 @@ impl TokenServer {
         let port = listener.local_addr().expect("addr").port();
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = Arc::clone(&stop);
+        let expire_next = Arc::new(AtomicBool::new(false));
+        let expiring = Arc::clone(&expire_next);
         let der = {
             let out = Command::new("openssl")
                 .args(["x509", "-outform", "DER", "-in"])
                 .arg(cert)
                 .output()
                 .expect("openssl x509");
-            base64::engine::general_purpose::STANDARD.encode(out.stdout)
+            base64_encode(&out.stdout)
         };
         std::thread::spawn(move || {
             for stream in listener.incoming() {
@@ -275,10 +287,11 @@ impl TokenServer {
                     break;
                 }
                 let Ok(stream) = stream else { continue };
-                let _ = answer_token(stream, &key, &der);
+                let expired = expiring.swap(false, Ordering::Relaxed);
+                let _ = answer_token(stream, &key, &der, expired);
             }
         });
-        TokenServer { port, stop }
+        TokenServer { port, stop, expire_next }
     }
 }
 
@@ -290,10 +303,15 @@ impl Drop for TokenServer {
 }
 
 fn b64url(data: &[u8]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data)
+    base64_encode(data).replace('+', "-").replace('/', "_").trim_end_matches('=').to_owned()
 }
 
-fn answer_token(mut stream: TcpStream, key: &Path, der: &str) -> std::io::Result<()> {
+fn answer_token(
+    mut stream: TcpStream,
+    key: &Path,
+    der: &str,
+    expired: bool,
+) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request = String::new();
     reader.read_line(&mut request)?;
@@ -318,7 +336,7 @@ fn answer_token(mut stream: TcpStream, key: &Path, der: &str) -> std::io::Result
         .collect();
     let user = match authorization.as_deref().and_then(|a| a.strip_prefix("Basic ")) {
         Some(b) => {
-            let decoded = base64::engine::general_purpose::STANDARD.decode(b).unwrap_or_default();
+            let decoded = base64(b.as_bytes()).unwrap_or_default();
             if decoded != format!("{USER}:{PASSWORD}").as_bytes() {
                 let body = r#"{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}"#;
                 write!(
@@ -344,6 +362,7 @@ fn answer_token(mut stream: TcpStream, key: &Path, der: &str) -> std::io::Result
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
+    let now = if expired { now - 7200 } else { now };
     let header = serde_json::json!({"typ": "JWT", "alg": "RS256", "x5c": [der]});
     let claims = serde_json::json!({
         "iss": "test-issuer", "sub": user.unwrap_or(""), "aud": "harbor-registry",

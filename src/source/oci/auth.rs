@@ -11,7 +11,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use base64::Engine as _;
 use serde::Deserialize;
 
 /// Environment variable holding the registry user name.
@@ -110,9 +109,8 @@ pub fn from_docker_config(path: &Path, registry: &str) -> Result<Option<Credenti
     }
     if let Some(entry) = keys.iter().find_map(|k| config.auths.get(k)) {
         if let Some(encoded) = entry.auth.as_deref().filter(|a| !a.is_empty()) {
-            let decoded = base64::engine::general_purpose::STANDARD
-                .decode(encoded.trim())
-                .ok()
+            // The engine's decoder: a pure function, shared rather than copied.
+            let decoded = crate::engine::decode::base64(encoded.trim().as_bytes())
                 .and_then(|d| String::from_utf8(d).ok())
                 .ok_or_else(|| {
                     format!("the auth entry for {registry} in {} is not base64", path.display())
@@ -188,7 +186,7 @@ mod tests {
     fn docker_config_auths_and_robot_names() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("config.json");
-        let auth = base64::engine::general_purpose::STANDARD.encode("robot$proj+ci:tok:en");
+        let auth = crate::engine::decode::base64_encode(b"robot$proj+ci:tok:en");
         std::fs::write(
             &path,
             format!(r#"{{"auths":{{"harbor.example.com":{{"auth":"{auth}"}},"https://other.io":{{"username":"u","password":"p"}}}}}}"#),

@@ -2,8 +2,9 @@
 //! the distribution registry use), TLS verified by default, `--insecure-registry` (plain HTTP or
 //! an untrusted certificate) and `--ca-cert`. Manifests and indexes are fetched raw and parsed by
 //! [`super::manifest`]; layers are streamed from the client into a blocking reader, so a layer
-//! is never buffered whole. 429 and 5xx answers are retried with exponential backoff; a 401 in
-//! the middle of a pull (an expired token) re-authenticates once.
+//! is never buffered whole. 429 and 5xx answers are retried with exponential backoff (oci-client
+//! 0.18 keeps response headers to itself, so `Retry-After` cannot be honoured yet); a 401 in the
+//! middle of a pull (an expired token) re-authenticates once.
 //!
 //! Must not depend on the engine.
 
