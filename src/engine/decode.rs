@@ -246,6 +246,17 @@ fn base64_views(data: &[u8], out: &mut Vec<View>) {
     }
 }
 
+/// A view of `data[start..end]` when that span is base64 of text, whatever its length (the engine
+/// asks about values that a rule already picked out, such as a short Kubernetes Secret value).
+pub fn base64_view(data: &[u8], start: usize, end: usize) -> Option<View> {
+    let span = data.get(start..end)?;
+    if span.len() < 8 || span.iter().any(|&b| CLASS[usize::from(b)] == 0 && b != b'=') {
+        return None;
+    }
+    let decoded = base64(span).filter(|d| looks_textual(d))?;
+    Some(view(data, Encoding::Base64, start, end, &decoded))
+}
+
 // ---------------------------------------------------------------------------------------------
 // percent-encoding
 

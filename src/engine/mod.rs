@@ -190,19 +190,36 @@ impl Engine {
     /// Scans the decoded views of `data` and adds what they hold at the encoded spans, unless
     /// the same rule already matched there in plain text.
     fn scan_decoded(&self, data: &[u8], depth: usize, matches: &mut Vec<Match>) {
-        let views = decode::views(data);
+        let mut views = decode::views(data);
+        // Values a generic rule picked out may be base64 shorter than the blind search's minimum
+        // (a Kubernetes Secret's `cGFzc3dvcmQ=`).
+        for m in matches.iter().filter(|m| self.rules[m.rule].generic) {
+            if !views.iter().any(|v| (v.start, v.end) == (m.start, m.end))
+                && let Some(view) = decode::base64_view(data, m.start, m.end)
+            {
+                views.push(view);
+            }
+        }
         if views.is_empty() {
             return;
         }
+        views.sort_by_key(|v| (v.start, v.end));
+        // A generic rule's match on a base64 value of text is judged on the text instead: the
+        // base64 of `changeme` looks random, `changeme` does not.
+        matches.retain(|m| {
+            !self.rules[m.rule].generic
+                || !views.iter().any(|v| {
+                    v.encoding == decode::Encoding::Base64 && (v.start, v.end) == (m.start, m.end)
+                })
+        });
         let (mut starts, mut ends) = (LineCounter::new(data), LineCounter::new(data));
         let mut extra: Vec<Match> = Vec::new();
         for view in &views {
             for m in self.scan_to_depth(&view.text, depth - 1) {
                 let inside = m.start < view.decoded.end && view.decoded.start < m.end;
-                let known = matches
-                    .iter()
-                    .chain(&extra)
-                    .any(|r| r.rule == m.rule && r.start < view.end && view.start < r.end);
+                // One secret, one finding: what plain text already reported there wins.
+                let known =
+                    matches.iter().chain(&extra).any(|r| r.start < view.end && view.start < r.end);
                 if inside && !known {
                     extra.push(Match {
                         rule: m.rule,
@@ -334,8 +351,8 @@ impl Engine {
     }
 
     /// One secret, one finding: drops generic-rule matches whose secret overlaps a specific
-    /// rule's secret or an earlier generic rule's, and matches lying strictly inside another
-    /// rule's longer match (an `xoxp-` token inside an `xoxe.xoxp-` one). `found` is sorted by
+    /// rule's secret or an earlier generic rule's, specific matches of the very secret an earlier
+    /// specific rule matched, and matches lying strictly inside another rule's longer match (an `xoxp-` token inside an `xoxe.xoxp-` one). `found` is sorted by
     /// start, so only neighbours that overlap are compared.
     fn drop_shadowed_generic(&self, found: &mut Vec<(usize, usize, usize)>) {
         if found.len() < 2 {
@@ -347,7 +364,8 @@ impl Engine {
             let inside = b.1 <= a.1 && a.2 <= b.2 && (a.1, a.2) != (b.1, b.2);
             // A generic match yields to a specific one and to an earlier generic rule; a match
             // of either kind yields to a longer match of its kind around it.
-            let yields = if ga { !gb || b.0 < a.0 || inside } else { !gb && inside };
+            let same = (a.1, a.2) == (b.1, b.2) && b.0 < a.0;
+            let yields = if ga { !gb || b.0 < a.0 || inside } else { !gb && (inside || same) };
             overlap && yields
         };
         let mut keep = vec![true; found.len()];
