@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 # Debian packages the integration tests drive for real (git is always needed; the image tests
 # run a real distribution registry, push with skopeo, and make htpasswd files and TLS certs).
 need_debs=()
+# python3 runs the labeled corpus generator and scorer (fixtures/corpus/).
 for pair in git:git python3:python3 docker-registry:docker-registry skopeo:skopeo umoci:umoci htpasswd:apache2-utils openssl:openssl; do
   cmd=${pair%%:*} pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need_debs+=("$pkg")

@@ -7,6 +7,7 @@ mod image;
 mod pre_commit_framework;
 mod registry;
 mod report;
+mod rules_catalog;
 mod scan_fs;
 mod scan_git;
 mod staged;
