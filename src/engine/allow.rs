@@ -10,9 +10,10 @@
 //! line criteria cannot be: gitleaks configs that ask for that get a warning at load).
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
-use regex::bytes::Regex;
+use std::sync::OnceLock;
 
-use crate::rules::load::regex_builder;
+use regex::bytes::{RegexSet, RegexSetBuilder};
+
 use crate::rules::{AllowSyntax, Condition};
 
 /// Markers that accept every finding on their line. `gitleaks:allow` and
@@ -30,11 +31,11 @@ pub struct Allow {
 struct List {
     all: bool,
     globs: Option<GlobSet>,
-    path_patterns: Vec<Regex>,
-    only_in_paths: Vec<Regex>,
-    secrets: Vec<Regex>,
-    matches: Vec<Regex>,
-    lines: Vec<Regex>,
+    path_patterns: Regexes,
+    only_in_paths: Regexes,
+    secrets: Regexes,
+    matches: Regexes,
+    lines: Regexes,
     stopwords: Vec<Vec<u8>>,
     commits: Vec<String>,
 }
@@ -69,23 +70,14 @@ impl List {
             }
             Some(set.build().map_err(|e| e.to_string())?)
         };
-        let regexes = |list: &[String]| -> Result<Vec<Regex>, String> {
-            list.iter()
-                .map(|re| {
-                    regex_builder(re)
-                        .build()
-                        .map_err(|e| format!("invalid allow regex {re:?}: {e}"))
-                })
-                .collect()
-        };
         Ok(List {
             all: syntax.condition == Condition::All,
             globs,
-            path_patterns: regexes(&syntax.path_patterns)?,
-            only_in_paths: regexes(&syntax.only_in_paths)?,
-            secrets: regexes(&syntax.secrets)?,
-            matches: regexes(&syntax.matches)?,
-            lines: regexes(&syntax.lines)?,
+            path_patterns: Regexes::new(&syntax.path_patterns)?,
+            only_in_paths: Regexes::new(&syntax.only_in_paths)?,
+            secrets: Regexes::new(&syntax.secrets)?,
+            matches: Regexes::new(&syntax.matches)?,
+            lines: Regexes::new(&syntax.lines)?,
             stopwords: syntax
                 .stopwords
                 .iter()
@@ -97,12 +89,12 @@ impl List {
 
     fn path_matches(&self, path: &str) -> bool {
         self.globs.as_ref().is_some_and(|g| g.is_match(path))
-            || self.path_patterns.iter().any(|r| r.is_match(path.as_bytes()))
+            || self.path_patterns.is_match(path.as_bytes())
     }
 
     fn outside(&self, path: &str) -> bool {
         !self.only_in_paths.is_empty()
-            && !self.only_in_paths.iter().any(|r| r.is_match(path.as_bytes()))
+            && !self.only_in_paths.is_match(path.as_bytes())
     }
 
     fn commit_matches(&self, commit: Option<&str>) -> bool {
@@ -129,11 +121,10 @@ impl List {
     /// Each criterion the list sets, judged on `c`: `Some(true/false)`, or `None` when `c` does
     /// not carry what the criterion needs.
     fn criteria(&self, c: &Candidate) -> Vec<Option<bool>> {
-        let any =
-            |res: &[Regex], text: Option<&[u8]>| text.map(|t| res.iter().any(|r| r.is_match(t)));
+        let any = |res: &Regexes, text: Option<&[u8]>| text.map(|t| res.is_match(t));
         let mut out = Vec::new();
         if !self.secrets.is_empty() {
-            out.push(Some(self.secrets.iter().any(|r| r.is_match(c.secret))));
+            out.push(Some(self.secrets.is_match(c.secret)));
         }
         if !self.matches.is_empty() {
             out.push(any(&self.matches, c.whole));
@@ -171,8 +162,67 @@ impl List {
     }
 }
 
+/// A list's regexes of one kind, syntax-checked when the list is built and compiled into one set
+/// on first use: the built-in catalog carries hundreds, and a ten-file pre-commit run needs only
+/// the few whose rules found a candidate (compiling them all up front cost ~15 ms of such a run).
+#[derive(Debug, Clone, Default)]
+struct Regexes {
+    patterns: Vec<String>,
+    set: OnceLock<Result<RegexSet, String>>,
+}
+
+impl Regexes {
+    fn new(patterns: &[String]) -> Result<Regexes, String> {
+        for re in patterns {
+            regex_syntax::ParserBuilder::new()
+                .utf8(false)
+                .unicode(false)
+                .build()
+                .parse(re)
+                .map_err(|e| format!("invalid allow regex {re:?}: {e}"))?;
+        }
+        Ok(Regexes { patterns: patterns.to_vec(), set: OnceLock::new() })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    fn set(&self) -> &Result<RegexSet, String> {
+        self.set.get_or_init(|| {
+            // The same options as `rules::load::regex_builder`, for a set.
+            RegexSetBuilder::new(&self.patterns)
+                .unicode(false)
+                .size_limit(64 << 20)
+                .dfa_size_limit(64 << 20)
+                .build()
+                .map_err(|e| format!("allow regexes {:?} do not compile: {e}", self.patterns))
+        })
+    }
+
+    /// True when any regex matches; a set that cannot compile (size limits, which `rules check`
+    /// reports) matches nothing.
+    fn is_match(&self, text: &[u8]) -> bool {
+        !self.is_empty() && self.set().as_ref().is_ok_and(|s| s.is_match(text))
+    }
+}
+
 impl Allow {
-    /// Compiles globs and regexes; the message names the entry that failed.
+    /// Compiles every regex now and reports the first that cannot be; `rules check` calls it.
+    pub fn compile(&self) -> Result<(), String> {
+        for list in &self.lists {
+            for regexes in
+                [&list.path_patterns, &list.only_in_paths, &list.secrets, &list.matches, &list.lines]
+            {
+                if !regexes.is_empty() {
+                    regexes.set().as_ref().map(drop).map_err(Clone::clone)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Compiles globs and checks regexes; the message names the entry that failed.
     pub fn new(syntax: &AllowSyntax) -> Result<Self, String> {
         let mut lists = Vec::new();
         let mut pending = vec![syntax];

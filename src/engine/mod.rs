@@ -142,10 +142,15 @@ impl Engine {
         self.rules
             .iter()
             .filter_map(|r| {
-                r.regex().err().map(|message| RuleError::Rule {
+                let message = match (r.regex(), r.allow.compile()) {
+                    (Err(message), _) => format!("invalid regex: {message}"),
+                    (Ok(_), Err(message)) => message,
+                    (Ok(_), Ok(())) => return None,
+                };
+                Some(RuleError::Rule {
                     rule_id: r.rule.id().to_owned(),
                     origin: r.rule.origin.to_string(),
-                    message: format!("invalid regex: {message}"),
+                    message,
                 })
             })
             .collect()

@@ -190,7 +190,13 @@ pub fn validate_allow(allow: &AllowSyntax) -> Result<(), String> {
         .chain(&allow.matches)
         .chain(&allow.lines)
     {
-        regex_builder(re).build().map_err(|e| format!("invalid allow regex {re:?}: {e}"))?;
+        // Syntax only: allowlists are compiled on first use (the catalog has hundreds).
+        regex_syntax::ParserBuilder::new()
+            .utf8(false)
+            .unicode(false)
+            .build()
+            .parse(re)
+            .map_err(|e| format!("invalid allow regex {re:?}: {e}"))?;
     }
     allow.also.iter().try_for_each(validate_allow)
 }
