@@ -18,9 +18,10 @@
 
 use memchr::{memchr_iter, memchr2_iter};
 
-/// Shortest base64 run worth decoding (24 characters decode to 18 bytes: shorter secrets are
-/// rarely base64-wrapped, and short runs are mostly identifiers).
-pub const MIN_BASE64: usize = 24;
+/// Shortest base64 run the blind search decodes (32 characters decode to 24 bytes). Shorter
+/// values are mostly identifiers; a short base64 value that a rule picked out (a Kubernetes
+/// Secret's password) is decoded through [`base64_view`] instead.
+pub const MIN_BASE64: usize = 32;
 
 /// Longest encoded run decoded (a kubeconfig's embedded certificate chain fits; a 10 MB blob of
 /// base64 does not need to be turned into text).
@@ -212,14 +213,9 @@ fn base64_views(data: &[u8], out: &mut Vec<View>) {
             probe += MIN_BASE64;
             continue;
         }
-        let mut start = probe;
-        while start > 0 && class(start - 1) != 0 {
-            start -= 1;
-        }
-        let mut end = probe + 1;
-        while end < n && class(end) != 0 {
-            end += 1;
-        }
+        let outside = |b: &u8| CLASS[usize::from(*b)] == 0;
+        let start = data[..probe].iter().rposition(outside).map_or(0, |p| p + 1);
+        let mut end = data[probe..].iter().position(outside).map_or(n, |p| probe + p);
         let run_end = end;
         while end < n && end - run_end < 2 && data[end] == b'=' {
             end += 1;
@@ -378,9 +374,11 @@ fn json_views(data: &[u8], out: &mut Vec<View>) {
         }
         // The string literal around the backslash: back to the opening quote on this line,
         // forward to the closing quote that is not escaped.
-        let line_start = memchr::memrchr(b'\n', &data[..pos]).map_or(0, |p| p + 1);
-        let Some(open) = memchr::memrchr(b'"', &data[line_start.max(covered)..pos])
-            .map(|p| line_start.max(covered) + p)
+        // Nothing before `covered` is looked at again, so a long line full of backslashes
+        // stays linear.
+        let line_start =
+            memchr::memrchr(b'\n', &data[covered..pos]).map_or(covered, |p| covered + p + 1);
+        let Some(open) = memchr::memrchr(b'"', &data[line_start..pos]).map(|p| line_start + p)
         else {
             covered = pos + 2;
             continue;
@@ -441,14 +439,23 @@ mod tests {
 
     #[test]
     fn kubernetes_secret_value_becomes_a_view_with_its_key() {
-        let secret = base64_encode(b"S3cr3t-Pa55w0rd!");
+        let secret = base64_encode(b"S3cr3t-Pa55w0rd!-for-the-db");
         let yaml = format!("data:\n  password: {secret}\n  user: YWRtaW4=\n");
         let v = views(yaml.as_bytes());
         assert_eq!(v.len(), 1, "{v:?}");
         assert_eq!(v[0].encoding, Encoding::Base64);
         assert_eq!(&yaml[v[0].start..v[0].end], secret);
-        assert_eq!(String::from_utf8_lossy(&v[0].text), "  password: S3cr3t-Pa55w0rd!");
-        assert_eq!(&v[0].text[v[0].decoded.clone()], b"S3cr3t-Pa55w0rd!");
+        assert_eq!(String::from_utf8_lossy(&v[0].text), "  password: S3cr3t-Pa55w0rd!-for-the-db");
+        assert_eq!(&v[0].text[v[0].decoded.clone()], b"S3cr3t-Pa55w0rd!-for-the-db");
+    }
+
+    #[test]
+    fn short_values_decode_on_request() {
+        let yaml = b"  password: Y2hhbmdlbWU=\n";
+        assert!(views(yaml).is_empty(), "shorter than the blind search looks for");
+        let v = base64_view(yaml, 12, 24).expect("base64 of text");
+        assert_eq!(String::from_utf8_lossy(&v.text), "  password: changeme");
+        assert!(base64_view(b"k: Zq8rT2mLx5ab", 3, 15).is_none(), "random bytes are not text");
     }
 
     #[test]

@@ -471,6 +471,48 @@ pattern = '''token\s*=\s*"([^"]{8,})"'''
         assert!(e.scan(&data).is_empty());
     }
 
+    const MORE: &str = r#"
+[[rule]]
+id = "test.longer"
+keywords = ["x.tok_"]
+pattern = '''(x\.tok_[a-z0-9]{8})'''
+
+[[rule]]
+id = "test.same"
+keywords = ["tok_"]
+pattern = '''(tok_[a-z0-9]{8})'''
+"#;
+
+    #[test]
+    fn one_finding_per_secret() {
+        let e = engine(&format!("{RULES}{MORE}"));
+        let ids = |text: &[u8]| -> Vec<String> {
+            e.scan(text).iter().map(|m| e.rule(m.rule).id().to_owned()).collect()
+        };
+        // The token inside the longer match yields to it, and of two rules matching the very
+        // same secret the earlier one reports it.
+        assert_eq!(ids(b"a = x.tok_a1b2c3d4"), ["test.longer"]);
+        assert_eq!(ids(b"a = tok_a1b2c3d4"), ["test.token"]);
+    }
+
+    #[test]
+    fn encoded_secrets_are_found_at_the_encoded_span() {
+        let e = engine(RULES);
+        let encoded = decode::base64_encode(b"config: tok_a1b2c3d4 and some padding text");
+        let text = format!("first\nvalue: {encoded}\n");
+        let m = e.scan(text.as_bytes());
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert_eq!(m[0].secret, b"tok_a1b2c3d4");
+        assert_eq!((m[0].start_at.line, m[0].start_at.column), (2, 8));
+        assert_eq!(&text.as_bytes()[m[0].start..m[0].end], encoded.as_bytes());
+        // A generic match on base64 is judged on the decoded text: `secret-value` is long enough
+        // for the test rule, `abcdefg` is not (though its base64 would be).
+        let long = "token = \"c2VjcmV0LXZhbHVl\"";
+        assert_eq!(e.scan(long.as_bytes()).len(), 1, "base64 of a literal is still reported");
+        let short = format!("token = \"{}\"", decode::base64_encode(b"abcdefg"));
+        assert!(e.scan(short.as_bytes()).is_empty());
+    }
+
     #[test]
     fn whole_match_line_and_commit_allowlists() {
         let e = engine(
