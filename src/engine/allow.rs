@@ -93,8 +93,7 @@ impl List {
     }
 
     fn outside(&self, path: &str) -> bool {
-        !self.only_in_paths.is_empty()
-            && !self.only_in_paths.is_match(path.as_bytes())
+        !self.only_in_paths.is_empty() && !self.only_in_paths.is_match(path.as_bytes())
     }
 
     fn commit_matches(&self, commit: Option<&str>) -> bool {
@@ -211,9 +210,13 @@ impl Allow {
     /// Compiles every regex now and reports the first that cannot be; `rules check` calls it.
     pub fn compile(&self) -> Result<(), String> {
         for list in &self.lists {
-            for regexes in
-                [&list.path_patterns, &list.only_in_paths, &list.secrets, &list.matches, &list.lines]
-            {
+            for regexes in [
+                &list.path_patterns,
+                &list.only_in_paths,
+                &list.secrets,
+                &list.matches,
+                &list.lines,
+            ] {
                 if !regexes.is_empty() {
                     regexes.set().as_ref().map(drop).map_err(Clone::clone)?;
                 }
