@@ -188,7 +188,8 @@ fn bytes_path(bytes: &[u8]) -> &Path {
 }
 
 /// Entries of `new` that `old` lacks or holds with another id, recursing only into subtrees
-/// whose ids differ (so an unchanged directory costs one comparison).
+/// whose ids differ (so an unchanged directory costs one comparison). Both trees are sorted in
+/// git's order, so one merge pass pairs their entries (a lookup by name would copy each name).
 fn diff(
     repo: &Repository,
     old: Option<&git2::Tree<'_>>,
@@ -196,9 +197,26 @@ fn diff(
     prefix: &mut Vec<u8>,
     out: &mut Vec<Introduced>,
 ) -> Result<(), git2::Error> {
+    let mut before_iter = old.map(git2::Tree::iter);
+    let mut pending = before_iter.as_mut().and_then(Iterator::next);
     for entry in new {
-        let name = entry.name_bytes();
-        let before = old.and_then(|t| t.get_name_bytes(name));
+        let mut before = None;
+        while let Some(candidate) = pending.take() {
+            match git_order(&candidate, &entry) {
+                std::cmp::Ordering::Less => {
+                    pending = before_iter.as_mut().and_then(Iterator::next);
+                }
+                std::cmp::Ordering::Equal => {
+                    before = Some(candidate);
+                    pending = before_iter.as_mut().and_then(Iterator::next);
+                    break;
+                }
+                std::cmp::Ordering::Greater => {
+                    pending = Some(candidate);
+                    break;
+                }
+            }
+        }
         if before.as_ref().is_some_and(|b| b.id() == entry.id()) {
             continue;
         }
@@ -206,7 +224,7 @@ fn diff(
         if len > 0 {
             prefix.push(b'/');
         }
-        prefix.extend_from_slice(name);
+        prefix.extend_from_slice(entry.name_bytes());
         match entry.kind() {
             Some(ObjectType::Tree) => {
                 let sub = repo.find_tree(entry.id())?;
@@ -226,6 +244,20 @@ fn diff(
         prefix.truncate(len);
     }
     Ok(())
+}
+
+/// Git's tree order: names compared bytewise, a directory's name as if it ended in `/`. Two
+/// entries of one name but different kinds (a file replaced by a directory) are not the same.
+fn git_order(a: &git2::TreeEntry<'_>, b: &git2::TreeEntry<'_>) -> std::cmp::Ordering {
+    let (an, bn) = (a.name_bytes(), b.name_bytes());
+    let n = an.len().min(bn.len());
+    an[..n].cmp(&bn[..n]).then_with(|| {
+        let next = |e: &git2::TreeEntry<'_>, name: &[u8]| {
+            let tree = e.kind() == Some(ObjectType::Tree);
+            name.get(n).copied().unwrap_or(if tree { b'/' } else { 0 })
+        };
+        next(a, an).cmp(&next(b, bn)).then(an.len().cmp(&bn.len()))
+    })
 }
 
 /// The report's view of a commit: id, author, email, author date (RFC 3339) and the first line

