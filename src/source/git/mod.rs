@@ -215,8 +215,8 @@ pub fn scan(repo: &Repository, options: &GitOptions, scan: &Scan) -> Notes {
     });
     let progress = Progress::new(options.progress, "commits");
     progress.set_total(commits.len() as u64);
-    let walked = walk::par_map(repo.path(), &commits, |repo, _, id| {
-        let result = state.visit_commit(repo, id, known.as_ref());
+    let walked = walk::par_map(repo.path(), &commits, |walker, id| {
+        let result = state.visit_commit(walker, id, known.as_ref());
         progress.inc(0);
         result
     });
@@ -319,16 +319,21 @@ impl<'s, 'e> State<'s, 'e> {
         VisitorBox { state: self, progress }
     }
 
-    fn visit_commit(&self, repo: &Repository, id: Oid, known: Option<&HashSet<BlobId>>) -> Walked {
+    fn visit_commit(
+        &self,
+        walker: &mut walk::Walker<'_>,
+        id: Oid,
+        known: Option<&HashSet<BlobId>>,
+    ) -> Walked {
         let mut out = Walked { info: None, introduced: Vec::new(), message: None };
-        let commit = match repo.find_commit(id) {
+        let commit = match walker.repo.find_commit(id) {
             Ok(c) => c,
             Err(e) => {
                 self.scan.error(ScanError::new(format!("commit {id}"), packs::object_message(&e)));
                 return out;
             }
         };
-        if let Err(e) = walk::introduced(repo, &commit, &mut out.introduced) {
+        if let Err(e) = walk::introduced(walker, &commit, &mut out.introduced) {
             self.scan.error(ScanError::new(
                 format!("commit {id}"),
                 format!(

@@ -2,7 +2,10 @@
 //! ranges, a date), in history order, and which `(path, blob)` pairs each commit introduces.
 //! Knows nothing of rules, the engine or blob contents.
 
+use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use git2::{ObjectType, Oid, Repository, Sort};
 use rayon::prelude::*;
@@ -120,21 +123,61 @@ fn walk_tips(
     Ok(out)
 }
 
-/// Runs `visit` on every commit in parallel, one repository handle per worker (a `git2`
-/// repository is not `Sync`), and returns the results in the order of `commits`.
+/// One worker's access to the repository: a `git2` handle (not `Sync`, so one per worker), its
+/// object database, and the trees it read recently (a commit's parent tree is usually the tree
+/// the worker read for the previous commit).
+pub struct Walker<'r> {
+    /// The repository handle.
+    pub repo: &'r Repository,
+    odb: git2::Odb<'r>,
+    trees: HashMap<Oid, Arc<[u8]>>,
+    cached_bytes: usize,
+}
+
+/// Trees kept per worker before the cache starts over.
+const TREE_CACHE_BYTES: usize = 32 << 20;
+
+impl<'r> Walker<'r> {
+    /// A walker over `repo`.
+    pub fn new(repo: &'r Repository) -> Result<Walker<'r>, git2::Error> {
+        Ok(Walker { repo, odb: repo.odb()?, trees: HashMap::new(), cached_bytes: 0 })
+    }
+
+    /// The raw bytes of tree `id`.
+    fn tree(&mut self, id: Oid) -> Result<Arc<[u8]>, git2::Error> {
+        if let Some(tree) = self.trees.get(&id) {
+            return Ok(Arc::clone(tree));
+        }
+        let object = self.odb.read(id)?;
+        if object.kind() != ObjectType::Tree {
+            return Err(git2::Error::from_str(&format!("object {id} is not a tree")));
+        }
+        let data: Arc<[u8]> = object.data().into();
+        if self.cached_bytes > TREE_CACHE_BYTES {
+            self.trees.clear();
+            self.cached_bytes = 0;
+        }
+        self.cached_bytes += data.len();
+        self.trees.insert(id, Arc::clone(&data));
+        Ok(data)
+    }
+}
+
+/// Runs `visit` on every commit in parallel, one [`Walker`] per chunk of consecutive commits, and
+/// returns the results in the order of `commits`.
 pub fn par_map<T: Send>(
     git_dir: &Path,
     commits: &[Oid],
-    visit: impl Fn(&Repository, usize, Oid) -> T + Sync,
+    visit: impl Fn(&mut Walker<'_>, Oid) -> T + Sync,
 ) -> Result<Vec<T>, git2::Error> {
-    // Opening a repository costs about a millisecond; chunks keep that rare.
+    // Opening a repository costs about a millisecond and a cold tree cache; chunks keep that rare.
     let chunk = (commits.len() / (rayon::current_num_threads() * 8)).clamp(64, 4096);
     let parts: Vec<Result<Vec<T>, git2::Error>> = commits
         .par_chunks(chunk)
-        .enumerate()
-        .map(|(n, part)| {
+        .map(|part| {
             let repo = Repository::open(git_dir)?;
-            Ok(part.iter().enumerate().map(|(i, id)| visit(&repo, n * chunk + i, *id)).collect())
+            let mut walker = Walker::new(&repo)?;
+            Ok(part.iter().map(|id| visit(&mut walker, *id)).collect())
         })
         .collect();
     let mut out = Vec::with_capacity(commits.len());
@@ -149,23 +192,25 @@ pub fn par_map<T: Send>(
 /// a merge is blamed only for what none of its parents had). A root commit, or a shallow one
 /// whose parents are missing, introduces its whole tree.
 pub fn introduced(
-    repo: &Repository,
+    walker: &mut Walker<'_>,
     commit: &git2::Commit<'_>,
     out: &mut Vec<Introduced>,
 ) -> Result<(), git2::Error> {
-    let tree = commit.tree()?;
-    let parents: Vec<git2::Tree<'_>> =
-        commit.parents().filter_map(|p| p.tree().ok()).collect::<Vec<_>>();
+    let tree = commit.tree_id();
+    let parents: Vec<Oid> = commit.parents().map(|p| p.tree_id()).collect();
     let start = out.len();
     let mut prefix = Vec::new();
-    diff(repo, parents.first(), &tree, &mut prefix, out)?;
+    diff(walker, parents.first().copied(), tree, &mut prefix, out)?;
     if parents.len() > 1 {
         let mut kept = start;
         for i in start..out.len() {
-            let item = &out[i];
-            let path = bytes_path(&item.path);
-            let in_other =
-                parents[1..].iter().any(|p| p.get_path(path).is_ok_and(|e| e.id() == item.id));
+            let mut in_other = false;
+            for parent in &parents[1..] {
+                if lookup(walker, *parent, &out[i].path)? == Some(out[i].id) {
+                    in_other = true;
+                    break;
+                }
+            }
             if !in_other {
                 out.swap(kept, i);
                 kept += 1;
@@ -176,70 +221,105 @@ pub fn introduced(
     Ok(())
 }
 
-#[cfg(unix)]
-fn bytes_path(bytes: &[u8]) -> &Path {
-    use std::os::unix::ffi::OsStrExt;
-    Path::new(std::ffi::OsStr::from_bytes(bytes))
+/// The id at `path` in tree `root`, if any.
+fn lookup(walker: &mut Walker<'_>, root: Oid, path: &[u8]) -> Result<Option<Oid>, git2::Error> {
+    let mut tree = root;
+    let mut parts = path.split(|&b| b == b'/').peekable();
+    while let Some(part) = parts.next() {
+        let data = walker.tree(tree)?;
+        let Some(entry) = entries(&data).find(|e| e.name == part) else { return Ok(None) };
+        let id = Oid::from_bytes(entry.id)?;
+        if parts.peek().is_none() {
+            return Ok(Some(id));
+        }
+        if !entry.is_tree() {
+            return Ok(None);
+        }
+        tree = id;
+    }
+    Ok(None)
 }
 
-#[cfg(not(unix))]
-fn bytes_path(bytes: &[u8]) -> &Path {
-    Path::new(std::str::from_utf8(bytes).unwrap_or_default())
+/// One entry of a raw tree object: `<octal mode> <name>\0<20-byte id>`.
+struct RawEntry<'a> {
+    mode: u32,
+    name: &'a [u8],
+    id: &'a [u8],
 }
 
-/// Entries of `new` that `old` lacks or holds with another id, recursing only into subtrees
-/// whose ids differ (so an unchanged directory costs one comparison). Both trees are sorted in
-/// git's order, so one merge pass pairs their entries (a lookup by name would copy each name).
+impl RawEntry<'_> {
+    fn is_tree(&self) -> bool {
+        self.mode == 0o40_000
+    }
+}
+
+/// The entries of a raw tree object, in stored (git) order; a damaged entry ends the list.
+fn entries(mut data: &[u8]) -> impl Iterator<Item = RawEntry<'_>> {
+    std::iter::from_fn(move || {
+        let space = memchr::memchr(b' ', data)?;
+        let mode = data[..space].iter().try_fold(0u32, |m, &b| {
+            (b'0'..=b'7').contains(&b).then(|| m.wrapping_mul(8) + u32::from(b - b'0'))
+        })?;
+        let rest = &data[space + 1..];
+        let nul = memchr::memchr(0, rest)?;
+        let id = rest.get(nul + 1..nul + 21)?;
+        let entry = RawEntry { mode, name: &rest[..nul], id };
+        data = &rest[nul + 21..];
+        Some(entry)
+    })
+}
+
+/// Entries of tree `new` that tree `old` lacks or holds with another id, recursing only into
+/// subtrees whose ids differ (so an unchanged directory costs one comparison). Both trees are in
+/// git's order, so one merge pass pairs their entries. Trees are parsed in place: libgit2's tree
+/// parser (allocations, mode parsing) was most of this walk's cost.
 fn diff(
-    repo: &Repository,
-    old: Option<&git2::Tree<'_>>,
-    new: &git2::Tree<'_>,
+    walker: &mut Walker<'_>,
+    old: Option<Oid>,
+    new: Oid,
     prefix: &mut Vec<u8>,
     out: &mut Vec<Introduced>,
 ) -> Result<(), git2::Error> {
-    let mut before_iter = old.map(git2::Tree::iter);
+    if old == Some(new) {
+        return Ok(());
+    }
+    let new_data = walker.tree(new)?;
+    let old_data = old.map(|id| walker.tree(id)).transpose()?;
+    let mut before_iter = old_data.as_deref().map(entries);
     let mut pending = before_iter.as_mut().and_then(Iterator::next);
-    for entry in new {
+    for entry in entries(&new_data) {
         let mut before = None;
         while let Some(candidate) = pending.take() {
             match git_order(&candidate, &entry) {
-                std::cmp::Ordering::Less => {
-                    pending = before_iter.as_mut().and_then(Iterator::next);
-                }
-                std::cmp::Ordering::Equal => {
+                Ordering::Less => pending = before_iter.as_mut().and_then(Iterator::next),
+                Ordering::Equal => {
                     before = Some(candidate);
                     pending = before_iter.as_mut().and_then(Iterator::next);
                     break;
                 }
-                std::cmp::Ordering::Greater => {
+                Ordering::Greater => {
                     pending = Some(candidate);
                     break;
                 }
             }
         }
-        if before.as_ref().is_some_and(|b| b.id() == entry.id()) {
+        if before.as_ref().is_some_and(|b| b.id == entry.id) {
             continue;
         }
         let len = prefix.len();
         if len > 0 {
             prefix.push(b'/');
         }
-        prefix.extend_from_slice(entry.name_bytes());
-        match entry.kind() {
-            Some(ObjectType::Tree) => {
-                let sub = repo.find_tree(entry.id())?;
-                let old_sub = match before {
-                    Some(b) if b.kind() == Some(ObjectType::Tree) => Some(repo.find_tree(b.id())?),
-                    _ => None,
-                };
-                diff(repo, old_sub.as_ref(), &sub, prefix, out)?;
-            }
-            Some(ObjectType::Blob | ObjectType::Commit) => out.push(Introduced {
-                path: prefix.clone(),
-                id: entry.id(),
-                mode: entry.filemode(),
-            }),
-            _ => {}
+        prefix.extend_from_slice(entry.name);
+        let id = Oid::from_bytes(entry.id)?;
+        if entry.is_tree() {
+            let old_sub = match before {
+                Some(b) if b.is_tree() => Some(Oid::from_bytes(b.id)?),
+                _ => None,
+            };
+            diff(walker, old_sub, id, prefix, out)?;
+        } else {
+            out.push(Introduced { path: prefix.clone(), id, mode: entry.mode.cast_signed() });
         }
         prefix.truncate(len);
     }
@@ -248,15 +328,12 @@ fn diff(
 
 /// Git's tree order: names compared bytewise, a directory's name as if it ended in `/`. Two
 /// entries of one name but different kinds (a file replaced by a directory) are not the same.
-fn git_order(a: &git2::TreeEntry<'_>, b: &git2::TreeEntry<'_>) -> std::cmp::Ordering {
-    let (an, bn) = (a.name_bytes(), b.name_bytes());
-    let n = an.len().min(bn.len());
-    an[..n].cmp(&bn[..n]).then_with(|| {
-        let next = |e: &git2::TreeEntry<'_>, name: &[u8]| {
-            let tree = e.kind() == Some(ObjectType::Tree);
-            name.get(n).copied().unwrap_or(if tree { b'/' } else { 0 })
-        };
-        next(a, an).cmp(&next(b, bn)).then(an.len().cmp(&bn.len()))
+fn git_order(a: &RawEntry<'_>, b: &RawEntry<'_>) -> Ordering {
+    let n = a.name.len().min(b.name.len());
+    a.name[..n].cmp(&b.name[..n]).then_with(|| {
+        let next =
+            |e: &RawEntry<'_>| e.name.get(n).copied().unwrap_or(if e.is_tree() { b'/' } else { 0 });
+        next(a).cmp(&next(b)).then(a.name.len().cmp(&b.name.len()))
     })
 }
 
@@ -287,6 +364,28 @@ pub fn rfc3339(when: git2::Time) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn raw_tree_entries() {
+        let mut raw = b"100644 a.txt\0".to_vec();
+        raw.extend_from_slice(&[1; 20]);
+        raw.extend_from_slice(b"40000 dir\0");
+        raw.extend_from_slice(&[2; 20]);
+        let all: Vec<(u32, Vec<u8>)> = entries(&raw).map(|e| (e.mode, e.name.to_vec())).collect();
+        assert_eq!(all, [(0o100_644, b"a.txt".to_vec()), (0o40_000, b"dir".to_vec())]);
+        assert_eq!(entries(&raw[..raw.len() - 1]).count(), 1, "a cut entry ends the list");
+    }
+
+    #[test]
+    fn git_tree_order_puts_directories_after_their_name_with_a_slash() {
+        let id = [0; 20];
+        let e = |name: &'static [u8], mode| RawEntry { mode, name, id: &id };
+        // "a.c" < "a/" (dir a) < "a0": '.' < '/' < '0'.
+        assert_eq!(git_order(&e(b"a.c", 0o100_644), &e(b"a", 0o40_000)), Ordering::Less);
+        assert_eq!(git_order(&e(b"a", 0o40_000), &e(b"a0", 0o100_644)), Ordering::Less);
+        assert_eq!(git_order(&e(b"a", 0o100_644), &e(b"a", 0o40_000)), Ordering::Less);
+        assert_eq!(git_order(&e(b"a", 0o40_000), &e(b"a", 0o40_000)), Ordering::Equal);
+    }
 
     #[test]
     fn dates_carry_the_offset() {
