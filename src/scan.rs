@@ -57,20 +57,26 @@ impl<'e> Scan<'e> {
 
     /// Matches in `blob`, scanning each distinct content id once; `None` when it looks binary.
     pub fn matches(&self, blob: &Blob) -> Option<Arc<Vec<Match>>> {
-        if let Some(id) = blob.id
+        self.matches_in(blob.id, &blob.data)
+    }
+
+    /// [`Scan::matches`] for bytes the source does not own (a pack traversal's buffer), so they
+    /// need not be copied into a [`Blob`].
+    pub fn matches_in(&self, id: Option<BlobId>, data: &[u8]) -> Option<Arc<Vec<Match>>> {
+        if let Some(id) = id
             && let Some(found) = lock(&self.seen).get(&id)
         {
             self.counters.duplicates.fetch_add(1, Relaxed);
             return Some(Arc::clone(found));
         }
-        if looks_binary(&blob.data) {
+        if looks_binary(data) {
             self.skipped(Skip::Binary);
             return None;
         }
         self.counters.scanned.fetch_add(1, Relaxed);
-        self.counters.bytes.fetch_add(blob.data.len() as u64, Relaxed);
-        let found = Arc::new(self.engine.scan(&blob.data));
-        if let Some(id) = blob.id {
+        self.counters.bytes.fetch_add(data.len() as u64, Relaxed);
+        let found = Arc::new(self.engine.scan(data));
+        if let Some(id) = id {
             lock(&self.seen).insert(id, Arc::clone(&found));
         }
         Some(found)

@@ -326,6 +326,25 @@ fn missing_and_oversized_blobs_are_named() {
 }
 
 #[test]
+fn oversized_blobs_in_a_pack_and_their_deltas_are_named() {
+    let repo = Repo::new();
+    let body: String = (0..200).map(|i| format!("line {i} of a long generated file\n")).collect();
+    repo.file("big.txt", format!("{body}k = {}\n", fake::aws_key_id()));
+    repo.commit("big", ANN, "2024-01-01T00:00:00Z");
+    repo.file("big.txt", format!("{body}k = {}\nmore\n", fake::aws_key_id()));
+    repo.commit("bigger", ANN, "2024-01-02T00:00:00Z");
+    repo.git(&["repack", "-adfq"]);
+    let out = repo.env.run(&["git", ".", "--max-file-size", "1K", "--format", "json"]);
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(out.status.code(), Some(0), "{doc}");
+    assert_eq!(doc["stats"]["skipped_too_large"], 2, "{doc}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("big.txt").count(), 2, "{stderr}");
+    let (code, doc) = repo.env.json(&["git", "."]);
+    assert_eq!((code, rule_ids(&doc)), (1, vec!["aws.access-key-id".to_owned()]), "{doc}");
+}
+
+#[test]
 fn corrupt_pack_is_an_error_and_the_rest_completes() {
     let repo = Repo::new();
     repo.file("k.txt", format!("t = {}\n", fake::github_pat()));

@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use git2::{Oid, Repository};
 
-use crate::blob::{Blob, BlobId};
+use crate::blob::BlobId;
 use crate::engine::Match;
 use crate::error::ScanError;
 use crate::finding::{CommitInfo, Finding, Occurrence, Provenance};
@@ -258,7 +258,8 @@ struct Walked {
 /// Why a blob is named in the notes.
 #[derive(Debug, Clone, Copy)]
 enum Named {
-    TooLarge(u64),
+    /// Its size, or `None` for a delta of a blob over the cap.
+    TooLarge(Option<u64>),
     LfsPointer,
 }
 
@@ -285,22 +286,24 @@ impl<'s, 'e> State<'s, 'e> {
     }
 
     fn blob(&self, id: BlobId, data: &[u8]) {
+        if data.len() as u64 > self.max_blob_size {
+            // A delta can grow past the cap although its base did not.
+            self.too_large(id, Some(data.len() as u64));
+            return;
+        }
         if is_lfs_pointer(data) {
             lock(&self.named).insert(id, Named::LfsPointer);
         }
-        let blob = Blob { id: Some(id), data: data.to_vec() };
-        if let Some(found) = self.scan.matches(&blob)
+        if let Some(found) = self.scan.matches_in(Some(id), data)
             && !found.is_empty()
         {
             lock(&self.targets).insert(id, found);
         }
     }
 
-    fn too_large(&self, id: BlobId, size: u64) {
-        if size > self.max_blob_size {
-            self.scan.skipped(Skip::TooLarge);
-            lock(&self.named).insert(id, Named::TooLarge(size));
-        }
+    fn too_large(&self, id: BlobId, size: Option<u64>) {
+        self.scan.skipped(Skip::TooLarge);
+        lock(&self.named).insert(id, Named::TooLarge(size));
     }
 
     fn error(&self, error: ScanError) {
@@ -353,8 +356,7 @@ impl<'s, 'e> State<'s, 'e> {
                     || !known.contains(&blob)
             });
         }
-        let message = Blob::new(commit.message_bytes().to_vec());
-        out.message = self.scan.matches(&message).filter(|m| !m.is_empty());
+        out.message = self.scan.matches_in(None, commit.message_bytes()).filter(|m| !m.is_empty());
         if !out.introduced.is_empty() || out.message.is_some() {
             out.info = Some(walk::commit_info(&commit));
         }
@@ -409,9 +411,13 @@ impl<'s, 'e> State<'s, 'e> {
                     && named_seen.insert(blob)
                 {
                     notes.push(match why {
-                        Named::TooLarge(size) => format!(
+                        Named::TooLarge(Some(size)) => format!(
                             "{path} (commit {short}): blob {blob} of {size} bytes is over \
                              --max-file-size: not scanned"
+                        ),
+                        Named::TooLarge(None) => format!(
+                            "{path} (commit {short}): blob {blob} is stored as a change to a \
+                             blob over --max-file-size: not scanned"
                         ),
                         Named::LfsPointer => format!(
                             "{path} (commit {short}): a Git LFS pointer; the content lives on \
@@ -528,7 +534,7 @@ impl VisitorBox<'_> {
             self.progress.inc(data.len() as u64);
             self.state.blob(id, data);
         };
-        let too_large = |id: BlobId, size: u64| {
+        let too_large = |id: BlobId, size: Option<u64>| {
             self.progress.inc(0);
             self.state.too_large(id, size);
         };

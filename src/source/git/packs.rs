@@ -43,8 +43,9 @@ impl Reader {
 pub struct Visitor<'a> {
     /// Called with each blob's id and content, from any worker thread.
     pub blob: &'a (dyn Fn(BlobId, &[u8]) + Sync),
-    /// Called for a blob not read because it is larger than the cap: id and size.
-    pub too_large: &'a (dyn Fn(BlobId, u64) + Sync),
+    /// Called for a blob not read because it is larger than the cap: id and size (`None` for a
+    /// delta whose base is over the cap).
+    pub too_large: &'a (dyn Fn(BlobId, Option<u64>) + Sync),
     /// Called for a failure (a corrupt pack, an unreadable object).
     pub error: &'a (dyn Fn(ScanError) + Sync),
     /// Called once with the number of blobs about to be read, for progress.
@@ -132,7 +133,7 @@ struct Plan {
     data: gix_pack::data::File,
     index: gix_pack::index::File,
     blobs: Vec<gix_pack::index::Entry>,
-    too_large: Vec<(BlobId, u64)>,
+    too_large: Vec<(BlobId, Option<u64>)>,
 }
 
 /// `(index, pack)` pairs in a pack directory.
@@ -202,7 +203,8 @@ fn plan(idx: &Path, pack: &Path, cap: u64) -> Result<Plan, String> {
     let mut entries: Vec<gix_pack::index::Entry> = index.iter().collect();
     entries.sort_unstable_by_key(|e| e.pack_offset);
     let offsets: Vec<u64> = entries.iter().map(|e| e.pack_offset).collect();
-    // 0: not known yet, 1: blob, 2: other type, 3: blob too large (it and its deltas skipped).
+    // 0: not known yet, 1: blob, 2: other type, 3: blob over the cap, 4: delta of a blob over the
+    // cap (skipped with it: its size is not known without inflating the base).
     let mut kind = vec![0u8; entries.len()];
     let mut base_of = vec![usize::MAX; entries.len()];
     let mut sizes = vec![0u64; entries.len()];
@@ -231,7 +233,8 @@ fn plan(idx: &Path, pack: &Path, cap: u64) -> Result<Plan, String> {
             .and_then(|o| offsets.binary_search(&o).ok())
             .ok_or_else(|| format!("delta at offset {} has no base in this pack", e.pack_offset))?;
         base_of[i] = base;
-        kind[i] = kind[base];
+        // A delta of a skipped blob is skipped too: its base will not be inflated.
+        kind[i] = if kind[base] == 3 { 4 } else { kind[base] };
     }
     // Forward reference deltas (rare: git writes bases first) take their base's type now.
     let mut changed = true;
@@ -239,7 +242,7 @@ fn plan(idx: &Path, pack: &Path, cap: u64) -> Result<Plan, String> {
         changed = false;
         for i in 0..entries.len() {
             if kind[i] == 0 && base_of[i] != usize::MAX && kind[base_of[i]] != 0 {
-                kind[i] = kind[base_of[i]];
+                kind[i] = if kind[base_of[i]] >= 3 { 4 } else { kind[base_of[i]] };
                 changed = true;
             }
         }
@@ -249,7 +252,8 @@ fn plan(idx: &Path, pack: &Path, cap: u64) -> Result<Plan, String> {
     for (i, e) in entries.into_iter().enumerate() {
         match kind[i] {
             1 => blobs.push(e),
-            3 => too_large.push((BlobId(oid_bytes(&e.oid)), sizes[i])),
+            3 => too_large.push((BlobId(oid_bytes(&e.oid)), Some(sizes[i]))),
+            4 => too_large.push((BlobId(oid_bytes(&e.oid)), None)),
             // `Tree::from_offsets_in_pack` starts reading at the pack's first entry whatever the
             // first offset it is given, so that entry (a base: nothing precedes it) always goes
             // in; the traversal callback passes on only blobs.
@@ -314,7 +318,7 @@ pub fn read_listed(
 fn read_one(odb: &git2::Odb<'_>, id: BlobId, cap: u64, visit: &Visitor<'_>) {
     let Ok(oid) = git2::Oid::from_bytes(&id.0) else { return };
     match odb.read_header(oid) {
-        Ok((size, _)) if size as u64 > cap => (visit.too_large)(id, size as u64),
+        Ok((size, _)) if size as u64 > cap => (visit.too_large)(id, Some(size as u64)),
         Ok(_) => match odb.read(oid) {
             Ok(object) => (visit.blob)(id, object.data()),
             Err(e) => (visit.error)(ScanError::new(format!("blob {id}"), object_message(&e))),
