@@ -328,7 +328,7 @@ fn missing_and_oversized_blobs_are_named() {
 #[test]
 fn oversized_blobs_in_a_pack_and_their_deltas_are_named() {
     let repo = Repo::new();
-    let body: String = (0..200).map(|i| format!("line {i} of a long generated file\n")).collect();
+    let body = "a line of a long generated file\n".repeat(200);
     repo.file("big.txt", format!("{body}k = {}\n", fake::aws_key_id()));
     repo.commit("big", ANN, "2024-01-01T00:00:00Z");
     repo.file("big.txt", format!("{body}k = {}\nmore\n", fake::aws_key_id()));
