@@ -593,7 +593,7 @@ impl Progress {
                 indicatif::ProgressDrawTarget::stderr_with_hz(8),
             );
             let style = indicatif::ProgressStyle::with_template(
-                "{prefix:>8} {wide_bar} {human_pos}/{human_len} {msg} {per_sec} ETA {eta}",
+                "{prefix:>8} {wide_bar} {human_pos}/{human_len} {msg} ETA {eta}",
             )
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
             bar.set_style(style);
@@ -613,8 +613,9 @@ impl Progress {
         if let Some(bar) = &self.bar {
             let total = self.bytes.fetch_add(bytes, Relaxed) + bytes;
             bar.inc(1);
-            if bar.position() % 1024 == 0 {
-                bar.set_message(format!("({} MiB)", total >> 20));
+            if total > 0 && bar.position() % 1024 == 0 {
+                let rate = total as f64 / bar.elapsed().as_secs_f64().max(0.001) / 1_048_576.0;
+                bar.set_message(format!("({} MiB, {rate:.0} MiB/s)", total >> 20));
             }
         }
     }
