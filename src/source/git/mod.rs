@@ -244,35 +244,46 @@ pub fn scan(repo: &Repository, options: &GitOptions, scan: &Scan) -> Notes {
         }
     };
     if !whole {
-        let ids: HashSet<BlobId> = walked
-            .iter()
-            .flat_map(|c| &c.introduced)
-            .filter(|i| i.mode != walk::GITLINK)
-            .map(|i| BlobId(packs::oid_bytes_git2(i.id)))
-            .collect();
-        let progress = Progress::new(options.progress, "blobs");
-        progress.set_total(ids.len() as u64);
-        if ids.len() < BULK_READ_MIN {
-            state.visitor(&progress).run(|visitor| {
-                packs::read_listed(&odb, ids.into_iter(), options.max_blob_size, visitor);
-            });
-        } else {
-            // Many blobs: libgit2's random reads with a 16 MiB delta cache cost 63 CPU-s for the
-            // 44,620 blobs of the synthetic history; the pack-order traversal of every blob, with
-            // only these scanned, costs a few.
-            let dirs = packs::object_dirs(repo.commondir());
-            let visitor = VisitorBox { only: Some(&ids), ..state.visitor(&progress) };
-            let present = visitor.run(|visitor| {
-                packs::read_all(&dirs, &odb, options.reader, options.max_blob_size, visitor)
-            });
-            lock(&state.missing).extend(ids.iter().filter(|id| !present.contains(id)));
-        }
-        progress.finish();
+        read_introduced(repo, &odb, &state, &walked, options);
         timing.lap("read and scan blobs");
     }
     state.assemble(&mut walked, options, known.as_ref(), &mut notes);
     timing.lap("assemble findings");
     notes
+}
+
+/// A narrow scan's blob read: the blobs the walked commits introduced.
+fn read_introduced(
+    repo: &Repository,
+    odb: &git2::Odb<'_>,
+    state: &State<'_, '_>,
+    walked: &[Walked],
+    options: &GitOptions,
+) {
+    let ids: HashSet<BlobId> = walked
+        .iter()
+        .flat_map(|c| &c.introduced)
+        .filter(|i| i.mode != walk::GITLINK)
+        .map(|i| BlobId(packs::oid_bytes_git2(i.id)))
+        .collect();
+    let progress = Progress::new(options.progress, "blobs");
+    progress.set_total(ids.len() as u64);
+    if ids.len() < BULK_READ_MIN {
+        state.visitor(&progress).run(|visitor| {
+            packs::read_listed(odb, ids.into_iter(), options.max_blob_size, visitor);
+        });
+    } else {
+        // Many blobs: libgit2's random reads with a 16 MiB delta cache cost 63 CPU-s for the
+        // 44,620 blobs of the synthetic history; the pack-order traversal of every blob, with
+        // only these scanned, costs a few.
+        let dirs = packs::object_dirs(repo.commondir());
+        let visitor = VisitorBox { only: Some(&ids), ..state.visitor(&progress) };
+        let present = visitor.run(|visitor| {
+            packs::read_all(&dirs, odb, options.reader, options.max_blob_size, visitor)
+        });
+        lock(&state.missing).extend(ids.iter().filter(|id| !present.contains(id)));
+    }
+    progress.finish();
 }
 
 /// What a commit contributes: the blobs it introduced that matter, and its message's matches.
