@@ -218,18 +218,7 @@ pub fn scan(repo: &Repository, options: &GitOptions, scan: &Scan) -> Notes {
     });
     let progress = Progress::new(options.progress, "commits");
     progress.set_total(commits.len() as u64);
-    // In a whole-history scan only blobs with matches, named blobs, blobs missing from the object
-    // database and submodules matter; subtrees holding none of them are skipped by the walk.
-    let wanted: HashSet<BlobId> =
-        lock(&state.targets).keys().chain(lock(&state.named).keys()).copied().collect();
-    let filter = |id: Oid, mode: u32| {
-        let blob = BlobId(packs::oid_bytes_git2(id));
-        mode == walk::GITLINK.cast_unsigned()
-            || wanted.contains(&blob)
-            || known.as_ref().is_some_and(|k| !k.contains(&blob))
-    };
-    let filter: Option<walk::Filter<'_>> = known.is_some().then_some(&filter);
-    let walked = walk::par_map(repo.path(), &commits, filter, |walker, id| {
+    let walked = walk::par_map(repo.path(), &commits, |walker, id| {
         let result = state.visit_commit(walker, id, known.as_ref());
         progress.inc(0);
         result
@@ -362,7 +351,7 @@ impl<'s, 'e> State<'s, 'e> {
 
     fn visit_commit(
         &self,
-        walker: &mut walk::Walker<'_, '_>,
+        walker: &mut walk::Walker<'_>,
         id: Oid,
         known: Option<&HashSet<BlobId>>,
     ) -> Walked {
