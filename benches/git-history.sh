@@ -32,6 +32,7 @@ if [[ ! -d $hist ]]; then
   python3 "$make_history" "$hist" --commits "$commits" >&2
 fi
 truth=$hist.truth.json
+hist=$(cd "$hist" && pwd -P) # Kingfisher takes a symlinked repository for a plain directory
 
 cargo build --release --quiet
 lh=$root/target/release/leakhound
