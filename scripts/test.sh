@@ -14,6 +14,8 @@ for pair in git:git python3:python3 docker-registry:docker-registry skopeo:skope
 done
 # The report tests validate SARIF and GitLab output with Python's jsonschema (issue #7).
 python3 -c 'import jsonschema' >/dev/null 2>&1 || need_debs+=(python3-jsonschema)
+# The sweep tests read the CI/Kubernetes templates with python3-yaml.
+python3 -c 'import yaml' 2>/dev/null || need_debs+=(python3-yaml)
 if ((${#need_debs[@]})); then
   echo "installing ${need_debs[*]}" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_debs[@]}" >/dev/null

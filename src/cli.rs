@@ -20,6 +20,7 @@ pub struct Cli {
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per run; boxing buys nothing
 pub enum Command {
     /// Scan files and directory trees.
     Dir(DirArgs),
@@ -36,6 +37,11 @@ pub enum Command {
     Baseline(BaselineArgs),
     /// Scan container images: registry references, docker-archive:PATH, oci-archive:PATH, oci:DIR.
     Image(ImageArgs),
+    /// Sweep a whole registry (Harbor or any distribution registry): every image, each unique
+    /// layer scanned once, incrementally with `--cache`, split across jobs with `--shard`.
+    Sweep(SweepArgs),
+    /// Combine the shard reports of `sweep --shard I/N` into one report.
+    Merge(MergeArgs),
     /// List or check rules.
     Rules {
         /// What to do with rules.
@@ -289,6 +295,102 @@ pub struct BaselineArgs {
     /// The scan to record, as you would run it: `dir .`, `git . --branch main`.
     #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
     pub scan: Vec<std::ffi::OsString>,
+}
+
+/// `sweep` arguments.
+#[derive(Debug, Clone, Args)]
+#[allow(clippy::struct_excessive_bools)] // command-line switches
+pub struct SweepArgs {
+    /// The registry: `https://host[:port]`, or `http://host[:port]` or a bare `host:port` with
+    /// `--insecure-registry`.
+    #[arg(value_name = "REGISTRY")]
+    pub registry: String,
+    /// Enumerate through Harbor's REST API v2.0 (projects, repositories, artifacts, push times)
+    /// instead of `/v2/_catalog`.
+    #[arg(long)]
+    pub harbor: bool,
+    /// Only this project (repeatable); for a distribution registry, the first path component.
+    #[arg(long = "project", value_name = "NAME")]
+    pub projects: Vec<String>,
+    /// Only repositories whose full name matches this glob (`team/*`; repeatable).
+    #[arg(long = "repository", value_name = "GLOB")]
+    pub repositories: Vec<String>,
+    /// Only tags matching this glob (`v*`; repeatable).
+    #[arg(long = "tag", value_name = "GLOB")]
+    pub tags: Vec<String>,
+    /// Only artifacts pushed since then (Harbor only): `2024-05-01`, `2024-05-01T12:00:00Z`, or
+    /// `36h`, `7d`, `2w` back from now.
+    #[arg(long, value_name = "WHEN", requires = "harbor")]
+    pub pushed_since: Option<String>,
+    /// The layer cache (`SQLite`, created when missing): layers scanned by an earlier sweep with
+    /// the same rules are not pulled again.
+    #[arg(long, value_name = "PATH")]
+    pub cache: Option<PathBuf>,
+    /// Do this job's share of a sweep split N ways (`0/3`, `1/3`, `2/3`; I counts from 0); the
+    /// report is then a shard report for `leakhound merge`.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::sweep::shard::Shard>,
+    /// Layers (and manifests) pulled and scanned at the same time.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub concurrency: usize,
+    /// Only list what would be swept (one line per tag or artifact), scan nothing.
+    #[arg(long)]
+    pub list: bool,
+    /// Page size of the listing requests.
+    #[arg(long, value_name = "N", default_value_t = 100, hide = true)]
+    pub page_size: u64,
+    /// Registry user name (a Harbor robot account such as `robot$project+sweep` works).
+    #[arg(long, short = 'u', requires = "password_stdin")]
+    pub username: Option<String>,
+    /// Read the registry password or token from standard input.
+    #[arg(long, requires = "username")]
+    pub password_stdin: bool,
+    /// Allow plain HTTP or an untrusted certificate for this registry.
+    #[arg(long)]
+    pub insecure_registry: bool,
+    /// Trust this CA certificate (PEM) for registry TLS, in addition to the system roots.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Vec<PathBuf>,
+    /// Scan only this platform of multi-platform images (`os/arch[/variant]`); default: all.
+    #[arg(long, value_name = "OS/ARCH")]
+    pub platform: Option<String>,
+    /// Stop reading a layer that inflates beyond this (decompression bombs); reported.
+    #[arg(long, value_name = "SIZE", default_value = "16G", value_parser = parse_size)]
+    pub max_layer_size: u64,
+    /// Retries of a registry answer 429 or 5xx (with exponential backoff) before an image fails.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub retries: u32,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+}
+
+/// `merge` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// The shard reports (`sweep --shard I/N --report FILE`), every shard of one sweep.
+    #[arg(required = true, value_name = "REPORT")]
+    pub reports: Vec<PathBuf>,
+    /// Format of the merged report (to stdout, or to `--report`).
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Write the merged report to this file; the terminal still gets the human summary.
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+    /// Show secrets in full instead of redacting them.
+    #[arg(long)]
+    pub show_secrets: bool,
+    /// When to use colors.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+    /// Print nothing to the terminal but errors.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Suppress every finding already in this earlier JSON report (see `leakhound baseline`).
+    #[arg(long, value_name = "REPORT.json")]
+    pub baseline: Option<PathBuf>,
+    /// The rules the sweep used (`--config` of `sweep`); merge checks they are the same.
+    #[command(flatten)]
+    pub rules: RuleArgs,
 }
 
 /// Parses `10M`, `512K`, `1G` or a plain byte count.

@@ -18,6 +18,7 @@
 
 pub mod baseline;
 pub mod blob;
+pub mod cache;
 pub mod cli;
 pub mod command;
 pub mod engine;
@@ -27,6 +28,7 @@ pub mod report;
 pub mod rules;
 pub mod scan;
 pub mod source;
+pub mod sweep;
 
 use anyhow::Result;
 
@@ -43,6 +45,8 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         Command::InstallHooks(args) => command::install_hooks::run(args),
         Command::Baseline(args) => command::baseline::run(args),
         Command::Image(args) => command::image::run(args),
+        Command::Sweep(args) => command::sweep::run(args),
+        Command::Merge(args) => command::merge::run(args),
         Command::Rules { command } => command::rules::run(command),
     }
 }

@@ -63,8 +63,8 @@ pub fn run(args: &ImageArgs) -> Result<Outcome> {
     finish(&report, &args.scan)
 }
 
-/// The password from standard input, without the trailing newline.
-fn read_password() -> Result<String> {
+/// The password from standard input, without the trailing newline (`sweep` reads it so too).
+pub fn read_password() -> Result<String> {
     let mut text = String::new();
     std::io::stdin()
         .take(64 << 10)

@@ -6,9 +6,11 @@ pub mod dir;
 pub mod git;
 pub mod image;
 pub mod install_hooks;
+pub mod merge;
 pub mod pre_push;
 pub mod rules;
 pub mod staged;
+pub mod sweep;
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};

@@ -1,8 +1,12 @@
 //! Sources turn inputs (directories, git objects, image layers) into [`Blob`]s with a
 //! [`Provenance`]. They know nothing of rules: they hand blobs to a [`Sink`].
 
+pub mod catalog;
+pub mod enumerate;
 pub mod fs;
 pub mod git;
+pub mod harbor;
+pub mod http;
 pub mod oci;
 pub mod staged;
 

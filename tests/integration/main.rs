@@ -11,4 +11,6 @@ mod rules_catalog;
 mod scan_fs;
 mod scan_git;
 mod staged;
+mod sweep;
+mod sweep_registry;
 mod triage;

@@ -1,0 +1,297 @@
+//! The sweep cache: per-layer scan results kept in an embedded `SQLite` database, keyed by the
+//! layer digest AND the rule set's digest ([`crate::rules::RuleSet::digest`]), so the next sweep
+//! scans only new layers, and everything again when the rules change.
+//!
+//! - A result is written (and committed) as soon as its layer is done, so an interrupted sweep
+//!   resumes where it stopped.
+//! - A cache holds one rule set's results: opening it with another rule set drops the old rows,
+//!   which are never trusted.
+//! - A corrupt, unreadable or locked database is a clear error, never a silent miss or a wrong
+//!   hit; a row that does not parse is an error too.
+//! - Only scan results are stored: never credentials, registry addresses or tokens.
+//!
+//! Values are opaque serde types (the image source's per-layer result). This module must not
+//! depend on sources, the engine or reports.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Layout version of the database; a newer one is refused, not guessed at.
+const SCHEMA_VERSION: i64 = 1;
+
+/// How long to wait for another process holding the database before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A cache that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// Another process holds the database.
+    #[error(
+        "cache {path} is locked by another process: wait for it, or give each concurrent job its own --cache"
+    )]
+    Locked {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// The file is not a `SQLite` database or is damaged.
+    #[error(
+        "cache {path} is corrupt ({message}): delete it to start a fresh cache (the next sweep rescans everything)"
+    )]
+    Corrupt {
+        /// The database file.
+        path: PathBuf,
+        /// What `SQLite` or the parser said.
+        message: String,
+    },
+    /// Written by a newer leakhound.
+    #[error(
+        "cache {path} has layout version {found}, newer than this leakhound's {SCHEMA_VERSION}: upgrade leakhound or use another --cache"
+    )]
+    Newer {
+        /// The database file.
+        path: PathBuf,
+        /// The version found.
+        found: i64,
+    },
+    /// Any other `SQLite` failure (permissions, disk full).
+    #[error("cache {path}: {message}")]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// What `SQLite` said.
+        message: String,
+    },
+}
+
+/// An open cache for one rule set.
+pub struct Cache {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+    rules: String,
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache")
+            .field("path", &self.path)
+            .field("rules", &self.rules)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Cache {
+    /// Opens (creating when missing) the cache at `path` for the rule set whose digest is
+    /// `rules`; rows written under any other rule set are deleted.
+    pub fn open(path: &Path, rules: &str) -> Result<Cache, CacheError> {
+        Cache::open_with_timeout(path, rules, BUSY_TIMEOUT)
+    }
+
+    /// [`Cache::open`] with a chosen wait for a locked database.
+    pub fn open_with_timeout(
+        path: &Path,
+        rules: &str,
+        busy: Duration,
+    ) -> Result<Cache, CacheError> {
+        let fail = |e: rusqlite::Error| classify(path, &e);
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| CacheError::Sqlite {
+                path: path.to_owned(),
+                message: format!("cannot create its folder: {e}"),
+            })?;
+        }
+        let conn = Connection::open(path).map_err(fail)?;
+        conn.busy_timeout(busy).map_err(fail)?;
+        // Reading the header is the first real I/O: a non-database file fails here.
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(fail)?;
+        if version > SCHEMA_VERSION {
+            return Err(CacheError::Newer { path: path.to_owned(), found: version });
+        }
+        let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0)).map_err(fail)?;
+        if check != "ok" {
+            return Err(CacheError::Corrupt { path: path.to_owned(), message: check });
+        }
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(fail)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(fail)?;
+        conn.execute_batch(
+            "BEGIN IMMEDIATE;
+             CREATE TABLE IF NOT EXISTS layers (
+                 digest TEXT NOT NULL,
+                 rules  TEXT NOT NULL,
+                 result TEXT NOT NULL,
+                 stored INTEGER NOT NULL,
+                 PRIMARY KEY (digest, rules)
+             ) WITHOUT ROWID;
+             COMMIT;",
+        )
+        .map_err(fail)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(fail)?;
+        conn.execute("DELETE FROM layers WHERE rules <> ?1", params![rules]).map_err(fail)?;
+        Ok(Cache { conn: Mutex::new(conn), path: path.to_owned(), rules: rules.to_owned() })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The stored result for `digest` under this rule set, if any.
+    pub fn get<T: DeserializeOwned>(&self, digest: &str) -> Result<Option<T>, CacheError> {
+        let text: Option<String> = self
+            .lock()
+            .query_row(
+                "SELECT result FROM layers WHERE digest = ?1 AND rules = ?2",
+                params![digest, self.rules],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| classify(&self.path, &e))?;
+        text.map(|t| {
+            serde_json::from_str(&t).map_err(|e| CacheError::Corrupt {
+                path: self.path.clone(),
+                message: format!("the entry for {digest} does not parse: {e}"),
+            })
+        })
+        .transpose()
+    }
+
+    /// Records the result for `digest` now (committed before this returns).
+    pub fn put<T: Serialize>(&self, digest: &str, value: &T) -> Result<(), CacheError> {
+        let text = serde_json::to_string(value).map_err(|e| CacheError::Sqlite {
+            path: self.path.clone(),
+            message: format!("cannot serialise the result for {digest}: {e}"),
+        })?;
+        self.lock()
+            .execute(
+                "INSERT OR REPLACE INTO layers (digest, rules, result, stored) VALUES (?1, ?2, ?3, ?4)",
+                params![digest, self.rules, text, crate::report::now().cast_signed()],
+            )
+            .map_err(|e| classify(&self.path, &e))?;
+        Ok(())
+    }
+
+    /// Number of layers stored for this rule set.
+    pub fn len(&self) -> Result<u64, CacheError> {
+        let n: i64 = self
+            .lock()
+            .query_row("SELECT count(*) FROM layers WHERE rules = ?1", params![self.rules], |r| {
+                r.get(0)
+            })
+            .map_err(|e| classify(&self.path, &e))?;
+        Ok(n.cast_unsigned())
+    }
+
+    /// True when nothing is stored for this rule set.
+    pub fn is_empty(&self) -> Result<bool, CacheError> {
+        Ok(self.len()? == 0)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn classify(path: &Path, err: &rusqlite::Error) -> CacheError {
+    let path = path.to_owned();
+    match err.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => CacheError::Locked { path },
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => {
+            CacheError::Corrupt { path, message: err.to_string() }
+        }
+        _ => CacheError::Sqlite { path, message: err.to_string() },
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a test that cannot set up should fail loudly
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, Serialize, serde::Deserialize)]
+    struct Value {
+        files: Vec<String>,
+    }
+
+    fn value(s: &str) -> Value {
+        Value { files: vec![s.to_owned()] }
+    }
+
+    #[test]
+    fn stores_by_digest_and_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/cache.db");
+        let cache = Cache::open(&path, "rules-a").unwrap();
+        assert!(cache.is_empty().unwrap());
+        assert_eq!(cache.get::<Value>("sha256:1").unwrap(), None);
+        cache.put("sha256:1", &value("a")).unwrap();
+        cache.put("sha256:2", &value("b")).unwrap();
+        assert_eq!(cache.get::<Value>("sha256:1").unwrap(), Some(value("a")));
+        assert_eq!(cache.len().unwrap(), 2);
+        drop(cache);
+
+        // Reopened with the same rules: everything is still there (resumable).
+        let cache = Cache::open(&path, "rules-a").unwrap();
+        assert_eq!(cache.get::<Value>("sha256:2").unwrap(), Some(value("b")));
+        drop(cache);
+
+        // Another rule set: nothing written under the old one is trusted.
+        let cache = Cache::open(&path, "rules-b").unwrap();
+        assert_eq!(cache.get::<Value>("sha256:1").unwrap(), None);
+        assert!(cache.is_empty().unwrap());
+        drop(cache);
+        let cache = Cache::open(&path, "rules-a").unwrap();
+        assert_eq!(cache.get::<Value>("sha256:1").unwrap(), None, "old rows were dropped");
+    }
+
+    #[test]
+    fn corrupt_file_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.db");
+        std::fs::write(&path, vec![b'x'; 8192]).unwrap();
+        let err = Cache::open(&path, "r").unwrap_err();
+        assert!(matches!(err, CacheError::Corrupt { .. }), "{err:?}");
+        assert!(err.to_string().contains("delete it"), "{err}");
+    }
+
+    #[test]
+    fn damaged_row_is_an_error_not_a_miss() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.db");
+        let cache = Cache::open(&path, "r").unwrap();
+        cache.put("sha256:1", &value("a")).unwrap();
+        cache
+            .lock()
+            .execute("UPDATE layers SET result = '{not json' WHERE digest = 'sha256:1'", [])
+            .unwrap();
+        let err = cache.get::<Value>("sha256:1").unwrap_err();
+        assert!(matches!(err, CacheError::Corrupt { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn locked_database_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.db");
+        drop(Cache::open(&path, "r").unwrap());
+        let holder = Connection::open(&path).unwrap();
+        holder.execute_batch("BEGIN EXCLUSIVE; DELETE FROM layers;").unwrap();
+        let err = Cache::open_with_timeout(&path, "r", Duration::from_millis(50)).unwrap_err();
+        assert!(matches!(err, CacheError::Locked { .. }), "{err:?}");
+        assert!(err.to_string().contains("locked"), "{err}");
+        holder.execute_batch("ROLLBACK").unwrap();
+    }
+
+    #[test]
+    fn newer_layout_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.db");
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
+        assert!(matches!(
+            Cache::open(&path, "r").unwrap_err(),
+            CacheError::Newer { found: 99, .. }
+        ));
+    }
+}

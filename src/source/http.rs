@@ -1,0 +1,528 @@
+//! A small HTTP client for registry *enumeration* (Harbor's REST API, `/v2/_catalog`,
+//! `tags/list`): base URL rules, basic and bearer-token auth (including the
+//! `registry:catalog:*` scope that oci-client never asks for), and polite retries with backoff on
+//! 429 and 5xx. Pulling manifests and layers is the image source's job, not this one's.
+//!
+//! It must not depend on rules, the engine or reports. Credentials (the image source's
+//! [`Credentials`], whose `Debug` hides the password) are never formatted: errors name URLs only.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+pub use crate::source::oci::auth::Credentials;
+use reqwest::header::{HeaderMap, LINK, RETRY_AFTER, WWW_AUTHENTICATE};
+
+/// How often and how patiently to retry a request that got 429, a 5xx or no connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    /// Attempts in all (at least 1).
+    pub attempts: u32,
+    /// The first backoff; it doubles on every retry (a `Retry-After` header wins).
+    pub base_delay: Duration,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry { attempts: 4, base_delay: Duration::from_millis(500) }
+    }
+}
+
+impl Retry {
+    /// The wait before retry number `attempt` (0-based): `base * 2^attempt`, at most 30 s, or
+    /// what the server asked for in `Retry-After` (seconds), at most 60 s.
+    pub fn delay(&self, attempt: u32, retry_after: Option<&str>) -> Duration {
+        if let Some(secs) = retry_after.and_then(|v| v.trim().parse::<u64>().ok()) {
+            return Duration::from_secs(secs.min(60));
+        }
+        self.base_delay.saturating_mul(1 << attempt.min(16)).min(Duration::from_secs(30))
+    }
+}
+
+/// Where and how to connect.
+#[derive(Debug, Clone, Default)]
+pub struct HttpOptions {
+    /// Plain HTTP for a bare `host:port`, and untrusted certificates for `https://`.
+    pub insecure: bool,
+    /// An extra CA certificate (PEM) to trust.
+    pub ca_cert: Option<Vec<u8>>,
+    /// Credentials, if any; anonymous otherwise.
+    pub credentials: Option<Credentials>,
+    /// Retry policy.
+    pub retry: Retry,
+}
+
+/// An enumeration request that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// The registry address is not usable.
+    #[error(
+        "invalid registry address {0:?}: give https://host[:port], or http://host[:port] or host:port with --insecure-registry"
+    )]
+    Address(String),
+    /// The HTTP client could not be built (bad CA file, TLS setup).
+    #[error("cannot set up the HTTP client: {0}")]
+    Setup(String),
+    /// No connection, or it broke, after every retry.
+    #[error("cannot reach {url}: {message}")]
+    Connect {
+        /// The URL.
+        url: String,
+        /// Why.
+        message: String,
+    },
+    /// The registry refused the credentials (or there were none).
+    #[error(
+        "{url}: unauthorized (HTTP {status}): check --username/--password-stdin (for Harbor, a robot account with pull and list rights)"
+    )]
+    Unauthorized {
+        /// The URL.
+        url: String,
+        /// 401 or 403.
+        status: u16,
+    },
+    /// Any other non-success answer, after retries where they apply.
+    #[error("{url}: HTTP {status}{}", if .message.is_empty() { String::new() } else { format!(": {}", .message) })]
+    Status {
+        /// The URL.
+        url: String,
+        /// The status code.
+        status: u16,
+        /// The start of the body, when it says something.
+        message: String,
+    },
+    /// The body is not the JSON we expected.
+    #[error("{url}: unexpected answer: {message}")]
+    Body {
+        /// The URL.
+        url: String,
+        /// The parser's message.
+        message: String,
+    },
+}
+
+/// One successful answer.
+#[derive(Debug)]
+pub struct Answer {
+    /// Response headers (`Link`, `X-Total-Count`, `Docker-Content-Digest`).
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Vec<u8>,
+    /// The URL that was fetched.
+    pub url: String,
+}
+
+impl Answer {
+    /// The body parsed as JSON.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, HttpError> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| HttpError::Body { url: self.url.clone(), message: e.to_string() })
+    }
+
+    /// The path and query of the `Link: <…>; rel="next"` header, if any.
+    pub fn next_link(&self) -> Option<String> {
+        self.headers.get_all(LINK).iter().find_map(|v| next_link(v.to_str().ok()?))
+    }
+
+    /// The `X-Total-Count` header (Harbor's paging).
+    pub fn total_count(&self) -> Option<u64> {
+        self.headers.get("x-total-count")?.to_str().ok()?.trim().parse().ok()
+    }
+}
+
+/// The client: one per registry.
+pub struct RegistryHttp {
+    client: reqwest::Client,
+    base: String,
+    credentials: Option<Credentials>,
+    retry: Retry,
+    preemptive_basic: bool,
+    /// Bearer tokens by scope, so a sweep asks the token server once per scope.
+    tokens: Mutex<HashMap<String, String>>,
+}
+
+impl fmt::Debug for RegistryHttp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegistryHttp").field("base", &self.base).finish_non_exhaustive()
+    }
+}
+
+/// Normalises a registry argument to a base URL without a trailing slash:
+/// `https://h:p` stays, `http://h:p` needs `insecure`, a bare `h:p` is HTTPS, or HTTP when
+/// `insecure`.
+pub fn base_url(registry: &str, insecure: bool) -> Result<String, HttpError> {
+    let trimmed = registry.trim().trim_end_matches('/');
+    let (scheme, host) = if let Some(rest) = trimmed.strip_prefix("https://") {
+        ("https", rest)
+    } else if let Some(rest) = trimmed.strip_prefix("http://") {
+        if !insecure {
+            return Err(HttpError::Address(registry.to_owned()));
+        }
+        ("http", rest)
+    } else if trimmed.contains("://") {
+        return Err(HttpError::Address(registry.to_owned()));
+    } else {
+        (if insecure { "http" } else { "https" }, trimmed)
+    };
+    if host.is_empty()
+        || host.contains('/')
+        || host.contains('@')
+        || host.contains(char::is_whitespace)
+    {
+        return Err(HttpError::Address(registry.to_owned()));
+    }
+    Ok(format!("{scheme}://{host}"))
+}
+
+impl RegistryHttp {
+    /// A client for the registry at `registry` (see [`base_url`]).
+    pub fn new(registry: &str, options: &HttpOptions) -> Result<RegistryHttp, HttpError> {
+        // reqwest is built without a crypto provider (ring instead of aws-lc): install ring once.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let base = base_url(registry, options.insecure)?;
+        let mut builder = reqwest::Client::builder()
+            .user_agent(concat!("leakhound/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(120));
+        if options.insecure {
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        }
+        if let Some(pem) = &options.ca_cert {
+            let cert = reqwest::Certificate::from_pem(pem)
+                .map_err(|e| HttpError::Setup(format!("invalid CA certificate: {e}")))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        let client = builder.build().map_err(|e| HttpError::Setup(e.to_string()))?;
+        Ok(RegistryHttp {
+            client,
+            base,
+            credentials: options.credentials.clone(),
+            retry: options.retry,
+            preemptive_basic: false,
+            tokens: Mutex::default(),
+        })
+    }
+
+    /// Sends Basic credentials with every request instead of waiting for a challenge: Harbor's
+    /// REST API answers anonymous callers with the public projects only, not with a 401.
+    #[must_use]
+    pub fn with_preemptive_basic(mut self) -> RegistryHttp {
+        self.preemptive_basic = true;
+        self
+    }
+
+    /// The base URL (`https://host:port`).
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// GETs `path` (path and query, starting with `/`), authenticating as the registry asks:
+    /// Basic with the credentials, or a bearer token for `scope` (the challenge's own scope wins)
+    /// fetched from the realm the registry names.
+    pub async fn get(&self, path: &str, scope: &str) -> Result<Answer, HttpError> {
+        let url = format!("{}{path}", self.base);
+        let mut authed_once = false;
+        let mut use_basic = self.preemptive_basic;
+        let mut attempt = 0;
+        loop {
+            let mut request = self.client.get(&url);
+            if let Some(token) = lock(&self.tokens).get(scope) {
+                request = request.bearer_auth(token);
+            } else if use_basic && let Some(c) = &self.credentials {
+                request = request.basic_auth(&c.username, Some(&c.password));
+            }
+            let response = match request.send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    if attempt + 1 < self.retry.attempts {
+                        tokio::time::sleep(self.retry.delay(attempt, None)).await;
+                        attempt += 1;
+                        continue;
+                    }
+                    return Err(HttpError::Connect { url, message: error_chain(&e) });
+                }
+            };
+            let status = response.status();
+            if status.is_success() {
+                let headers = response.headers().clone();
+                let body = response.bytes().await.map_err(|e| HttpError::Connect {
+                    url: url.clone(),
+                    message: error_chain(&e),
+                })?;
+                return Ok(Answer { headers, body: body.to_vec(), url });
+            }
+            if status == StatusCode::UNAUTHORIZED && !authed_once {
+                authed_once = true;
+                let challenge = response
+                    .headers()
+                    .get(WWW_AUTHENTICATE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(Challenge::parse);
+                match challenge {
+                    Some(Challenge::Bearer { realm, service, scope: asked }) => {
+                        let scope_to_ask = asked.unwrap_or_else(|| scope.to_owned());
+                        let token = self.token(&realm, service.as_deref(), &scope_to_ask).await?;
+                        lock(&self.tokens).insert(scope.to_owned(), token);
+                        continue;
+                    }
+                    // Basic, or no challenge at all (Harbor's REST API answers a bare 401).
+                    _ if self.credentials.is_some() && !use_basic => {
+                        use_basic = true;
+                        continue;
+                    }
+                    _ => {}
+                }
+            }
+            if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+                return Err(HttpError::Unauthorized { url, status: status.as_u16() });
+            }
+            let retryable = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
+            if retryable && attempt + 1 < self.retry.attempts {
+                let after = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok());
+                tokio::time::sleep(self.retry.delay(attempt, after)).await;
+                attempt += 1;
+                continue;
+            }
+            let body = response.text().await.unwrap_or_default();
+            return Err(HttpError::Status {
+                url,
+                status: status.as_u16(),
+                message: body.trim().chars().take(200).collect(),
+            });
+        }
+    }
+
+    /// Asks the token server for a token for `scope`, with Basic credentials when we have them.
+    async fn token(
+        &self,
+        realm: &str,
+        service: Option<&str>,
+        scope: &str,
+    ) -> Result<String, HttpError> {
+        #[derive(serde::Deserialize)]
+        struct TokenAnswer {
+            token: Option<String>,
+            access_token: Option<String>,
+        }
+        let mut query: Vec<(&str, &str)> = vec![("scope", scope)];
+        if let Some(service) = service {
+            query.push(("service", service));
+        }
+        let mut request = self.client.get(realm).query(&query);
+        if let Some(c) = &self.credentials {
+            request = request.basic_auth(&c.username, Some(&c.password));
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| HttpError::Connect { url: realm.to_owned(), message: error_chain(&e) })?;
+        let status = response.status();
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return Err(HttpError::Unauthorized { url: realm.to_owned(), status: status.as_u16() });
+        }
+        if !status.is_success() {
+            return Err(HttpError::Status {
+                url: realm.to_owned(),
+                status: status.as_u16(),
+                message: String::new(),
+            });
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| HttpError::Connect { url: realm.to_owned(), message: error_chain(&e) })?;
+        let answer: TokenAnswer = serde_json::from_slice(&body)
+            .map_err(|e| HttpError::Body { url: realm.to_owned(), message: e.to_string() })?;
+        answer.token.or(answer.access_token).ok_or_else(|| HttpError::Body {
+            url: realm.to_owned(),
+            message: "the token server's answer has no token".into(),
+        })
+    }
+}
+
+/// A parsed `WWW-Authenticate` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Challenge {
+    /// `Basic realm=…`.
+    Basic,
+    /// `Bearer realm=…,service=…,scope=…`.
+    Bearer {
+        /// The token server URL.
+        realm: String,
+        /// The service to name in the token request.
+        service: Option<String>,
+        /// The scope the registry asks for, if it says.
+        scope: Option<String>,
+    },
+    /// Anything else.
+    Other,
+}
+
+impl Challenge {
+    /// Parses one challenge (`Scheme k="v",k2="v2"`).
+    pub fn parse(header: &str) -> Challenge {
+        let header = header.trim();
+        let (scheme, params) = header.split_once(' ').unwrap_or((header, ""));
+        if scheme.eq_ignore_ascii_case("basic") {
+            return Challenge::Basic;
+        }
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Challenge::Other;
+        }
+        let mut map = HashMap::new();
+        let mut rest = params.trim();
+        while !rest.is_empty() {
+            let Some((key, after)) = rest.split_once('=') else { break };
+            let key = key.trim().trim_start_matches(',').trim().to_ascii_lowercase();
+            let (value, after) = if let Some(quoted) = after.strip_prefix('"') {
+                match quoted.find('"') {
+                    Some(end) => (&quoted[..end], &quoted[end + 1..]),
+                    None => (quoted, ""),
+                }
+            } else {
+                match after.find(',') {
+                    Some(end) => (&after[..end], &after[end..]),
+                    None => (after, ""),
+                }
+            };
+            map.insert(key, value.to_owned());
+            rest = after.trim_start_matches([',', ' ']);
+        }
+        match map.remove("realm") {
+            Some(realm) => Challenge::Bearer {
+                realm,
+                service: map.remove("service"),
+                scope: map.remove("scope"),
+            },
+            None => Challenge::Other,
+        }
+    }
+}
+
+/// The target of the `rel="next"` part of a `Link` header value, as a path and query (an
+/// absolute URL is cut down to its path, since the registry is always the one we talk to).
+pub fn next_link(value: &str) -> Option<String> {
+    value.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        let is_next = params.split(';').any(|p| {
+            let p = p.trim().replace(' ', "");
+            p == "rel=\"next\"" || p == "rel=next"
+        });
+        if !is_next {
+            return None;
+        }
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        let path = match target.find("://") {
+            Some(i) => &target[i + 3..][target[i + 3..].find('/')?..],
+            None => target,
+        };
+        Some(path.to_owned())
+    })
+}
+
+/// Percent-encodes a path segment or query value (RFC 3986 unreserved characters stay).
+pub fn encode(text: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// Every message in an error's source chain, joined (reqwest hides the useful part there).
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        message.push_str(": ");
+        message.push_str(&e.to_string());
+        source = e.source();
+    }
+    message
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a test that cannot set up should fail loudly
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls() {
+        assert_eq!(base_url("https://h.example:5000/", false).unwrap(), "https://h.example:5000");
+        assert_eq!(base_url("h.example", false).unwrap(), "https://h.example");
+        assert_eq!(base_url("127.0.0.1:5000", true).unwrap(), "http://127.0.0.1:5000");
+        assert_eq!(base_url("http://127.0.0.1:5000", true).unwrap(), "http://127.0.0.1:5000");
+        assert!(base_url("http://127.0.0.1:5000", false).is_err());
+        assert!(base_url("ftp://x", true).is_err());
+        assert!(base_url("https://user:pw@h", false).is_err());
+        assert!(base_url("h/path", false).is_err());
+    }
+
+    #[test]
+    fn challenges() {
+        assert_eq!(Challenge::parse(r#"Basic realm="test-realm""#), Challenge::Basic);
+        assert_eq!(
+            Challenge::parse(
+                r#"Bearer realm="https://h/service/token",service="harbor-registry",scope="registry:catalog:*""#
+            ),
+            Challenge::Bearer {
+                realm: "https://h/service/token".into(),
+                service: Some("harbor-registry".into()),
+                scope: Some("registry:catalog:*".into()),
+            }
+        );
+        assert_eq!(
+            Challenge::parse(r#"Bearer realm="http://t/token", service="reg""#),
+            Challenge::Bearer {
+                realm: "http://t/token".into(),
+                service: Some("reg".into()),
+                scope: None
+            }
+        );
+        assert_eq!(Challenge::parse("Negotiate"), Challenge::Other);
+    }
+
+    #[test]
+    fn link_headers() {
+        assert_eq!(
+            next_link(r#"</v2/_catalog?last=test%2Fmulti&n=1>; rel="next""#).as_deref(),
+            Some("/v2/_catalog?last=test%2Fmulti&n=1")
+        );
+        assert_eq!(
+            next_link(
+                r#"<https://h/api/v2.0/projects?page=1&page_size=2>; rel="prev" , <https://h/api/v2.0/projects?page=3&page_size=2>; rel="next""#
+            )
+            .as_deref(),
+            Some("/api/v2.0/projects?page=3&page_size=2")
+        );
+        assert_eq!(next_link(r#"</x?page=1>; rel="prev""#), None);
+    }
+
+    #[test]
+    fn backoff_doubles_and_honours_retry_after() {
+        let retry = Retry { attempts: 4, base_delay: Duration::from_millis(100) };
+        assert_eq!(retry.delay(0, None), Duration::from_millis(100));
+        assert_eq!(retry.delay(2, None), Duration::from_millis(400));
+        assert_eq!(retry.delay(30, None), Duration::from_secs(30));
+        assert_eq!(retry.delay(0, Some("3")), Duration::from_secs(3));
+        assert_eq!(retry.delay(0, Some("9999")), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn encoding() {
+        assert_eq!(encode("team/app"), "team%2Fapp");
+        assert_eq!(encode(&encode("a/b")), "a%252Fb");
+    }
+}
