@@ -442,4 +442,9 @@ fn installed_pre_push_hook_blocks_pushing_a_commit_with_a_secret() {
     let refs = git_command(remote.path()).args(["for-each-ref"]).output().expect("git");
     assert!(refs.stdout.is_empty(), "nothing reached the remote");
     assert!(repo.git_output(&["push", "-q", "--no-verify", "origin", "main"]).status.success());
+    // A clean commit on top goes through the hook.
+    repo.stage("README", "docs\n");
+    repo.commit("docs");
+    let out = repo.git_output(&["push", "-q", "origin", "main"]);
+    assert!(out.status.success(), "{}", stderr(&out));
 }
