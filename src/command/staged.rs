@@ -13,15 +13,13 @@ use std::sync::{Mutex, PoisonError};
 use anyhow::{Context, Result};
 
 use super::{Outcome, engine, finish};
+use crate::baseline::IGNORE_FILE;
 use crate::cli::StagedArgs;
 use crate::report::text::{human_bytes, sanitize};
 use crate::scan::Scan;
 use crate::source::fs::{self, FsOptions};
 use crate::source::staged::{Change, Item, Staged, StagedOptions, normalize};
 use crate::source::{Sink, Skip};
-
-/// The ignore file the blocking message names.
-const IGNORE_FILE: &str = ".leakhoundignore";
 
 /// Scans the staged changes and reports; findings exit 1, so a hook blocks the commit.
 pub fn run(args: &StagedArgs) -> Result<Outcome> {
