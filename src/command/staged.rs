@@ -13,15 +13,13 @@ use std::sync::{Mutex, PoisonError};
 use anyhow::{Context, Result};
 
 use super::{Outcome, engine, finish};
+use crate::baseline::IGNORE_FILE;
 use crate::cli::StagedArgs;
 use crate::report::text::{human_bytes, sanitize};
 use crate::scan::Scan;
 use crate::source::fs::{self, FsOptions};
 use crate::source::staged::{Change, Item, Staged, StagedOptions, normalize};
 use crate::source::{Sink, Skip};
-
-/// The ignore file the blocking message names.
-const IGNORE_FILE: &str = ".leakhoundignore";
 
 /// Scans the staged changes and reports; findings exit 1, so a hook blocks the commit.
 pub fn run(args: &StagedArgs) -> Result<Outcome> {
@@ -47,12 +45,20 @@ pub fn run(args: &StagedArgs) -> Result<Outcome> {
     }
     let too_large = Mutex::new(Vec::new());
     let options = StagedOptions { max_file_size: args.scan.max_file_size };
+    let reader = staged.into_reader();
     let each = |item: Item| match item {
         Item::Blob(staged) => {
             let Some(matches) = scan.matches(&staged.blob) else { return };
+            if matches.is_empty() {
+                return;
+            }
+            let added = match reader.added_lines(&staged) {
+                Ok(added) => added,
+                Err(e) => return scan.error(e),
+            };
             let found: Vec<_> = matches
                 .iter()
-                .filter(|m| staged.added.touches(m.start_at.line, m.end_at.line))
+                .filter(|m| added.touches(m.start_at.line, m.end_at.line))
                 .filter_map(|m| scan.finding(m, &staged.provenance))
                 .collect();
             scan.push_findings(found);
@@ -62,7 +68,6 @@ pub fn run(args: &StagedArgs) -> Result<Outcome> {
             too_large.lock().unwrap_or_else(PoisonError::into_inner).push((path, size));
         }
     };
-    let reader = staged.into_reader();
     in_pool(args.scan.threads, || reader.scan(changes, &options, &scan, &each))?;
     let mut report = scan.into_report(format!("staged {}", root.display()));
     report.root = Some(root.clone());

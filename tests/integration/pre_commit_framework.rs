@@ -47,6 +47,11 @@ impl Project {
     /// A project whose `.pre-commit-config.yaml` uses `hook_id` from a local copy of this
     /// repository's hook definitions.
     fn new(hook_id: &str) -> Project {
+        Project::with_hooks(&[hook_id])
+    }
+
+    /// As [`Project::new`], with several hooks.
+    fn with_hooks(hook_ids: &[&str]) -> Project {
         let hooks = Repo::new();
         let definitions = std::fs::read_to_string(
             Path::new(env!("CARGO_MANIFEST_DIR")).join(".pre-commit-hooks.yaml"),
@@ -59,9 +64,14 @@ impl Project {
         repo.stage(
             ".pre-commit-config.yaml",
             format!(
-                "repos:\n  - repo: {}\n    rev: {}\n    hooks:\n      - id: {hook_id}\n",
+                "repos:\n  - repo: {}\n    rev: {}\n    hooks:\n{}\n",
                 hooks.path().display(),
-                rev.trim()
+                rev.trim(),
+                hook_ids
+                    .iter()
+                    .map(|id| format!("      - id: {id}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
             ),
         );
         repo.commit("use leakhound");
@@ -131,4 +141,46 @@ fn run_all_files_and_files_scan_the_files_not_just_staged_lines() {
     assert!(out.status.success(), "{}", all_output(&out));
     let out = project.pre_commit(&["run", "--files", "old/secret.py"]);
     assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
+}
+
+#[test]
+fn push_through_the_framework_scans_the_pushed_commits() {
+    let project = Project::with_hooks(&["leakhound-system", "leakhound-push-system"]);
+    let out = project.pre_commit(&["install", "--hook-type", "pre-push"]);
+    assert!(out.status.success(), "{}", all_output(&out));
+    let remote = TestEnv::new();
+    let out = git_command(remote.path()).args(["init", "-q", "--bare", "."]).output().expect("git");
+    assert!(out.status.success());
+    let repo = &project.repo;
+    let url = remote.path().to_string_lossy().into_owned();
+    repo.git(&["remote", "add", "origin", &url]);
+    // First push of a new branch that includes the root commit: pre-commit exports no range,
+    // so the hook rebuilds the input from the local branch and an all-zeros remote id.
+    repo.stage("deploy.env", format!("AWS_ACCESS_KEY_ID={}\n", fake::aws_key_id()));
+    repo.commit("leak, committed past the commit hook");
+    let out = project.git(&["push", "-q", "origin", "main"], &[]);
+    let text = all_output(&out);
+    assert!(!out.status.success(), "first push blocked: {text}");
+    assert!(text.contains("deploy.env") && text.contains("aws.access-key-id"), "{text}");
+    let out = project.git(&["push", "-q", "origin", "main"], &[("SKIP", "leakhound-push-system")]);
+    assert!(out.status.success(), "SKIP bypasses: {}", all_output(&out));
+    // Later pushes: pre-commit exports the range.
+    repo.stage("README", "docs\n");
+    repo.commit("docs");
+    let out = project.git(&["push", "-q", "origin", "main"], &[]);
+    assert!(out.status.success(), "clean push: {}", all_output(&out));
+    repo.stage("more.env", format!("TOKEN={}\n", fake::github_pat()));
+    repo.commit("another leak");
+    repo.stage("README", "more docs\n");
+    repo.commit("docs on top");
+    let out = project.git(&["push", "-q", "origin", "main"], &[]);
+    let text = all_output(&out);
+    assert!(!out.status.success(), "blocked: {text}");
+    assert!(
+        text.contains("more.env") && !text.contains("deploy.env"),
+        "only the new commits: {text}"
+    );
+    let pushed =
+        git_command(remote.path()).args(["rev-list", "--count", "main"]).output().expect("git");
+    assert_eq!(pushed.stdout, b"3\n", "the last two commits did not reach the remote");
 }

@@ -424,3 +424,27 @@ fn install_hooks_respects_hooks_path_and_never_clobbers() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("updated"));
 }
+
+#[test]
+fn installed_pre_push_hook_blocks_pushing_a_commit_with_a_secret() {
+    let remote = TestEnv::new();
+    let out = git_command(remote.path()).args(["init", "-q", "--bare", "."]).output().expect("git");
+    assert!(out.status.success());
+    let repo = Repo::new();
+    assert_eq!(install_hooks(&repo).status.code(), Some(0));
+    let url = remote.path().to_string_lossy().into_owned();
+    repo.git(&["remote", "add", "origin", &url]);
+    repo.stage("deploy.env", format!("AWS_ACCESS_KEY_ID={}\n", fake::aws_key_id()));
+    repo.commit("committed with --no-verify");
+    let out = repo.git_output(&["push", "-q", "origin", "main"]);
+    assert!(!out.status.success(), "the pre-push hook must block the push");
+    assert!(stderr(&out).contains("blocked"), "{}", stderr(&out));
+    let refs = git_command(remote.path()).args(["for-each-ref"]).output().expect("git");
+    assert!(refs.stdout.is_empty(), "nothing reached the remote");
+    assert!(repo.git_output(&["push", "-q", "--no-verify", "origin", "main"]).status.success());
+    // A clean commit on top goes through the hook.
+    repo.stage("README", "docs\n");
+    repo.commit("docs");
+    let out = repo.git_output(&["push", "-q", "origin", "main"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
