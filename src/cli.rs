@@ -168,13 +168,9 @@ pub struct GitArgs {
     pub scan: ScanArgs,
 }
 
-/// `image` arguments.
+/// How to reach a registry and read its images; shared by `image` and `sweep`.
 #[derive(Debug, Clone, Args)]
-pub struct ImageArgs {
-    /// Images: `registry/repo:tag`, `registry/repo@sha256:…`, `docker-archive:PATH`,
-    /// `oci-archive:PATH[:TAG]`, `oci:DIR[:TAG]`.
-    #[arg(required = true, value_name = "REF")]
-    pub refs: Vec<String>,
+pub struct RegistryArgs {
     /// Registry user name (a Harbor robot account such as `robot$project+ci` works).
     #[arg(long, short = 'u', requires = "password_stdin")]
     pub username: Option<String>,
@@ -193,12 +189,23 @@ pub struct ImageArgs {
     /// Stop reading a layer that inflates beyond this (decompression bombs); reported.
     #[arg(long, value_name = "SIZE", default_value = "16G", value_parser = parse_size)]
     pub max_layer_size: u64,
-    /// Layers of one image pulled and scanned at the same time.
-    #[arg(long, value_name = "N", default_value_t = 3)]
-    pub layer_jobs: usize,
     /// Retries of a registry answer 429 or 5xx (with exponential backoff) before an image fails.
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub retries: u32,
+}
+
+/// `image` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct ImageArgs {
+    /// Images: `registry/repo:tag`, `registry/repo@sha256:…`, `docker-archive:PATH`,
+    /// `oci-archive:PATH[:TAG]`, `oci:DIR[:TAG]`.
+    #[arg(required = true, value_name = "REF")]
+    pub refs: Vec<String>,
+    /// Layers of one image pulled and scanned at the same time.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub layer_jobs: usize,
+    #[command(flatten)]
+    pub access: RegistryArgs,
     #[command(flatten)]
     pub scan: ScanArgs,
 }
@@ -339,27 +346,8 @@ pub struct SweepArgs {
     /// Page size of the listing requests.
     #[arg(long, value_name = "N", default_value_t = 100, hide = true)]
     pub page_size: u64,
-    /// Registry user name (a Harbor robot account such as `robot$project+sweep` works).
-    #[arg(long, short = 'u', requires = "password_stdin")]
-    pub username: Option<String>,
-    /// Read the registry password or token from standard input.
-    #[arg(long, requires = "username")]
-    pub password_stdin: bool,
-    /// Allow plain HTTP or an untrusted certificate for this registry.
-    #[arg(long)]
-    pub insecure_registry: bool,
-    /// Trust this CA certificate (PEM) for registry TLS, in addition to the system roots.
-    #[arg(long, value_name = "FILE")]
-    pub ca_cert: Vec<PathBuf>,
-    /// Scan only this platform of multi-platform images (`os/arch[/variant]`); default: all.
-    #[arg(long, value_name = "OS/ARCH")]
-    pub platform: Option<String>,
-    /// Stop reading a layer that inflates beyond this (decompression bombs); reported.
-    #[arg(long, value_name = "SIZE", default_value = "16G", value_parser = parse_size)]
-    pub max_layer_size: u64,
-    /// Retries of a registry answer 429 or 5xx (with exponential backoff) before an image fails.
-    #[arg(long, value_name = "N", default_value_t = 3)]
-    pub retries: u32,
+    #[command(flatten)]
+    pub access: RegistryArgs,
     #[command(flatten)]
     pub scan: ScanArgs,
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use super::{Outcome, engine, finish};
-use crate::cli::ImageArgs;
+use crate::cli::{ImageArgs, RegistryArgs};
 use crate::report::text::sanitize;
 use crate::scan::Scan;
 use crate::source::oci::auth::{self, Credentials};
@@ -23,30 +23,25 @@ pub fn run(args: &ImageArgs) -> Result<Outcome> {
         .iter()
         .map(|r| ImageRef::parse(r).map_err(anyhow::Error::msg))
         .collect::<Result<Vec<_>>>()?;
-    let credentials = match &args.username {
-        Some(username) => {
-            Some(Credentials { username: username.clone(), password: read_password()? })
-        }
+    let access = &args.access;
+    let credentials = match explicit_credentials(access)? {
+        Some(credentials) => Some(credentials),
         None => auth::from_env(),
     };
-    let ca_certs = args
-        .ca_cert
-        .iter()
-        .map(|p| std::fs::read(p).with_context(|| format!("cannot read --ca-cert {}", p.display())))
-        .collect::<Result<Vec<_>>>()?;
+    let ca_certs = ca_certs(access)?;
     let options = ImageOptions {
         layer: LayerOptions {
             max_file_size: args.scan.max_file_size,
-            max_layer_size: args.max_layer_size,
+            max_layer_size: access.max_layer_size,
             workers: args.scan.threads,
         },
-        platform: args.platform.clone(),
+        platform: access.platform.clone(),
         layer_jobs: args.layer_jobs.max(1),
         registry: RegistryOptions {
             credentials,
-            insecure: args.insecure_registry,
+            insecure: access.insecure_registry,
             ca_certs,
-            retries: args.retries,
+            retries: access.retries,
             backoff: Duration::from_millis(500),
             docker_config: auth::docker_config_path(),
         },
@@ -75,4 +70,22 @@ pub fn read_password() -> Result<String> {
         bail!("--password-stdin: standard input was empty");
     }
     Ok(password)
+}
+
+/// `--username` with the password from standard input, when given.
+pub fn explicit_credentials(access: &RegistryArgs) -> Result<Option<Credentials>> {
+    access
+        .username
+        .as_ref()
+        .map(|username| Ok(Credentials { username: username.clone(), password: read_password()? }))
+        .transpose()
+}
+
+/// The PEM files named by `--ca-cert`.
+pub fn ca_certs(access: &RegistryArgs) -> Result<Vec<Vec<u8>>> {
+    access
+        .ca_cert
+        .iter()
+        .map(|p| std::fs::read(p).with_context(|| format!("cannot read --ca-cert {}", p.display())))
+        .collect()
 }

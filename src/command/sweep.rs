@@ -18,7 +18,7 @@ use crate::report::text::sanitize;
 use crate::rules::load::build_rule_set;
 use crate::scan::Scan;
 use crate::source::enumerate::{Filter, Listed};
-use crate::source::http::{Credentials, HttpOptions, RegistryHttp, Retry, base_url};
+use crate::source::http::{HttpOptions, RegistryHttp, Retry, base_url};
 use crate::source::oci::auth;
 use crate::source::oci::layer::LayerOptions;
 use crate::source::oci::registry::{Registry, RegistryOptions};
@@ -29,31 +29,22 @@ use crate::sweep::{Backend, Progress, ProjectSummary, SweepOptions, assemble, sw
 
 /// Sweeps the registry and reports.
 pub fn run(args: &SweepArgs) -> Result<Outcome> {
-    let explicit = match &args.username {
-        Some(username) => Some(Credentials {
-            username: username.clone(),
-            password: super::image::read_password()?,
-        }),
-        None => None,
-    };
-    let host = base_url(&args.registry, args.insecure_registry)?
+    let access = &args.access;
+    let explicit = super::image::explicit_credentials(access)?;
+    let host = base_url(&args.registry, access.insecure_registry)?
         .split_once("://")
         .map(|(_, h)| h.to_owned())
         .unwrap_or_default();
     let docker_config = auth::docker_config_path();
     let credentials = auth::resolve(&host, explicit.as_ref(), docker_config.as_deref())
         .map_err(anyhow::Error::msg)?;
-    let ca_certs = args
-        .ca_cert
-        .iter()
-        .map(|p| std::fs::read(p).with_context(|| format!("cannot read --ca-cert {}", p.display())))
-        .collect::<Result<Vec<_>>>()?;
+    let ca_certs = super::image::ca_certs(access)?;
     let ca_cert = (!ca_certs.is_empty()).then(|| ca_certs.join(&b'\n'));
     let options = HttpOptions {
-        insecure: args.insecure_registry,
+        insecure: access.insecure_registry,
         ca_cert,
         credentials: credentials.clone(),
-        retry: Retry { attempts: args.retries + 1, ..Retry::default() },
+        retry: Retry { attempts: access.retries + 1, ..Retry::default() },
     };
     let filter = Filter::new(
         &args.projects,
@@ -81,19 +72,19 @@ pub fn run(args: &SweepArgs) -> Result<Outcome> {
     let scan = Scan::new(&engine);
     let registry = Registry::new(RegistryOptions {
         credentials,
-        insecure: args.insecure_registry,
+        insecure: access.insecure_registry,
         ca_certs,
-        retries: args.retries,
+        retries: access.retries,
         backoff: Duration::from_millis(500),
         docker_config,
     })
     .map_err(anyhow::Error::msg)?;
     let layer = LayerOptions {
         max_file_size: args.scan.max_file_size,
-        max_layer_size: args.max_layer_size,
+        max_layer_size: access.max_layer_size,
         workers: args.scan.threads,
     };
-    let backend = OciBackend::new(registry, host.clone(), &scan, layer, args.platform.clone());
+    let backend = OciBackend::new(registry, host.clone(), &scan, layer, access.platform.clone());
     let summaries = (0..engine.len()).map(|i| RuleSummary::of(&engine.rule(i).syntax)).collect();
     sweep_with(&backend, &listed, errors, args, &host, rules, summaries)
 }
@@ -115,7 +106,7 @@ pub fn sweep_with<B: Backend>(
         shard: args.shard.unwrap_or(Shard::ALL),
         concurrency: args.concurrency.max(1),
         rules,
-        platform: args.platform.clone(),
+        platform: args.access.platform.clone(),
     };
     let bar = Bar::new(args.scan.quiet);
     let document = sweep(backend, listed, errors, cache.as_ref(), &options, &bar)?;
