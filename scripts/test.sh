@@ -38,5 +38,6 @@ fi
 
 # No test writes into the user's git config.
 export GIT_CONFIG_NOSYSTEM=1
-cargo nextest run --profile ci --all-targets
+# Doc tests first (nextest skips them), so the run ends on nextest's summary of the whole suite.
 cargo test --doc
+cargo nextest run --profile ci --all-targets

@@ -382,6 +382,12 @@ pub struct MergeArgs {
 }
 
 /// Parses `10M`, `512K`, `1G` or a plain byte count.
+///
+/// ```
+/// use leakhound::cli::parse_size;
+/// assert_eq!(parse_size("10M"), Ok(10 << 20));
+/// assert!(parse_size("ten").is_err());
+/// ```
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
     let lower = text.to_ascii_lowercase();
