@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::common::TestEnv;
+use crate::common::{TestEnv, git};
 use crate::report::validate;
 
 const ZEROS: &str = "0000000000000000000000000000000000000000";
@@ -15,21 +15,6 @@ const ZEROS: &str = "0000000000000000000000000000000000000000";
 /// A fake AWS key id whose last character tells secrets apart.
 fn key(tag: char) -> String {
     format!("AKIA{}{tag}", "EFR6EDT4SYWB5WK")
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Dev")
-        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
-        .env("GIT_COMMITTER_NAME", "Dev")
-        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
-        .output()
-        .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 /// An origin (bare, answering fetches by commit id as GitLab's Gitaly does) and a developer

@@ -3,7 +3,7 @@
 #![allow(dead_code)] // each test module uses a different subset
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Command as StdCommand, Output};
 
 use assert_cmd::Command;
 use tempfile::TempDir;
@@ -81,4 +81,34 @@ pub fn rule_ids(doc: &serde_json::Value) -> Vec<String> {
         .iter()
         .map(|f| f["rule_id"].as_str().expect("rule_id").to_owned())
         .collect()
+}
+
+/// git with no system or global config (the user's hooks and settings never leak in), no
+/// inherited repository variables, and a fixed identity.
+pub fn git_command(dir: &Path) -> StdCommand {
+    let mut cmd = StdCommand::new("git");
+    cmd.current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env_remove("GIT_INDEX_FILE")
+        .env_remove("GIT_DIR")
+        .env("GIT_AUTHOR_NAME", "Dev")
+        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
+        .env("GIT_COMMITTER_NAME", "Dev")
+        .env("GIT_COMMITTER_EMAIL", "dev@example.com");
+    cmd
+}
+
+/// Runs `cmd` (a git command), asserts it succeeded, and returns its trimmed stdout.
+pub fn run_git(mut cmd: StdCommand) -> String {
+    let out = cmd.output().expect("git runs");
+    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Runs git with `args` in `dir` (see [`git_command`]) and returns its trimmed stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let mut cmd = git_command(dir);
+    cmd.args(args);
+    run_git(cmd)
 }

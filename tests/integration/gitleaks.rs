@@ -2,7 +2,7 @@
 //! semantics give (reasoned from gitleaks' documentation, case by case below), unsupported
 //! features are warned about with file and line, and malformed ones are errors.
 
-use crate::common::{TestEnv, fake};
+use crate::common::{TestEnv, fake, git};
 
 const CONFIG: &str = r#"title = "team config"
 
@@ -147,21 +147,6 @@ fn malformed_gitleaks_configs_name_file_and_line() {
     let err = String::from_utf8_lossy(&env.run(&["dir", ".", "--config", "bad.toml"]).stderr)
         .into_owned();
     assert!(err.contains("secretGroup 2"), "{err}");
-}
-
-fn git(dir: &std::path::Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Dev")
-        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
-        .env("GIT_COMMITTER_NAME", "Dev")
-        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
-        .output()
-        .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 #[test]

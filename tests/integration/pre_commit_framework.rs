@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::common::{TestEnv, fake};
-use crate::staged::{Repo, git_command};
+use crate::common::{TestEnv, fake, git_command};
+use crate::staged::Repo;
 
 /// The `pre-commit` executable: `$LEAKHOUND_PRE_COMMIT`, `pre-commit` on `PATH`, or the venv
 /// `scripts/test.sh` installs it into.

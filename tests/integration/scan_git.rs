@@ -7,7 +7,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::common::{TestEnv, fake, rule_ids};
+use crate::common::{TestEnv, fake, git_command, rule_ids, run_git};
 
 /// A repository under construction in a [`TestEnv`].
 struct Repo {
@@ -66,10 +66,8 @@ impl Repo {
 }
 
 fn git_cmd(dir: &Path) -> Command {
-    let mut cmd = Command::new("git");
-    cmd.current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", ANN.0)
+    let mut cmd = git_command(dir);
+    cmd.env("GIT_AUTHOR_NAME", ANN.0)
         .env("GIT_AUTHOR_EMAIL", ANN.1)
         .env("GIT_COMMITTER_NAME", "Committer")
         .env("GIT_COMMITTER_EMAIL", "committer@example.test")
@@ -79,9 +77,9 @@ fn git_cmd(dir: &Path) -> Command {
 }
 
 fn git_in(dir: &Path, args: &[&str]) -> String {
-    let out = git_cmd(dir).args(args).output().expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    let mut cmd = git_cmd(dir);
+    cmd.args(args);
+    run_git(cmd)
 }
 
 /// The finding with `rule` (there must be exactly one).

@@ -2,9 +2,9 @@
 //! with the git CLI, real `git commit`s running the installed hook, the real binary.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use crate::common::{TestEnv, fake, rule_ids};
+use crate::common::{TestEnv, fake, git_command, rule_ids};
 
 /// A git repository in a fresh `TestEnv`, isolated from the user's and system git config.
 pub struct Repo {
@@ -57,17 +57,6 @@ impl Repo {
         all.extend_from_slice(args);
         self.env.json(&all)
     }
-}
-
-/// git with no system or global config, so the user's hooks or settings never leak in.
-pub fn git_command(dir: &Path) -> Command {
-    let mut cmd = Command::new("git");
-    cmd.current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env_remove("GIT_INDEX_FILE")
-        .env_remove("GIT_DIR");
-    cmd
 }
 
 /// (path, line) of every finding.
