@@ -3,14 +3,15 @@
 //! validation of SARIF and GitLab output against the vendored schemas in `tests/schemas`, and the
 //! JSON report parsed back into its `deny_unknown_fields` types.
 
-use std::path::Path;
-use std::process::Command;
+#[path = "../../tests/schemas/validate.rs"]
+mod schema;
 
 use super::json::Document;
 use super::{Format, Options, Report, RuleSummary, Stats, write};
 use crate::error::ScanError;
 use crate::finding::{CommitInfo, Finding, ImageInfo, Occurrence, fingerprint};
 use crate::rules::Severity;
+use schema::validate;
 
 /// A fake AWS key id, assembled at run time (no secret-shaped literal in the source).
 fn aws() -> String {
@@ -168,38 +169,19 @@ fn json_parses_back_into_strict_types() {
     }
 }
 
-/// Validates `doc` with `tests/schemas/validate.py` (Python's `jsonschema`, which
-/// `scripts/test.sh` installs when missing).
-pub(crate) fn validate(schema: &str, doc: &str) -> Result<(), String> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemas");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let file = dir.path().join("doc.json");
-    std::fs::write(&file, doc).expect("write doc");
-    let out = Command::new("python3")
-        .arg(root.join("validate.py"))
-        .arg(root.join(schema))
-        .arg(&file)
-        .output()
-        .expect("python3 runs (scripts/test.sh installs python3-jsonschema)");
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
-}
-
 #[test]
 fn sarif_and_gitlab_validate_against_their_schemas() {
     for options in [Options::default(), Options { show_secrets: true, color: false }] {
         let sarif = render(Format::Sarif, options);
-        validate("sarif-schema-2.1.0.json", &sarif).unwrap_or_else(|e| panic!("{e}\n{sarif}"));
+        validate("sarif-schema-2.1.0.json", sarif.as_bytes())
+            .unwrap_or_else(|e| panic!("{e}\n{sarif}"));
         let gitlab = render(Format::Gitlab, options);
-        validate("gitlab-secret-detection-report-format.json", &gitlab)
+        validate("gitlab-secret-detection-report-format.json", gitlab.as_bytes())
             .unwrap_or_else(|e| panic!("{e}\n{gitlab}"));
     }
     // The validator really validates: a report without `version` fails.
     let broken = render(Format::Gitlab, Options::default()).replacen("\"version\"", "\"v\"", 1);
-    assert!(validate("gitlab-secret-detection-report-format.json", &broken).is_err());
+    assert!(validate("gitlab-secret-detection-report-format.json", broken.as_bytes()).is_err());
 }
 
 #[test]

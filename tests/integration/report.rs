@@ -1,25 +1,11 @@
 //! Report formats from the real binary: SARIF and GitLab reports of a real scan validate against
 //! the vendored schemas, and every format is accepted by `--format`.
 
-use std::path::Path;
-use std::process::Command;
-
 use crate::common::{TestEnv, fake};
 
-/// Validates `doc` against `tests/schemas/<schema>` with Python's `jsonschema`.
-pub fn validate(schema: &str, doc: &[u8]) -> Result<(), String> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemas");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let file = dir.path().join("doc.json");
-    std::fs::write(&file, doc).expect("write doc");
-    let out = Command::new("python3")
-        .arg(root.join("validate.py"))
-        .arg(root.join(schema))
-        .arg(&file)
-        .output()
-        .expect("python3 runs");
-    if out.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&out.stderr).into()) }
-}
+#[path = "../schemas/validate.rs"]
+mod schema;
+pub use schema::validate;
 
 #[test]
 fn sarif_and_gitlab_reports_of_a_real_scan_validate() {
