@@ -18,6 +18,8 @@
 
 use memchr::{memchr_iter, memchr2_iter};
 
+use super::alphabet;
+
 /// Shortest base64 run the blind search decodes (32 characters decode to 24 bytes). Shorter
 /// values are mostly identifiers; a short base64 value that a rule picked out (a Kubernetes
 /// Secret's password) is decoded through [`base64_view`] instead.
@@ -199,54 +201,37 @@ const CLASS: [u8; 256] = {
     table
 };
 
-/// Finds base64 runs of at least [`MIN_BASE64`] bytes by probing every `MIN_BASE64`-th byte: a
-/// probe outside the alphabet rules out every run that would have covered it, so prose and code
-/// with short identifiers are skipped mostly without looking at each byte (measured: this pass
-/// went from ~25% to ~8% of a scan of crate sources).
+/// Finds base64 runs of at least [`MIN_BASE64`] bytes (see [`alphabet`] for how they are found
+/// fast) that mix upper case, lower case and digits, and keeps those that decode to text.
 fn base64_views(data: &[u8], out: &mut Vec<View>) {
-    let n = data.len();
-    let class = |i: usize| CLASS[usize::from(data[i])];
-    // Invariant: every long run starting before `probe - (MIN_BASE64 - 1)` has been handled.
-    let mut probe = MIN_BASE64 - 1;
-    while probe < n {
-        if class(probe) == 0 {
-            probe += MIN_BASE64;
-            continue;
-        }
-        let outside = |b: &u8| CLASS[usize::from(*b)] == 0;
-        let start = data[..probe].iter().rposition(outside).map_or(0, |p| p + 1);
-        let mut end = data[probe..].iter().position(outside).map_or(n, |p| probe + p);
-        let run_end = end;
-        while end < n && end - run_end < 2 && data[end] == b'=' {
+    alphabet::long_runs(data, MIN_BASE64, |start| {
+        let run_end = data[start..]
+            .iter()
+            .position(|&b| !alphabet::in_alphabet(b))
+            .map_or(data.len(), |p| start + p);
+        let mut end = run_end;
+        while end < data.len() && end - run_end < 2 && data[end] == b'=' {
             end += 1;
         }
-        // The next long run starts at `end` at the earliest (padding may be followed by another
-        // run), so it covers `end + MIN_BASE64 - 1`.
-        probe = end + MIN_BASE64 - 1;
-        let len = end - start;
-        if !(MIN_BASE64..=MAX_ENCODED).contains(&len) {
-            continue;
+        if out.len() >= MAX_VIEWS || !(MIN_BASE64..=MAX_ENCODED).contains(&(end - start)) {
+            return end;
         }
         let kinds = data[start..run_end].iter().fold(0, |k, &b| k | CLASS[usize::from(b)]);
-        if kinds & (UPPER | LOWER | DIGIT) != UPPER | LOWER | DIGIT {
-            continue;
-        }
-        if let Some(decoded) = base64(&data[start..end])
+        if kinds & (UPPER | LOWER | DIGIT) == UPPER | LOWER | DIGIT
+            && let Some(decoded) = base64(&data[start..end])
             && looks_textual(&decoded)
         {
             out.push(view(data, Encoding::Base64, start, end, &decoded));
-            if out.len() >= MAX_VIEWS {
-                return;
-            }
         }
-    }
+        end
+    });
 }
 
 /// A view of `data[start..end]` when that span is base64 of text, whatever its length (the engine
 /// asks about values that a rule already picked out, such as a short Kubernetes Secret value).
 pub fn base64_view(data: &[u8], start: usize, end: usize) -> Option<View> {
     let span = data.get(start..end)?;
-    if span.len() < 8 || span.iter().any(|&b| CLASS[usize::from(b)] == 0 && b != b'=') {
+    if span.len() < 8 || span.iter().any(|&b| !alphabet::in_alphabet(b) && b != b'=') {
         return None;
     }
     let decoded = base64(span).filter(|d| looks_textual(d))?;

@@ -12,6 +12,7 @@
 //! [`Engine`] is built once and shared read-only across threads.
 
 pub mod allow;
+mod alphabet;
 pub mod checksum;
 pub mod decode;
 pub mod entropy;
