@@ -203,3 +203,15 @@ fn fifty_megabyte_single_line_is_scanned() {
         (Some(1), Some(column as u64 + 7))
     );
 }
+
+/// Every rule change shows up in review (STYLE.md §4): the built-in catalog as `rules list
+/// --format json` prints it, ids, patterns, keywords, gates and examples.
+#[test]
+fn rules_list_json_is_snapshotted() {
+    let env = TestEnv::new();
+    let out = env.run(&["rules", "list", "--format", "json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(listed.as_array().is_some_and(|rules| rules.len() >= 150), "the whole catalog");
+    insta::assert_snapshot!("rules_list_json", String::from_utf8_lossy(&out.stdout));
+}
