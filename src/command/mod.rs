@@ -110,7 +110,11 @@ pub fn triage(report: &Report, args: &ScanArgs) -> Result<Report> {
 
 /// Applies triage, writes the report where the user asked and returns the outcome.
 pub fn finish(report: &Report, args: &ScanArgs) -> Result<Outcome> {
-    let report = &triage(report, args)?;
+    deliver(&triage(report, args)?, args)
+}
+
+/// Writes an already triaged report where the user asked and returns the outcome.
+pub fn deliver(report: &Report, args: &ScanArgs) -> Result<Outcome> {
     let stdout = io::stdout();
     let color = match args.color {
         Color::Always => true,

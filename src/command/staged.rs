@@ -12,7 +12,7 @@ use std::sync::{Mutex, PoisonError};
 
 use anyhow::{Context, Result};
 
-use super::{Outcome, engine, finish};
+use super::{Outcome, deliver, engine, triage};
 use crate::baseline::IGNORE_FILE;
 use crate::cli::StagedArgs;
 use crate::report::text::{human_bytes, sanitize};
@@ -82,7 +82,9 @@ pub fn run(args: &StagedArgs) -> Result<Outcome> {
             human_bytes(args.scan.max_file_size)
         );
     }
-    let outcome = finish(&report, &args.scan)?;
+    // Triaged here so that the blocking message counts what is left after the baseline.
+    let report = triage(&report, &args.scan)?;
+    let outcome = deliver(&report, &args.scan)?;
     if outcome == Outcome::Findings && !args.scan.quiet {
         eprint!("{}", blocking_message(report.findings.len()));
     }

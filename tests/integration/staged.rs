@@ -319,6 +319,30 @@ fn blocking_message_says_what_where_and_the_ways_out() {
     assert_eq!(repo.env.run(&["staged"]).status.code(), Some(0));
 }
 
+#[test]
+fn blocking_message_counts_only_what_the_baseline_leaves() {
+    let repo = Repo::new();
+    repo.stage("deploy.sh", format!("export AWS_ACCESS_KEY_ID={}\n", fake::aws_key_id()));
+    repo.stage("ci.py", format!("TOKEN = '{}'\n", fake::github_pat()));
+    let (code, doc) = repo.staged(&[]);
+    assert_eq!(code, 1);
+    let findings = doc["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), 2, "{doc}");
+    let aws = findings
+        .iter()
+        .find(|f| f["path"] == "deploy.sh")
+        .and_then(|f| f["fingerprint"].as_str())
+        .expect("the AWS finding");
+    repo.env.file(".leakhoundignore", format!("{aws}\n"));
+    let out = repo.env.run(&["staged"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("leakhound: 1 secret(s) in the staged changes"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 /// Installs the hooks with the real binary; returns the command's output.
 fn install_hooks(repo: &Repo) -> Output {
     repo.env.run(&["install-hooks"])
