@@ -495,3 +495,78 @@ fn expired_token_gets_renewed_once() {
     assert_eq!(code, 1, "a 401 with a stale token gets a fresh one: {doc} {stderr}");
     check_fixture_findings(&doc, &fx.layers);
 }
+
+#[test]
+fn compressed_docker_archives_are_streamed_and_a_truncated_one_is_an_error() {
+    let env = TestEnv::new();
+    // Layer 0 is bigger than the entries the indexing pass keeps in memory (1 MiB), so it is
+    // read by inflating the archive again up to it; layer 1 is small.
+    let mut big: String =
+        (0..40_000).map(|i| format!("line {i:06} of an ordinary log file\n")).collect();
+    big += "aws_access_key_id = ";
+    big += &fake::aws_key_id();
+    big += "\n";
+    let l0 = layer_tar(&[file("var/log/app.log", big)]);
+    let l1 = layer_tar(&[file("etc/token.txt", format!("token: {}\n", fake::github_pat()))]);
+    let diff_ids = [digest(&l0), digest(&l1)];
+    let mut layout = Layout::new(&env.path().join("layout"));
+    let manifest = layout.manifest(&ImageSpec::new(&[l0, l1], Compression::Gzip));
+    layout.tag(manifest, "v1");
+    let save = env.path().join("save.tar");
+    let out = std::process::Command::new("skopeo")
+        .args(["--insecure-policy", "copy", "--quiet"])
+        .arg(format!("oci:{}:v1", layout.dir.display()))
+        .arg(format!("docker-archive:{}:127.0.0.1:5000/test/big:v1", save.display()))
+        .env("TMPDIR", env.path())
+        .output()
+        .expect("skopeo runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tar = std::fs::read(&save).expect("save.tar");
+    assert!(tar.len() > 1 << 20);
+    // Names that do not say the compression: it is taken from the bytes.
+    std::fs::write(env.path().join("img.gz.bin"), compress(&tar, Compression::Gzip)).expect("gz");
+    std::fs::write(env.path().join("img.zst.tar"), compress(&tar, Compression::Zstd)).expect("zst");
+
+    let findings = |name: &str| {
+        let (code, doc) = env.json(&[
+            "image",
+            &format!("docker-archive:{}", env.path().join(name).display()),
+            "--show-secrets",
+        ]);
+        assert_eq!(code, 1, "{name}: {doc}");
+        let found: Vec<(String, String, String)> = doc["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .map(|f| {
+                (
+                    f["rule_id"].as_str().unwrap_or_default().to_owned(),
+                    f["path"].as_str().unwrap_or_default().to_owned(),
+                    f["image"]["layer_digest"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        found
+    };
+    let plain = findings("save.tar");
+    assert_eq!(
+        plain,
+        [
+            ("github.token".to_owned(), "etc/token.txt".to_owned(), diff_ids[1].clone()),
+            ("aws.access-key-id".to_owned(), "var/log/app.log".to_owned(), diff_ids[0].clone()),
+        ]
+    );
+    assert_eq!(findings("img.gz.bin"), plain, "gzip");
+    assert_eq!(findings("img.zst.tar"), plain, "zstd");
+
+    // Cut short: a clear error, exit 2, and the other image is still scanned.
+    let gz = compress(&tar, Compression::Gzip);
+    std::fs::write(env.path().join("cut.tar.gz"), &gz[..gz.len() * 2 / 3]).expect("write");
+    let good = format!("oci:{}:v1", layout.dir.display());
+    let cut = format!("docker-archive:{}", env.path().join("cut.tar.gz").display());
+    let (code, doc) = env.json(&["image", &cut, &good]);
+    assert_eq!(code, 2, "{doc}");
+    let errors = doc["errors"].to_string();
+    assert!(errors.contains("gzip") && errors.contains("truncated"), "{errors}");
+    assert_eq!(rule_ids(&doc).len(), 2, "the good image is still scanned: {doc}");
+}
