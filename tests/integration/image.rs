@@ -1,6 +1,8 @@
 //! `leakhound image` end to end: OCI layouts and archives written by the tests, pushed to a real
 //! distribution registry (see `registry.rs`) in every auth mode.
 
+use std::fmt::Write as _;
+
 use serde_json::Value;
 
 use crate::common::{TestEnv, fake, rule_ids};
@@ -501,8 +503,10 @@ fn compressed_docker_archives_are_streamed_and_a_truncated_one_is_an_error() {
     let env = TestEnv::new();
     // Layer 0 is bigger than the entries the indexing pass keeps in memory (1 MiB), so it is
     // read by inflating the archive again up to it; layer 1 is small.
-    let mut big: String =
-        (0..40_000).map(|i| format!("line {i:06} of an ordinary log file\n")).collect();
+    let mut big = String::new();
+    for i in 0..40_000 {
+        let _ = writeln!(big, "line {i:06} of an ordinary log file");
+    }
     big += "aws_access_key_id = ";
     big += &fake::aws_key_id();
     big += "\n";
