@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use crate::common::{TestEnv, fake, rule_ids};
 use crate::registry::{
-    Compression, Entry, ImageSpec, Layout, Mode, PASSWORD, Registry, USER, compress, digest,
-    failing_server, free_port, layer_tar,
+    Compression, Entry, FaultyProxy, ImageSpec, Layout, Mode, PASSWORD, Registry, USER, compress,
+    digest, failing_server, free_port, layer_tar,
 };
 
 fn file(path: &str, text: impl Into<String>) -> Entry {
@@ -573,4 +573,88 @@ fn compressed_docker_archives_are_streamed_and_a_truncated_one_is_an_error() {
     let errors = doc["errors"].to_string();
     assert!(errors.contains("gzip") && errors.contains("truncated"), "{errors}");
     assert_eq!(rule_ids(&doc).len(), 2, "the good image is still scanned: {doc}");
+}
+
+/// The fixture pushed to a plain registry, and the proxy in front of it.
+fn behind_proxy(
+    env: &TestEnv,
+    pattern: &'static str,
+    status: u16,
+    retry_after: Option<&'static str>,
+    count: usize,
+) -> (Registry, FaultyProxy, Fixture) {
+    let registry = Registry::start(Mode::Plain);
+    let fx = fixture(env, Compression::Gzip);
+    registry.push(&fx.layout.dir, "v1", "proj/app:v1");
+    let proxy = FaultyProxy::start(&registry.addr, pattern, status, retry_after, count);
+    (registry, proxy, fx)
+}
+
+/// Runs `image` on `images`; returns the exit code, the report, stderr and the wall time.
+fn timed(env: &TestEnv, images: &[&str], extra: &[&str]) -> (i32, Value, String, f64) {
+    let started = std::time::Instant::now();
+    let out = env
+        .cmd()
+        .arg("image")
+        .args(images)
+        .args(["--insecure-registry", "--format", "json"])
+        .args(extra)
+        .output()
+        .expect("run leakhound");
+    let secs = started.elapsed().as_secs_f64();
+    let doc = serde_json::from_slice(&out.stdout).expect("json report");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code().expect("code"), doc, stderr, secs)
+}
+
+#[test]
+fn a_429_with_retry_after_is_waited_out() {
+    let env = TestEnv::new();
+    let (_registry, proxy, fx) = behind_proxy(&env, "/blobs/", 429, Some("1"), 2);
+    let image = format!("{}/proj/app:v1", proxy.addr);
+    let (code, doc, stderr, secs) = timed(&env, &[&image], &[]);
+    assert_eq!(code, 1, "{doc} {stderr}");
+    check_fixture_findings(&doc, &fx.layers);
+    assert_eq!(proxy.injected(), 2);
+    // The config blob is read before the layers: its 429 and a layer's are waited out in turn.
+    assert!(secs >= 2.0, "Retry-After: 1 twice, yet done in {secs:.2} s");
+    assert!(stderr.contains("HTTP 429") && stderr.contains("(Retry-After)"), "{stderr}");
+}
+
+#[test]
+fn server_errors_and_dropped_connections_are_retried_with_backoff() {
+    let env = TestEnv::new();
+    for status in [500, 0] {
+        let (_registry, proxy, fx) = behind_proxy(&env, "/manifests/", status, None, 2);
+        let image = format!("{}/proj/app:v1", proxy.addr);
+        let (code, doc, stderr, secs) = timed(&env, &[&image], &[]);
+        assert_eq!(code, 1, "{status}: {doc} {stderr}");
+        check_fixture_findings(&doc, &fx.layers);
+        assert_eq!(proxy.injected(), 2);
+        // Backoff 0.5 s, then 1 s.
+        assert!(secs >= 1.5, "{status}: two backoffs, yet done in {secs:.2} s");
+        let said = if status == 0 { "the connection failed" } else { "HTTP 500" };
+        assert!(stderr.contains(said) && stderr.contains("retry 2 of 3"), "{stderr}");
+    }
+}
+
+#[test]
+fn a_registry_that_keeps_failing_fails_that_image_only() {
+    let env = TestEnv::new();
+    let (registry, proxy, fx) = behind_proxy(&env, "/blobs/", 500, None, usize::MAX);
+    let failing = format!("{}/proj/app:v1", proxy.addr);
+    let direct = registry.image("proj/app:v1");
+    let (code, doc, stderr, _) = timed(&env, &[&failing, &direct], &["--retries", "2"]);
+    assert_eq!(code, 2, "{doc} {stderr}");
+    check_fixture_findings(&doc, &fx.layers);
+    let errors = doc["errors"].as_array().expect("errors");
+    assert!(!errors.is_empty());
+    for e in errors {
+        let origin = e["origin"].as_str().unwrap_or_default();
+        let message = e["message"].as_str().unwrap_or_default();
+        assert!(origin.starts_with(&failing), "only the proxied image fails: {e}");
+        assert!(message.contains("answered 500") && message.contains("after 2 retries"), "{e}");
+    }
+    // The config and both layers: three attempts each.
+    assert_eq!(proxy.injected(), 9);
 }
