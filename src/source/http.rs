@@ -333,7 +333,7 @@ impl RegistryHttp {
     /// GETs `path` (path and query, starting with `/`) and reads the whole answer; see
     /// [`RegistryHttp::open`].
     pub async fn get(&self, path: &str, scope: &str) -> Result<Answer, HttpError> {
-        let response = self.open(path, scope, &[]).await?;
+        let response = self.open(path, scope, &[], 0).await?;
         let url = response.url().to_string();
         let headers = response.headers().clone();
         let body = response.bytes().await.map_err(|e| HttpError::Connect {
@@ -345,7 +345,9 @@ impl RegistryHttp {
     }
 
     /// GETs `path` (path and query, starting with `/`) and returns the successful response
-    /// with its body unread (a blob is streamed from it). Authenticates as the registry asks:
+    /// with its body unread (a blob is streamed from it); from byte `from` on when it is not 0
+    /// (a `Range` request, to resume a body that broke off: check for 206, a server may ignore
+    /// it and send everything). Authenticates as the registry asks:
     /// Basic with the credentials, or a bearer token for `scope` (the challenge's own scope
     /// wins) fetched from the realm the registry names, fetched again once if the registry
     /// refuses it (a token that expired mid-pull). Retries as [`Retry`] says.
@@ -354,6 +356,7 @@ impl RegistryHttp {
         path: &str,
         scope: &str,
         accept: &[&str],
+        from: u64,
     ) -> Result<reqwest::Response, HttpError> {
         let url = format!("{}{path}", self.base);
         let mut renewals = 0;
@@ -366,6 +369,9 @@ impl RegistryHttp {
                     if !accept.is_empty() {
                         // One header, comma-joined: some proxies keep only the first of several.
                         request = request.header(reqwest::header::ACCEPT, accept.join(", "));
+                    }
+                    if from > 0 {
+                        request = request.header(reqwest::header::RANGE, format!("bytes={from}-"));
                     }
                     if let Some(token) = &token {
                         request = request.bearer_auth(token);
@@ -412,6 +418,24 @@ impl RegistryHttp {
                 retries,
             });
         }
+    }
+
+    /// Before retry `attempt` (0-based) of a body that broke off: announces and waits as the
+    /// policy says, or returns false when the retries are used up.
+    pub async fn pause_before_resuming(&self, path: &str, attempt: u32, why: &str) -> bool {
+        if attempt + 1 >= self.retry.attempts.max(1) {
+            return false;
+        }
+        let wait = self.retry.delay(attempt, None);
+        self.notify.say(&format!(
+            "{}{path}: {why}; resuming in {} (retry {} of {})",
+            self.base,
+            seconds(wait),
+            attempt + 1,
+            self.retry.attempts - 1
+        ));
+        tokio::time::sleep(wait).await;
+        true
     }
 
     /// Sends the request `build` makes until it gets an answer that is not worth retrying, or

@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use crate::common::{TestEnv, fake, rule_ids};
 use crate::registry::{
-    Compression, Entry, FaultyProxy, ImageSpec, Layout, Mode, PASSWORD, Registry, USER, compress,
-    digest, failing_server, free_port, layer_tar,
+    CUT_BODY, Compression, DROP, Entry, FaultyProxy, ImageSpec, Layout, Mode, PASSWORD, Registry,
+    USER, compress, digest, failing_server, free_port, layer_tar,
 };
 
 fn file(path: &str, text: impl Into<String>) -> Entry {
@@ -624,7 +624,7 @@ fn a_429_with_retry_after_is_waited_out() {
 #[test]
 fn server_errors_and_dropped_connections_are_retried_with_backoff() {
     let env = TestEnv::new();
-    for status in [500, 0] {
+    for status in [500, DROP] {
         let (_registry, proxy, fx) = behind_proxy(&env, "/manifests/", status, None, 2);
         let image = format!("{}/proj/app:v1", proxy.addr);
         let (code, doc, stderr, secs) = timed(&env, &[&image], &[]);
@@ -633,7 +633,7 @@ fn server_errors_and_dropped_connections_are_retried_with_backoff() {
         assert_eq!(proxy.injected(), 2);
         // Backoff 0.5 s, then 1 s.
         assert!(secs >= 1.5, "{status}: two backoffs, yet done in {secs:.2} s");
-        let said = if status == 0 { "the connection failed" } else { "HTTP 500" };
+        let said = if status == DROP { "the connection failed" } else { "HTTP 500" };
         assert!(stderr.contains(said) && stderr.contains("retry 2 of 3"), "{stderr}");
     }
 }
@@ -657,4 +657,16 @@ fn a_registry_that_keeps_failing_fails_that_image_only() {
     }
     // The config and both layers: three attempts each.
     assert_eq!(proxy.injected(), 9);
+}
+
+#[test]
+fn a_blob_cut_off_mid_body_is_resumed_where_it_stopped() {
+    let env = TestEnv::new();
+    let (_registry, proxy, fx) = behind_proxy(&env, "/blobs/", CUT_BODY, None, 2);
+    let image = format!("{}/proj/app:v1", proxy.addr);
+    let (code, doc, stderr, _) = timed(&env, &[&image], &[]);
+    assert_eq!(code, 1, "{doc} {stderr}");
+    check_fixture_findings(&doc, &fx.layers);
+    assert_eq!(proxy.injected(), 2);
+    assert!(stderr.contains("broke off after 100 bytes; resuming"), "{stderr}");
 }

@@ -595,11 +595,16 @@ pub fn failing_server(status: u16) -> String {
     addr
 }
 
+/// [`FaultyProxy`] status: drop the connection without an answer.
+pub const DROP: u16 = 0;
+/// [`FaultyProxy`] status: forward, but cut the body off after 100 bytes.
+pub const CUT_BODY: u16 = 1;
+
 /// A fault-injecting HTTP proxy in front of a real registry. It is the mock here because
 /// docker-registry cannot be made to rate-limit, fail or drop connections on purpose: the first
 /// `count` requests whose path contains `pattern` get `status` (with `Retry-After` when given;
-/// status 0 drops the connection without an answer), and everything else is forwarded to the
-/// registry unchanged, one request per connection.
+/// or [`DROP`], [`CUT_BODY`]), and everything else is forwarded to the registry unchanged, one
+/// request per connection.
 pub struct FaultyProxy {
     /// `127.0.0.1:PORT`.
     pub addr: String,
@@ -672,15 +677,15 @@ fn proxy_one(client: TcpStream, upstream: &str, fault: &Fault) -> std::io::Resul
     }
     let path = request_line.split(' ').nth(1).unwrap_or_default();
     let mut client = client;
-    if path.contains(fault.pattern)
+    let faulty = path.contains(fault.pattern)
         && fault
             .counter
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
                 (n < fault.count).then_some(n + 1)
             })
-            .is_ok()
-    {
-        if fault.status == 0 {
+            .is_ok();
+    if faulty && fault.status != CUT_BODY {
+        if fault.status == DROP {
             return client.shutdown(std::net::Shutdown::Both);
         }
         let retry_after =
@@ -694,6 +699,13 @@ fn proxy_one(client: TcpStream, upstream: &str, fault: &Fault) -> std::io::Resul
     let mut registry = TcpStream::connect(upstream)?;
     head.extend_from_slice(b"Connection: close\r\n\r\n");
     registry.write_all(&head)?;
+    if faulty {
+        let mut answer = Vec::new();
+        registry.read_to_end(&mut answer)?;
+        let body = answer.windows(4).position(|w| w == b"\r\n\r\n").map_or(0, |i| i + 4);
+        client.write_all(&answer[..(body + 100).min(answer.len())])?;
+        return client.shutdown(std::net::Shutdown::Both);
+    }
     std::io::copy(&mut registry, &mut client)?;
     Ok(())
 }

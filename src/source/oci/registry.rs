@@ -147,12 +147,18 @@ impl RemoteStore<'_> {
         let response = self
             .registry
             .runtime
-            .block_on(self.remote.http.open(&path, &self.scope, accept))
+            .block_on(self.remote.http.open(&path, &self.scope, accept, 0))
             .map_err(|e| self.describe(&e))?;
         Ok(Body {
             handle: self.registry.runtime.handle().clone(),
             response,
             chunk: bytes::Bytes::new(),
+            remote: Arc::clone(&self.remote),
+            path,
+            scope: self.scope.clone(),
+            received: 0,
+            skip: 0,
+            resumed: 0,
         })
     }
 
@@ -244,24 +250,70 @@ impl BlobStore for RemoteStore<'_> {
 }
 
 /// A blocking reader over a response body (runs on a scanning thread, never inside the
-/// runtime).
+/// runtime). A body that breaks off (a connection reset mid-layer) is resumed where it stopped
+/// with a `Range` request, as often as the retry policy allows; the layer reader's digest check
+/// covers the joined bytes.
 struct Body {
     handle: tokio::runtime::Handle,
     response: reqwest::Response,
     chunk: bytes::Bytes,
+    remote: Arc<Remote>,
+    path: String,
+    scope: String,
+    /// Bytes handed out so far.
+    received: u64,
+    /// Bytes to drop from the current response (a server that ignored `Range`).
+    skip: u64,
+    /// Resumptions so far.
+    resumed: u32,
+}
+
+impl Body {
+    /// Asks again for the rest after `error`, or gives up with it.
+    fn resume(&mut self, error: &reqwest::Error) -> io::Result<()> {
+        let broken = || io::Error::other(error_chain(error));
+        let http = &self.remote.http;
+        let why = format!("the body broke off after {} bytes", self.received);
+        if !self.handle.block_on(http.pause_before_resuming(&self.path, self.resumed, &why)) {
+            return Err(broken());
+        }
+        self.resumed += 1;
+        let response = self
+            .handle
+            .block_on(http.open(&self.path, &self.scope, &[], self.received))
+            .map_err(|e| io::Error::other(format!("{}; resuming failed: {e}", broken())))?;
+        let expected = format!("bytes {}-", self.received);
+        let range = response.headers().get(reqwest::header::CONTENT_RANGE);
+        if response.status() == reqwest::StatusCode::PARTIAL_CONTENT
+            && range.and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with(&expected))
+        {
+            self.skip = 0;
+        } else if response.status() == reqwest::StatusCode::OK {
+            self.skip = self.received;
+        } else {
+            return Err(io::Error::other(format!("{}; the resumed answer is unusable", broken())));
+        }
+        self.response = response;
+        Ok(())
+    }
 }
 
 impl Read for Body {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.chunk.is_empty() {
             match self.handle.block_on(self.response.chunk()) {
-                Ok(Some(chunk)) => self.chunk = chunk,
+                Ok(Some(mut chunk)) => {
+                    let drop = usize::try_from(self.skip).unwrap_or(usize::MAX).min(chunk.len());
+                    self.skip -= drop as u64;
+                    self.chunk = chunk.split_off(drop);
+                }
                 Ok(None) => return Ok(0),
-                Err(e) => return Err(io::Error::other(error_chain(&e))),
+                Err(e) => self.resume(&e)?,
             }
         }
         let n = buf.len().min(self.chunk.len());
         buf[..n].copy_from_slice(&self.chunk.split_to(n));
+        self.received += n as u64;
         Ok(n)
     }
 }
