@@ -7,6 +7,7 @@
 #   - `gzip -dc LAYER | tar -t >/dev/null` on the base layer   (leakhound's target: <= 1.5x)
 #   - leakhound on the OCI layout (gzip layers)
 #   - leakhound and Kingfisher on the same `docker save` archive (target: leakhound faster)
+#   - leakhound on that archive gzipped, and pulling the image from a local docker-registry
 #
 # Needs root (debootstrap) and Debian's package mirror the first time; the root file system and
 # the images are cached under $CACHE (default /tmp/leakhound-image-bench).
@@ -98,6 +99,27 @@ $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
 read -r gz gz_rss < <(measure bash -c "gzip -dc '$LAYER' | tar -t >/dev/null")
 read -r lh lh_rss < <(measure "$LH" image "oci:$CACHE/oci:bench" --format json)
 read -r lhd lhd_rss < <(measure "$LH" image "docker-archive:$CACHE/save.tar" --format json)
+# The same archive gzipped (`docker save | gzip`): streamed, inflated once to index it and again
+# up to each big layer.
+[ -f "$CACHE/save.tar.gz" ] || gzip -1 -c "$CACHE/save.tar" >"$CACHE/save.tar.gz"
+read -r lhz lhz_rss < <(measure "$LH" image "docker-archive:$CACHE/save.tar.gz" --format json)
+# A pull from a real local registry (plain HTTP, loopback), unless SKIP_REGISTRY is set.
+lhr=- lhr_rss=-
+if [ -z "${SKIP_REGISTRY:-}" ] && command -v docker-registry >/dev/null; then
+  REG=$(mktemp -d)
+  PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n  secret: bench-not-secret\n' \
+    "$REG/storage" "$PORT" >"$REG/config.yml"
+  docker-registry serve "$REG/config.yml" >"$REG/log" 2>&1 &
+  REG_PID=$!
+  until curl -s -o /dev/null "http://127.0.0.1:$PORT/v2/"; do sleep 0.05; done
+  skopeo --insecure-policy copy --quiet --dest-tls-verify=false "oci:$CACHE/oci:bench" \
+    "docker://127.0.0.1:$PORT/bench/image:v1"
+  read -r lhr lhr_rss < <(measure "$LH" image "127.0.0.1:$PORT/bench/image:v1" --insecure-registry --format json)
+  kill "$REG_PID"
+  wait "$REG_PID" 2>/dev/null || true
+  rm -rf "$REG"
+fi
 KF_CMD=("$KF")
 [ -n "${SKIP_KINGFISHER:-}" ] && KF_CMD=(true)
 # Kingfisher takes minutes here: KF_RUNS runs (default 1).
@@ -111,6 +133,8 @@ printf '%-48s %8s %9s\n' "gzip -dc LAYER | tar -t" "$gz" "$gz_rss"
 printf '%-48s %8s %9s   (%.2fx gzip|tar)\n' "leakhound image oci:DIR (gzip layers)" "$lh" "$lh_rss" \
   "$(awk "BEGIN{print $lh / $gz}")"
 printf '%-48s %8s %9s\n' "leakhound image docker-archive:save.tar" "$lhd" "$lhd_rss"
+printf '%-48s %8s %9s\n' "leakhound image docker-archive:save.tar.gz" "$lhz" "$lhz_rss"
+printf '%-48s %8s %9s\n' "leakhound image REGISTRY/bench/image:v1 (pull)" "$lhr" "$lhr_rss"
 printf '%-48s %8s %9s   (leakhound %.2fx faster)\n' "kingfisher scan docker --archive save.tar" "$kf" \
   "$kf_rss" "$(awk "BEGIN{print $kf / $lhd}")"
 echo "leakhound findings on the archive: $findings (3 planted)"

@@ -2,7 +2,6 @@
 //! and OCI layouts.
 
 use std::io::Read;
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
@@ -10,6 +9,7 @@ use super::{Outcome, engine, finish};
 use crate::cli::{ImageArgs, RegistryArgs};
 use crate::report::text::sanitize;
 use crate::scan::Scan;
+use crate::source::http::{Notify, Retry};
 use crate::source::oci::auth::{self, Credentials};
 use crate::source::oci::layer::LayerOptions;
 use crate::source::oci::reference::ImageRef;
@@ -41,8 +41,8 @@ pub fn run(args: &ImageArgs) -> Result<Outcome> {
             credentials,
             insecure: access.insecure_registry,
             ca_certs,
-            retries: access.retries,
-            backoff: Duration::from_millis(500),
+            retry: Retry::with_retries(access.retries),
+            notify: notify(args.scan.quiet),
             docker_config: auth::docker_config_path(),
         },
     };
@@ -88,4 +88,13 @@ pub fn ca_certs(access: &RegistryArgs) -> Result<Vec<Vec<u8>>> {
         .iter()
         .map(|p| std::fs::read(p).with_context(|| format!("cannot read --ca-cert {}", p.display())))
         .collect()
+}
+
+/// Announces registry waits (`Retry-After`, backoff) on standard error, unless `--quiet`.
+pub fn notify(quiet: bool) -> Notify {
+    if quiet {
+        Notify::default()
+    } else {
+        Notify::new(|text| eprintln!("leakhound: {}", sanitize(text)))
+    }
 }

@@ -44,7 +44,8 @@ pub fn run(args: &SweepArgs) -> Result<Outcome> {
         insecure: access.insecure_registry,
         ca_cert,
         credentials: credentials.clone(),
-        retry: Retry { attempts: access.retries + 1, ..Retry::default() },
+        retry: Retry::with_retries(access.retries),
+        notify: super::image::notify(args.scan.quiet),
     };
     let filter = Filter::new(
         &args.projects,
@@ -74,8 +75,8 @@ pub fn run(args: &SweepArgs) -> Result<Outcome> {
         credentials,
         insecure: access.insecure_registry,
         ca_certs,
-        retries: access.retries,
-        backoff: Duration::from_millis(500),
+        retry: options.retry,
+        notify: options.notify.clone(),
         docker_config,
     })
     .map_err(anyhow::Error::msg)?;
@@ -185,7 +186,7 @@ impl Bar {
                 bar.set_style(style.progress_chars("=> "));
             }
             bar.set_message("listing and resolving images");
-            bar.enable_steady_tick(std::time::Duration::from_millis(200));
+            bar.enable_steady_tick(Duration::from_millis(200));
             bar
         };
         Bar {

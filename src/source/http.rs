@@ -1,15 +1,18 @@
-//! A small HTTP client for registry *enumeration* (Harbor's REST API, `/v2/_catalog`,
-//! `tags/list`): base URL rules, basic and bearer-token auth (including the
-//! `registry:catalog:*` scope that oci-client never asks for), and polite retries with backoff on
-//! 429 and 5xx. Pulling manifests and layers is the image source's job, not this one's.
+//! The one HTTP client every registry request goes through: enumeration (Harbor's REST API,
+//! `/v2/_catalog`, `tags/list`) and pulls (manifests and blobs, streamed). Base URL rules, basic
+//! and bearer-token auth (any scope, including the `registry:catalog:*` that pull-only clients
+//! never ask for, and a renewed token when one expires mid-pull), and ONE retry policy
+//! ([`Retry`]): 429 and 503 wait as long as `Retry-After` says (seconds or an HTTP date, capped),
+//! 500/502/503/504, timeouts and connection resets back off exponentially, and each wait is
+//! announced through [`Notify`].
 //!
 //! It must not depend on rules, the engine or reports. Credentials (the image source's
 //! [`Credentials`], whose `Debug` hides the password) are never formatted: errors name URLs only.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::StatusCode;
 
@@ -31,15 +34,109 @@ impl Default for Retry {
     }
 }
 
+/// The longest wait a `Retry-After` header can impose.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
 impl Retry {
-    /// The wait before retry number `attempt` (0-based): `base * 2^attempt`, at most 30 s, or
-    /// what the server asked for in `Retry-After` (seconds), at most 60 s.
+    /// The policy for `--retries N`: N retries after the first attempt.
+    pub fn with_retries(retries: u32) -> Retry {
+        Retry { attempts: retries.saturating_add(1), ..Retry::default() }
+    }
+
+    /// The wait before retry number `attempt` (0-based): what the server asked for in
+    /// `Retry-After` (seconds or an HTTP date), at most [`MAX_RETRY_AFTER`], else
+    /// `base * 2^attempt`, at most 30 s.
     pub fn delay(&self, attempt: u32, retry_after: Option<&str>) -> Duration {
-        if let Some(secs) = retry_after.and_then(|v| v.trim().parse::<u64>().ok()) {
-            return Duration::from_secs(secs.min(60));
+        if let Some(wait) = retry_after.and_then(|v| parse_retry_after(v, SystemTime::now())) {
+            return wait.min(MAX_RETRY_AFTER);
         }
         self.base_delay.saturating_mul(1 << attempt.min(16)).min(Duration::from_secs(30))
     }
+}
+
+/// A `Retry-After` value as a wait from `now`: delta seconds, or an IMF-fixdate
+/// (`Sun, 06 Nov 1994 08:49:37 GMT`; a date in the past means no wait).
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let parts: Vec<&str> = value.split_whitespace().collect();
+    let [_, day, month, year, time, "GMT"] = parts[..] else { return None };
+    let month = i64::try_from(MONTHS.iter().position(|m| *m == month)?).ok()? + 1;
+    let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
+    let hms: Vec<i64> = time.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    let [h, m, sec] = hms[..] else { return None };
+    // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    let at = u64::try_from(days * 86_400 + h * 3600 + m * 60 + sec).ok()?;
+    let now = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
+    Some(Duration::from_secs(at.saturating_sub(now)))
+}
+
+/// Where waits before a retry are announced (the command prints them unless `--quiet`).
+#[derive(Clone, Default)]
+pub struct Notify(Option<Arc<Say>>);
+
+type Say = dyn Fn(&str) + Send + Sync;
+
+impl Notify {
+    /// Announces through `say`.
+    pub fn new(say: impl Fn(&str) + Send + Sync + 'static) -> Notify {
+        Notify(Some(Arc::new(say)))
+    }
+
+    fn say(&self, text: &str) {
+        if let Some(say) = &self.0 {
+            say(text);
+        }
+    }
+}
+
+impl fmt::Debug for Notify {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() { "Notify(on)" } else { "Notify(off)" })
+    }
+}
+
+/// Statuses worth another try: rate limiting and a registry that is briefly unwell.
+fn retryable(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 429 | 500 | 502 | 503 | 504)
+}
+
+/// A failure to get an answer that may go away: a timeout or a connection reset or closed
+/// under us (not a refused connection or a TLS failure: those fail at once).
+fn transient(err: &reqwest::Error) -> bool {
+    if err.is_timeout() {
+        return true;
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+            )
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    let text = error_chain(err);
+    text.contains("connection closed before message completed") || text.contains("reset by peer")
+}
+
+fn seconds(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
 }
 
 /// Where and how to connect.
@@ -53,6 +150,8 @@ pub struct HttpOptions {
     pub credentials: Option<Credentials>,
     /// Retry policy.
     pub retry: Retry,
+    /// Where waits before retries are announced.
+    pub notify: Notify,
 }
 
 /// An enumeration request that failed.
@@ -67,12 +166,14 @@ pub enum HttpError {
     #[error("cannot set up the HTTP client: {0}")]
     Setup(String),
     /// No connection, or it broke, after every retry.
-    #[error("cannot reach {url}: {message}")]
+    #[error("cannot reach {url}: {message}{}", after(*.retries))]
     Connect {
         /// The URL.
         url: String,
         /// Why.
         message: String,
+        /// Retries made before giving up.
+        retries: u32,
     },
     /// The registry refused the credentials (or there were none).
     #[error(
@@ -85,7 +186,7 @@ pub enum HttpError {
         status: u16,
     },
     /// Any other non-success answer, after retries where they apply.
-    #[error("{url}: HTTP {status}{}", if .message.is_empty() { String::new() } else { format!(": {}", .message) })]
+    #[error("{url}: HTTP {status}{}{}", if .message.is_empty() { String::new() } else { format!(": {}", .message) }, after(*.retries))]
     Status {
         /// The URL.
         url: String,
@@ -93,6 +194,8 @@ pub enum HttpError {
         status: u16,
         /// The start of the body, when it says something.
         message: String,
+        /// Retries made before giving up.
+        retries: u32,
     },
     /// The body is not the JSON we expected.
     #[error("{url}: unexpected answer: {message}")]
@@ -102,6 +205,11 @@ pub enum HttpError {
         /// The parser's message.
         message: String,
     },
+}
+
+/// ` (after N retries)`, or nothing.
+fn after(retries: u32) -> String {
+    if retries == 0 { String::new() } else { format!(" (after {retries} retries)") }
 }
 
 /// One successful answer.
@@ -139,6 +247,7 @@ pub struct RegistryHttp {
     base: String,
     credentials: Option<Credentials>,
     retry: Retry,
+    notify: Notify,
     preemptive_basic: bool,
     /// Bearer tokens by scope, so a sweep asks the token server once per scope.
     tokens: Mutex<HashMap<String, String>>,
@@ -186,7 +295,8 @@ impl RegistryHttp {
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("leakhound/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(120));
+            // Per read, not per request: a big layer may take longer than this to stream.
+            .read_timeout(Duration::from_secs(120));
         if options.insecure {
             builder = builder.tls_danger_accept_invalid_certs(true);
         }
@@ -201,6 +311,7 @@ impl RegistryHttp {
             base,
             credentials: options.credentials.clone(),
             retry: options.retry,
+            notify: options.notify.clone(),
             preemptive_basic: false,
             tokens: Mutex::default(),
         })
@@ -219,43 +330,63 @@ impl RegistryHttp {
         &self.base
     }
 
-    /// GETs `path` (path and query, starting with `/`), authenticating as the registry asks:
-    /// Basic with the credentials, or a bearer token for `scope` (the challenge's own scope wins)
-    /// fetched from the realm the registry names.
+    /// GETs `path` (path and query, starting with `/`) and reads the whole answer; see
+    /// [`RegistryHttp::open`].
     pub async fn get(&self, path: &str, scope: &str) -> Result<Answer, HttpError> {
+        let response = self.open(path, scope, &[], 0).await?;
+        let url = response.url().to_string();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(|e| HttpError::Connect {
+            url: url.clone(),
+            message: error_chain(&e),
+            retries: 0,
+        })?;
+        Ok(Answer { headers, body: body.to_vec(), url })
+    }
+
+    /// GETs `path` (path and query, starting with `/`) and returns the successful response
+    /// with its body unread (a blob is streamed from it); from byte `from` on when it is not 0
+    /// (a `Range` request, to resume a body that broke off: check for 206, a server may ignore
+    /// it and send everything). Authenticates as the registry asks:
+    /// Basic with the credentials, or a bearer token for `scope` (the challenge's own scope
+    /// wins) fetched from the realm the registry names, fetched again once if the registry
+    /// refuses it (a token that expired mid-pull). Retries as [`Retry`] says.
+    pub async fn open(
+        &self,
+        path: &str,
+        scope: &str,
+        accept: &[&str],
+        from: u64,
+    ) -> Result<reqwest::Response, HttpError> {
         let url = format!("{}{path}", self.base);
-        let mut authed_once = false;
+        let mut renewals = 0;
         let mut use_basic = self.preemptive_basic;
-        let mut attempt = 0;
         loop {
-            let mut request = self.client.get(&url);
-            if let Some(token) = lock(&self.tokens).get(scope) {
-                request = request.bearer_auth(token);
-            } else if use_basic && let Some(c) = &self.credentials {
-                request = request.basic_auth(&c.username, Some(&c.password));
-            }
-            let response = match request.send().await {
-                Ok(r) => r,
-                Err(e) => {
-                    if attempt + 1 < self.retry.attempts {
-                        tokio::time::sleep(self.retry.delay(attempt, None)).await;
-                        attempt += 1;
-                        continue;
+            let token = lock(&self.tokens).get(scope).cloned();
+            let (response, retries) = self
+                .send(&url, || {
+                    let mut request = self.client.get(&url);
+                    if !accept.is_empty() {
+                        // One header, comma-joined: some proxies keep only the first of several.
+                        request = request.header(reqwest::header::ACCEPT, accept.join(", "));
                     }
-                    return Err(HttpError::Connect { url, message: error_chain(&e) });
-                }
-            };
+                    if from > 0 {
+                        request = request.header(reqwest::header::RANGE, format!("bytes={from}-"));
+                    }
+                    if let Some(token) = &token {
+                        request = request.bearer_auth(token);
+                    } else if use_basic && let Some(c) = &self.credentials {
+                        request = request.basic_auth(&c.username, Some(&c.password));
+                    }
+                    request
+                })
+                .await?;
             let status = response.status();
             if status.is_success() {
-                let headers = response.headers().clone();
-                let body = response.bytes().await.map_err(|e| HttpError::Connect {
-                    url: url.clone(),
-                    message: error_chain(&e),
-                })?;
-                return Ok(Answer { headers, body: body.to_vec(), url });
+                return Ok(response);
             }
-            if status == StatusCode::UNAUTHORIZED && !authed_once {
-                authed_once = true;
+            if status == StatusCode::UNAUTHORIZED && renewals < 2 {
+                renewals += 1;
                 let challenge = response
                     .headers()
                     .get(WWW_AUTHENTICATE)
@@ -279,19 +410,74 @@ impl RegistryHttp {
             if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
                 return Err(HttpError::Unauthorized { url, status: status.as_u16() });
             }
-            let retryable = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
-            if retryable && attempt + 1 < self.retry.attempts {
-                let after = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok());
-                tokio::time::sleep(self.retry.delay(attempt, after)).await;
-                attempt += 1;
-                continue;
-            }
             let body = response.text().await.unwrap_or_default();
             return Err(HttpError::Status {
                 url,
                 status: status.as_u16(),
                 message: body.trim().chars().take(200).collect(),
+                retries,
             });
+        }
+    }
+
+    /// Before retry `attempt` (0-based) of a body that broke off: announces and waits as the
+    /// policy says, or returns false when the retries are used up.
+    pub async fn pause_before_resuming(&self, path: &str, attempt: u32, why: &str) -> bool {
+        if attempt + 1 >= self.retry.attempts.max(1) {
+            return false;
+        }
+        let wait = self.retry.delay(attempt, None);
+        self.notify.say(&format!(
+            "{}{path}: {why}; resuming in {} (retry {} of {})",
+            self.base,
+            seconds(wait),
+            attempt + 1,
+            self.retry.attempts - 1
+        ));
+        tokio::time::sleep(wait).await;
+        true
+    }
+
+    /// Sends the request `build` makes until it gets an answer that is not worth retrying, or
+    /// the attempts run out; returns that answer (any status) and the retries it took.
+    async fn send(
+        &self,
+        url: &str,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<(reqwest::Response, u32), HttpError> {
+        let mut attempt = 0;
+        loop {
+            let last = attempt + 1 >= self.retry.attempts.max(1);
+            let (why, wait) = match build().send().await {
+                Ok(response) if last || !retryable(response.status()) => {
+                    return Ok((response, attempt));
+                }
+                Ok(response) => {
+                    let after = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok());
+                    let wait = self.retry.delay(attempt, after);
+                    let how = if after.is_some() { " (Retry-After)" } else { "" };
+                    (format!("HTTP {}", response.status().as_u16()), (wait, how))
+                }
+                Err(e) if !last && transient(&e) => {
+                    ("the connection failed".to_owned(), (self.retry.delay(attempt, None), ""))
+                }
+                Err(e) => {
+                    return Err(HttpError::Connect {
+                        url: url.to_owned(),
+                        message: error_chain(&e),
+                        retries: attempt,
+                    });
+                }
+            };
+            self.notify.say(&format!(
+                "{url}: {why}; waiting {}{} before retry {} of {}",
+                seconds(wait.0),
+                wait.1,
+                attempt + 1,
+                self.retry.attempts - 1
+            ));
+            tokio::time::sleep(wait.0).await;
+            attempt += 1;
         }
     }
 
@@ -311,14 +497,15 @@ impl RegistryHttp {
         if let Some(service) = service {
             query.push(("service", service));
         }
-        let mut request = self.client.get(realm).query(&query);
-        if let Some(c) = &self.credentials {
-            request = request.basic_auth(&c.username, Some(&c.password));
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| HttpError::Connect { url: realm.to_owned(), message: error_chain(&e) })?;
+        let (response, retries) = self
+            .send(realm, || {
+                let request = self.client.get(realm).query(&query);
+                match &self.credentials {
+                    Some(c) => request.basic_auth(&c.username, Some(&c.password)),
+                    None => request,
+                }
+            })
+            .await?;
         let status = response.status();
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             return Err(HttpError::Unauthorized { url: realm.to_owned(), status: status.as_u16() });
@@ -328,18 +515,26 @@ impl RegistryHttp {
                 url: realm.to_owned(),
                 status: status.as_u16(),
                 message: String::new(),
+                retries,
             });
         }
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| HttpError::Connect { url: realm.to_owned(), message: error_chain(&e) })?;
+        let body = response.bytes().await.map_err(|e| HttpError::Connect {
+            url: realm.to_owned(),
+            message: error_chain(&e),
+            retries: 0,
+        })?;
         let answer: TokenAnswer = serde_json::from_slice(&body)
             .map_err(|e| HttpError::Body { url: realm.to_owned(), message: e.to_string() })?;
         answer.token.or(answer.access_token).ok_or_else(|| HttpError::Body {
             url: realm.to_owned(),
             message: "the token server's answer has no token".into(),
         })
+    }
+
+    /// True when anything answers HTTP(S) at the base URL (any status): used to choose between
+    /// HTTPS and plain HTTP for an `--insecure-registry`.
+    pub async fn answers(&self) -> bool {
+        self.client.get(format!("{}/v2/", self.base)).send().await.is_ok()
     }
 }
 
@@ -438,7 +633,7 @@ pub fn encode(text: &str) -> String {
 }
 
 /// Every message in an error's source chain, joined (reqwest hides the useful part there).
-fn error_chain(err: &dyn std::error::Error) -> String {
+pub fn error_chain(err: &dyn std::error::Error) -> String {
     let mut message = err.to_string();
     let mut source = err.source();
     while let Some(e) = source {
@@ -518,6 +713,28 @@ mod tests {
         assert_eq!(retry.delay(30, None), Duration::from_secs(30));
         assert_eq!(retry.delay(0, Some("3")), Duration::from_secs(3));
         assert_eq!(retry.delay(0, Some("9999")), Duration::from_secs(60));
+        assert_eq!(retry.delay(1, Some("soon")), Duration::from_millis(200), "unparsable: backoff");
+        assert_eq!(Retry::with_retries(2).attempts, 3);
+    }
+
+    #[test]
+    fn retry_after_as_an_http_date() {
+        // 1994-11-06T08:49:37Z is 784111777 s after the epoch.
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        let date = "Sun, 06 Nov 1994 08:49:37 GMT";
+        assert_eq!(parse_retry_after(date, now), Some(Duration::ZERO));
+        let earlier = now - Duration::from_secs(90);
+        assert_eq!(parse_retry_after(date, earlier), Some(Duration::from_secs(90)));
+        assert_eq!(
+            parse_retry_after(
+                "Thu, 29 Feb 2024 23:59:59 GMT",
+                UNIX_EPOCH + Duration::from_secs(1_709_251_190)
+            ),
+            Some(Duration::from_secs(9))
+        );
+        assert_eq!(parse_retry_after(date, now + Duration::from_secs(5)), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 CET", now), None);
+        assert_eq!(parse_retry_after(" 7 ", now), Some(Duration::from_secs(7)));
     }
 
     #[test]

@@ -62,9 +62,14 @@ impl Assembler for OciAssembler {
     }
 
     fn layer_stats(&self, layer: &LayerScan) -> Stats {
+        let s = &layer.stats;
         Stats {
-            scanned: layer.stats.files_scanned,
-            bytes: layer.stats.tar_bytes,
+            scanned: s.files_scanned,
+            bytes: s.tar_bytes,
+            skipped_binary: s.skipped_binary,
+            skipped_too_large: s.skipped_too_large,
+            skipped_special: s.skipped_special,
+            skipped_allowlisted: s.skipped_allowlisted,
             ..Stats::default()
         }
     }

@@ -1,12 +1,14 @@
 //! `leakhound image` end to end: OCI layouts and archives written by the tests, pushed to a real
 //! distribution registry (see `registry.rs`) in every auth mode.
 
+use std::fmt::Write as _;
+
 use serde_json::Value;
 
 use crate::common::{TestEnv, fake, rule_ids};
 use crate::registry::{
-    Compression, Entry, ImageSpec, Layout, Mode, PASSWORD, Registry, USER, compress, digest,
-    failing_server, free_port, layer_tar,
+    CUT_BODY, Compression, DROP, Entry, FaultyProxy, ImageSpec, Layout, Mode, PASSWORD, Registry,
+    USER, compress, digest, failing_server, free_port, layer_tar,
 };
 
 fn file(path: &str, text: impl Into<String>) -> Entry {
@@ -494,4 +496,177 @@ fn expired_token_gets_renewed_once() {
     let (code, doc, stderr) = with_stdin(&env, &args, PASSWORD, &[]);
     assert_eq!(code, 1, "a 401 with a stale token gets a fresh one: {doc} {stderr}");
     check_fixture_findings(&doc, &fx.layers);
+}
+
+#[test]
+fn compressed_docker_archives_are_streamed_and_a_truncated_one_is_an_error() {
+    let env = TestEnv::new();
+    // Layer 0 is bigger than the entries the indexing pass keeps in memory (1 MiB), so it is
+    // read by inflating the archive again up to it; layer 1 is small.
+    let mut big = String::new();
+    for i in 0..40_000 {
+        let _ = writeln!(big, "line {i:06} of an ordinary log file");
+    }
+    big += "aws_access_key_id = ";
+    big += &fake::aws_key_id();
+    big += "\n";
+    let l0 = layer_tar(&[file("var/log/app.log", big)]);
+    let l1 = layer_tar(&[file("etc/token.txt", format!("token: {}\n", fake::github_pat()))]);
+    let diff_ids = [digest(&l0), digest(&l1)];
+    let mut layout = Layout::new(&env.path().join("layout"));
+    let manifest = layout.manifest(&ImageSpec::new(&[l0, l1], Compression::Gzip));
+    layout.tag(manifest, "v1");
+    let save = env.path().join("save.tar");
+    let out = std::process::Command::new("skopeo")
+        .args(["--insecure-policy", "copy", "--quiet"])
+        .arg(format!("oci:{}:v1", layout.dir.display()))
+        .arg(format!("docker-archive:{}:127.0.0.1:5000/test/big:v1", save.display()))
+        .env("TMPDIR", env.path())
+        .output()
+        .expect("skopeo runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tar = std::fs::read(&save).expect("save.tar");
+    assert!(tar.len() > 1 << 20);
+    // Names that do not say the compression: it is taken from the bytes.
+    std::fs::write(env.path().join("img.gz.bin"), compress(&tar, Compression::Gzip)).expect("gz");
+    std::fs::write(env.path().join("img.zst.tar"), compress(&tar, Compression::Zstd)).expect("zst");
+
+    let findings = |name: &str| {
+        let (code, doc) = env.json(&[
+            "image",
+            &format!("docker-archive:{}", env.path().join(name).display()),
+            "--show-secrets",
+        ]);
+        assert_eq!(code, 1, "{name}: {doc}");
+        let found: Vec<(String, String, String)> = doc["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .map(|f| {
+                (
+                    f["rule_id"].as_str().unwrap_or_default().to_owned(),
+                    f["path"].as_str().unwrap_or_default().to_owned(),
+                    f["image"]["layer_digest"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        found
+    };
+    let plain = findings("save.tar");
+    assert_eq!(
+        plain,
+        [
+            ("github.token".to_owned(), "etc/token.txt".to_owned(), diff_ids[1].clone()),
+            ("aws.access-key-id".to_owned(), "var/log/app.log".to_owned(), diff_ids[0].clone()),
+        ]
+    );
+    assert_eq!(findings("img.gz.bin"), plain, "gzip");
+    assert_eq!(findings("img.zst.tar"), plain, "zstd");
+
+    // Cut short: a clear error, exit 2, and the other image is still scanned.
+    let gz = compress(&tar, Compression::Gzip);
+    std::fs::write(env.path().join("cut.tar.gz"), &gz[..gz.len() * 2 / 3]).expect("write");
+    let good = format!("oci:{}:v1", layout.dir.display());
+    let cut = format!("docker-archive:{}", env.path().join("cut.tar.gz").display());
+    let (code, doc) = env.json(&["image", &cut, &good]);
+    assert_eq!(code, 2, "{doc}");
+    let errors = doc["errors"].to_string();
+    assert!(errors.contains("gzip") && errors.contains("truncated"), "{errors}");
+    assert_eq!(rule_ids(&doc).len(), 2, "the good image is still scanned: {doc}");
+}
+
+/// The fixture pushed to a plain registry, and the proxy in front of it.
+fn behind_proxy(
+    env: &TestEnv,
+    pattern: &'static str,
+    status: u16,
+    retry_after: Option<&'static str>,
+    count: usize,
+) -> (Registry, FaultyProxy, Fixture) {
+    let registry = Registry::start(Mode::Plain);
+    let fx = fixture(env, Compression::Gzip);
+    registry.push(&fx.layout.dir, "v1", "proj/app:v1");
+    let proxy = FaultyProxy::start(&registry.addr, pattern, status, retry_after, count);
+    (registry, proxy, fx)
+}
+
+/// Runs `image` on `images`; returns the exit code, the report, stderr and the wall time.
+fn timed(env: &TestEnv, images: &[&str], extra: &[&str]) -> (i32, Value, String, f64) {
+    let started = std::time::Instant::now();
+    let out = env
+        .cmd()
+        .arg("image")
+        .args(images)
+        .args(["--insecure-registry", "--format", "json"])
+        .args(extra)
+        .output()
+        .expect("run leakhound");
+    let secs = started.elapsed().as_secs_f64();
+    let doc = serde_json::from_slice(&out.stdout).expect("json report");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code().expect("code"), doc, stderr, secs)
+}
+
+#[test]
+fn a_429_with_retry_after_is_waited_out() {
+    let env = TestEnv::new();
+    let (_registry, proxy, fx) = behind_proxy(&env, "/blobs/", 429, Some("1"), 2);
+    let image = format!("{}/proj/app:v1", proxy.addr);
+    let (code, doc, stderr, secs) = timed(&env, &[&image], &[]);
+    assert_eq!(code, 1, "{doc} {stderr}");
+    check_fixture_findings(&doc, &fx.layers);
+    assert_eq!(proxy.injected(), 2);
+    // The config blob is read before the layers: its 429 and a layer's are waited out in turn.
+    assert!(secs >= 2.0, "Retry-After: 1 twice, yet done in {secs:.2} s");
+    assert!(stderr.contains("HTTP 429") && stderr.contains("(Retry-After)"), "{stderr}");
+}
+
+#[test]
+fn server_errors_and_dropped_connections_are_retried_with_backoff() {
+    let env = TestEnv::new();
+    for status in [500, DROP] {
+        let (_registry, proxy, fx) = behind_proxy(&env, "/manifests/", status, None, 2);
+        let image = format!("{}/proj/app:v1", proxy.addr);
+        let (code, doc, stderr, secs) = timed(&env, &[&image], &[]);
+        assert_eq!(code, 1, "{status}: {doc} {stderr}");
+        check_fixture_findings(&doc, &fx.layers);
+        assert_eq!(proxy.injected(), 2);
+        // Backoff 0.5 s, then 1 s.
+        assert!(secs >= 1.5, "{status}: two backoffs, yet done in {secs:.2} s");
+        let said = if status == DROP { "the connection failed" } else { "HTTP 500" };
+        assert!(stderr.contains(said) && stderr.contains("retry 2 of 3"), "{stderr}");
+    }
+}
+
+#[test]
+fn a_registry_that_keeps_failing_fails_that_image_only() {
+    let env = TestEnv::new();
+    let (registry, proxy, fx) = behind_proxy(&env, "/blobs/", 500, None, usize::MAX);
+    let failing = format!("{}/proj/app:v1", proxy.addr);
+    let direct = registry.image("proj/app:v1");
+    let (code, doc, stderr, _) = timed(&env, &[&failing, &direct], &["--retries", "2"]);
+    assert_eq!(code, 2, "{doc} {stderr}");
+    check_fixture_findings(&doc, &fx.layers);
+    let errors = doc["errors"].as_array().expect("errors");
+    assert!(!errors.is_empty());
+    for e in errors {
+        let origin = e["origin"].as_str().unwrap_or_default();
+        let message = e["message"].as_str().unwrap_or_default();
+        assert!(origin.starts_with(&failing), "only the proxied image fails: {e}");
+        assert!(message.contains("answered 500") && message.contains("after 2 retries"), "{e}");
+    }
+    // The config and both layers: three attempts each.
+    assert_eq!(proxy.injected(), 9);
+}
+
+#[test]
+fn a_blob_cut_off_mid_body_is_resumed_where_it_stopped() {
+    let env = TestEnv::new();
+    let (_registry, proxy, fx) = behind_proxy(&env, "/blobs/", CUT_BODY, None, 2);
+    let image = format!("{}/proj/app:v1", proxy.addr);
+    let (code, doc, stderr, _) = timed(&env, &[&image], &[]);
+    assert_eq!(code, 1, "{doc} {stderr}");
+    check_fixture_findings(&doc, &fx.layers);
+    assert_eq!(proxy.injected(), 2);
+    assert!(stderr.contains("broke off after 100 bytes; resuming"), "{stderr}");
 }

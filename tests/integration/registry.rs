@@ -594,3 +594,118 @@ pub fn failing_server(status: u16) -> String {
     });
     addr
 }
+
+/// [`FaultyProxy`] status: drop the connection without an answer.
+pub const DROP: u16 = 0;
+/// [`FaultyProxy`] status: forward, but cut the body off after 100 bytes.
+pub const CUT_BODY: u16 = 1;
+
+/// A fault-injecting HTTP proxy in front of a real registry. It is the mock here because
+/// docker-registry cannot be made to rate-limit, fail or drop connections on purpose: the first
+/// `count` requests whose path contains `pattern` get `status` (with `Retry-After` when given;
+/// or [`DROP`], [`CUT_BODY`]), and everything else is forwarded to the registry unchanged, one
+/// request per connection.
+pub struct FaultyProxy {
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+    /// How many requests got the injected answer.
+    pub injected: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl FaultyProxy {
+    /// Starts a proxy to `upstream` (`host:port`).
+    pub fn start(
+        upstream: &str,
+        pattern: &'static str,
+        status: u16,
+        retry_after: Option<&'static str>,
+        count: usize,
+    ) -> FaultyProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let injected = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (upstream, counter) = (upstream.to_owned(), Arc::clone(&injected));
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let (upstream, counter) = (upstream.clone(), Arc::clone(&counter));
+                std::thread::spawn(move || {
+                    let fault = Fault { pattern, status, retry_after, count, counter };
+                    let _ = proxy_one(client, &upstream, &fault);
+                });
+            }
+        });
+        FaultyProxy { addr, injected }
+    }
+
+    /// How many requests got the injected answer so far.
+    pub fn injected(&self) -> usize {
+        self.injected.load(Ordering::SeqCst)
+    }
+}
+
+struct Fault {
+    pattern: &'static str,
+    status: u16,
+    retry_after: Option<&'static str>,
+    count: usize,
+    counter: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+fn proxy_one(client: TcpStream, upstream: &str, fault: &Fault) -> std::io::Result<()> {
+    let mut first = [0u8; 1];
+    // A TLS handshake (the client probing HTTPS first): no answer, like a plain-HTTP registry.
+    if client.peek(&mut first)? == 0 || first[0] == 0x16 {
+        return Ok(());
+    }
+    let mut reader = BufReader::new(client.try_clone()?);
+    let mut head = Vec::new();
+    let mut request_line = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        if request_line.is_empty() {
+            request_line.clone_from(&line);
+        }
+        if line == "\r\n" {
+            break;
+        }
+        if !line.to_ascii_lowercase().starts_with("connection:") {
+            head.extend_from_slice(line.as_bytes());
+        }
+    }
+    let path = request_line.split(' ').nth(1).unwrap_or_default();
+    let mut client = client;
+    let faulty = path.contains(fault.pattern)
+        && fault
+            .counter
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < fault.count).then_some(n + 1)
+            })
+            .is_ok();
+    if faulty && fault.status != CUT_BODY {
+        if fault.status == DROP {
+            return client.shutdown(std::net::Shutdown::Both);
+        }
+        let retry_after =
+            fault.retry_after.map(|v| format!("Retry-After: {v}\r\n")).unwrap_or_default();
+        return write!(
+            client,
+            "HTTP/1.1 {} Injected\r\n{retry_after}Content-Length: 0\r\nConnection: close\r\n\r\n",
+            fault.status
+        );
+    }
+    let mut registry = TcpStream::connect(upstream)?;
+    head.extend_from_slice(b"Connection: close\r\n\r\n");
+    registry.write_all(&head)?;
+    if faulty {
+        let mut answer = Vec::new();
+        registry.read_to_end(&mut answer)?;
+        let body = answer.windows(4).position(|w| w == b"\r\n\r\n").map_or(0, |i| i + 4);
+        client.write_all(&answer[..(body + 100).min(answer.len())])?;
+        return client.shutdown(std::net::Shutdown::Both);
+    }
+    std::io::copy(&mut registry, &mut client)?;
+    Ok(())
+}

@@ -616,3 +616,28 @@ fn every_platform_of_an_index_is_swept_unless_one_is_picked() {
         .collect();
     assert_eq!(only, ["linux/arm64"]);
 }
+
+#[test]
+fn skipped_files_are_counted_per_layer_and_kept_in_the_cache() {
+    let registry = Registry::start(Mode::Plain);
+    let pusher = pusher(&registry);
+    let layer = layer_tar(&[
+        file("etc/os-release", b"ID=skips\n"),
+        file("bin/tool", b"\x7fELF\0\0\0binary"),
+        file("var/log/big.log", &[b'a'; 4096]),
+        Entry::Symlink("etc/shadow-link".into(), "/etc/shadow".into()),
+    ]);
+    let other = layer_tar(&[file("usr/lib/x.so", b"\x7fELF\0\0\0other"), file("a.txt", b"a\n")]);
+    pusher.image("team/skips", "v1", &[layer, other], &[], "amd64");
+    let env = TestEnv::new();
+    let skips = || {
+        let args = sweep_args(&registry, &["--cache", "cache.db", "--max-file-size", "1K"]);
+        let (code, doc) = env.json(&args);
+        assert_eq!(code, 0, "{doc}");
+        let s = &doc["stats"];
+        [&s["skipped_binary"], &s["skipped_too_large"], &s["skipped_special"], &s["scanned"]]
+            .map(|v| v.as_u64().expect("a count"))
+    };
+    assert_eq!(skips(), [2, 1, 1, 2], "first sweep: both layers read");
+    assert_eq!(skips(), [2, 1, 1, 2], "second sweep: the same counts, from the cache");
+}

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, BufRead, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -31,25 +31,66 @@ impl BlobStore for DirStore {
     }
 }
 
-/// Blobs inside a tarball, read in place.
+/// Blobs inside a tarball, read in place. A gzip or zstd compressed tarball (`docker save img |
+/// gzip`) is recognised by its magic bytes and streamed: small entries (manifests, configs) are
+/// kept from the indexing pass, and each layer is read by inflating the archive again up to it,
+/// so nothing is written to disk and memory stays bounded.
 pub struct TarStore {
     path: PathBuf,
-    /// Entry path → (offset of its data, size).
+    /// How the whole tarball is compressed.
+    compression: Compression,
+    /// Entry path → (offset of its data in the uncompressed tar, size).
     entries: HashMap<String, (u64, u64)>,
+    /// Contents of small entries of a compressed tarball, by offset (re-inflating for them
+    /// would cost a pass over the archive each).
+    small: HashMap<u64, Vec<u8>>,
     /// Digest → entry path, for `docker save` layers addressed by path.
     by_digest: HashMap<String, String>,
 }
 
+/// Compression of a whole tarball, from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    fn name(self) -> &'static str {
+        match self {
+            Compression::None => "tar",
+            Compression::Gzip => "gzip-compressed tar",
+            Compression::Zstd => "zstd-compressed tar",
+        }
+    }
+}
+
+/// Entries of a compressed tarball up to this size are kept in memory by the indexing pass.
+const SMALL_ENTRY: u64 = 1 << 20;
+/// At most this much is kept in all.
+const SMALL_TOTAL: u64 = 64 << 20;
+
 impl TarStore {
-    /// Indexes `path` (reads every header, skips the data).
+    /// Indexes `path` (reads every header, skips the data; for a compressed tarball, keeps the
+    /// small entries).
     pub fn index(path: &Path) -> Result<TarStore, String> {
-        let file = File::open(path).map_err(|e| format!("cannot open: {}", io_message(&e)))?;
-        let mut archive = tar::Archive::new(io::BufReader::new(file));
+        let (compression, reader) = open_stream(path)?;
+        let kind = compression.name();
+        let bad = |e: io::Error| {
+            if compression == Compression::None {
+                format!("not a readable tar archive: {e}")
+            } else {
+                format!("cannot read the {kind} archive: {e}: it is truncated or corrupt")
+            }
+        };
+        let mut archive = tar::Archive::new(reader);
         let mut entries = HashMap::new();
+        let mut small = HashMap::new();
+        let mut kept = 0;
         let mut links = Vec::new();
-        let bad = |e: io::Error| format!("not a readable tar archive: {e}");
         for entry in archive.entries().map_err(bad)? {
-            let entry = entry.map_err(bad)?;
+            let mut entry = entry.map_err(bad)?;
             let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
             let Ok(name) = normalize(&raw) else { continue };
             let kind = entry.header().entry_type();
@@ -59,8 +100,22 @@ impl TarStore {
                     links.push((name, target, kind.is_symlink()));
                 }
             } else if kind.is_file() {
-                entries.insert(name, (entry.raw_file_position(), entry.size()));
+                let (offset, size) = (entry.raw_file_position(), entry.size());
+                if compression != Compression::None
+                    && size <= SMALL_ENTRY
+                    && kept + size <= SMALL_TOTAL
+                {
+                    let mut data = Vec::with_capacity(size as usize);
+                    entry.read_to_end(&mut data).map_err(bad)?;
+                    kept += size;
+                    small.insert(offset, data);
+                }
+                entries.insert(name, (offset, size));
             }
+        }
+        if compression != Compression::None {
+            // Read to the end: the gzip trailer's checksum covers everything.
+            io::copy(&mut archive.into_inner(), &mut io::sink()).map_err(bad)?;
         }
         // Legacy `docker save` writes `<id>/layer.tar -> ../<diffid>.tar`. Links resolve only to
         // entries inside the archive; anything else stays unresolved.
@@ -73,7 +128,13 @@ impl TarStore {
                 entries.insert(name, at);
             }
         }
-        Ok(TarStore { path: path.to_owned(), entries, by_digest: HashMap::new() })
+        Ok(TarStore {
+            path: path.to_owned(),
+            compression,
+            entries,
+            small,
+            by_digest: HashMap::new(),
+        })
     }
 
     fn read_entry(&self, name: &str, cap: u64) -> Result<Vec<u8>, String> {
@@ -90,11 +151,41 @@ impl TarStore {
     fn open_entry(&self, name: &str) -> Result<Box<dyn Read + Send + '_>, String> {
         let &(offset, size) =
             self.entries.get(name).ok_or_else(|| format!("{name} is missing from the archive"))?;
-        let mut file = File::open(&self.path)
-            .map_err(|e| format!("cannot open {}: {}", self.path.display(), io_message(&e)))?;
-        file.seek(SeekFrom::Start(offset)).map_err(|e| format!("cannot seek to {name}: {e}"))?;
-        Ok(Box::new(io::BufReader::with_capacity(256 << 10, file).take(size)))
+        if let Some(data) = self.small.get(&offset) {
+            return Ok(Box::new(&data[..]));
+        }
+        if self.compression == Compression::None {
+            let mut file = File::open(&self.path)
+                .map_err(|e| format!("cannot open {}: {}", self.path.display(), io_message(&e)))?;
+            file.seek(SeekFrom::Start(offset))
+                .map_err(|e| format!("cannot seek to {name}: {e}"))?;
+            return Ok(Box::new(io::BufReader::with_capacity(256 << 10, file).take(size)));
+        }
+        // No seeking in a compressed stream: inflate again up to the entry.
+        let (_, mut reader) = open_stream(&self.path)?;
+        let skipped = io::copy(&mut reader.by_ref().take(offset), &mut io::sink())
+            .map_err(|e| format!("cannot read up to {name}: {e}"))?;
+        if skipped != offset {
+            return Err(format!("the archive ends before {name}: it is truncated"));
+        }
+        Ok(Box::new(reader.take(size)))
     }
+}
+
+/// The tarball at `path`, inflated when its magic bytes say gzip or zstd.
+fn open_stream(path: &Path) -> Result<(Compression, Box<dyn Read + Send>), String> {
+    let file = File::open(path).map_err(|e| format!("cannot open: {}", io_message(&e)))?;
+    let mut buffered = io::BufReader::with_capacity(256 << 10, file);
+    let head = buffered.fill_buf().map_err(|e| format!("cannot read: {}", io_message(&e)))?;
+    Ok(if head.starts_with(&[0x1f, 0x8b]) {
+        (Compression::Gzip, Box::new(flate2::bufread::MultiGzDecoder::new(buffered)))
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        let decoder = zstd::stream::read::Decoder::with_buffer(buffered)
+            .map_err(|e| format!("cannot start zstd decompression: {e}"))?;
+        (Compression::Zstd, Box::new(decoder))
+    } else {
+        (Compression::None, Box::new(buffered))
+    })
 }
 
 impl BlobStore for TarStore {

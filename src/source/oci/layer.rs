@@ -46,8 +46,10 @@ pub struct LayerBlob {
     pub verify: bool,
 }
 
-/// Counters of one layer.
+/// Counters of one layer. Kept with the cached [`LayerScan`], so a sweep that reuses a layer
+/// still reports what was skipped in it (fields missing from older caches read as 0).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct LayerStats {
     /// Tar entries seen.
     pub entries: u64,
@@ -57,6 +59,28 @@ pub struct LayerStats {
     pub blob_bytes: u64,
     /// Bytes of the inflated tar stream.
     pub tar_bytes: u64,
+    /// Files not scanned because they look binary.
+    pub skipped_binary: u64,
+    /// Files not scanned because they exceed the size cap.
+    pub skipped_too_large: u64,
+    /// Symlinks, hard links, devices and FIFOs: never followed or opened.
+    pub skipped_special: u64,
+    /// Files skipped by a path allowlist.
+    pub skipped_allowlisted: u64,
+}
+
+impl LayerStats {
+    /// Counts a skipped entry here and tells the scanner (whose report counts it too).
+    fn skip(&mut self, why: Skip, scanner: &dyn Scanner) {
+        let counter = match why {
+            Skip::Binary => &mut self.skipped_binary,
+            Skip::TooLarge => &mut self.skipped_too_large,
+            Skip::Special => &mut self.skipped_special,
+            Skip::Allowlisted => &mut self.skipped_allowlisted,
+        };
+        *counter += 1;
+        scanner.skipped(why);
+    }
 }
 
 /// What one layer holds, independent of the image: findings at paths inside the layer (their
@@ -299,23 +323,23 @@ fn visit(
     if !(kind.is_file() || kind.is_contiguous()) {
         // Symlinks and hard links are never followed (they could point out of the layer);
         // devices and FIFOs hold no content.
-        scanner.skipped(Skip::Special);
+        stats.skip(Skip::Special, scanner);
         return Ok(());
     }
     let size = entry.size();
     if size > options.max_file_size {
-        scanner.skipped(Skip::TooLarge);
+        stats.skip(Skip::TooLarge, scanner);
         return Ok(());
     }
     if scanner.path_allowed(&path) {
-        scanner.skipped(Skip::Allowlisted);
+        stats.skip(Skip::Allowlisted, scanner);
         return Ok(());
     }
     // Read the head first: most of a root file system is binaries, not worth copying whole.
     let mut data = Vec::with_capacity(size.min(BINARY_PROBE as u64) as usize);
     entry.by_ref().take(BINARY_PROBE as u64).read_to_end(&mut data)?;
     if looks_binary(&data) {
-        scanner.skipped(Skip::Binary);
+        stats.skip(Skip::Binary, scanner);
         return Ok(());
     }
     data.reserve(size as usize - data.len().min(size as usize));
@@ -398,8 +422,11 @@ impl Read for CappedReader<'_> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a test that cannot set up should fail loudly
 mod tests {
-    use super::normalize;
+    use super::*;
+    use crate::source::Sink;
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
     #[test]
     fn paths() {
@@ -407,5 +434,87 @@ mod tests {
         assert_eq!(normalize("app//x/"), Ok("app/x".into()));
         assert!(normalize("/etc/shadow").is_err());
         assert!(normalize("a/../../etc").is_err());
+    }
+
+    /// Counts what it is told; finds nothing (the skip accounting is under test, not rules).
+    #[derive(Default)]
+    struct Counting {
+        skipped: AtomicU64,
+        blobs: AtomicU64,
+    }
+
+    impl Sink for Counting {
+        fn blob(&self, _: &Blob, _: &Provenance) {}
+        fn skipped(&self, _: Skip) {
+            self.skipped.fetch_add(1, Relaxed);
+        }
+        fn error(&self, _: ScanError) {}
+        fn path_allowed(&self, path: &str) -> bool {
+            path.starts_with("vendor/")
+        }
+    }
+
+    impl Scanner for Counting {
+        fn findings(&self, _: &Blob, _: &Provenance) -> Vec<Finding> {
+            self.blobs.fetch_add(1, Relaxed);
+            Vec::new()
+        }
+        fn push(&self, _: Vec<Finding>) {}
+    }
+
+    fn entry(builder: &mut tar::Builder<Vec<u8>>, path: &str, kind: tar::EntryType, data: &[u8]) {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(kind);
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        if kind.is_symlink() || kind.is_hard_link() {
+            header.set_link_name("etc/target").unwrap();
+        }
+        builder.append_data(&mut header, path, data).unwrap();
+    }
+
+    #[test]
+    fn skipped_entries_are_counted_in_the_layer_and_told_to_the_scanner() {
+        use tar::EntryType as T;
+        let mut builder = tar::Builder::new(Vec::new());
+        entry(&mut builder, "etc", T::Directory, b"");
+        entry(&mut builder, "etc/target", T::Regular, b"plain text\n");
+        entry(&mut builder, "bin/tool", T::Regular, b"\x7fELF\0\0\0binary");
+        entry(&mut builder, "var/big.log", T::Regular, &[b'a'; 100]);
+        entry(&mut builder, "etc/link", T::Symlink, b"");
+        entry(&mut builder, "etc/hard", T::Link, b"");
+        entry(&mut builder, "run/fifo", T::Fifo, b"");
+        entry(&mut builder, "dev/null", T::Char, b"");
+        entry(&mut builder, "vendor/lib.txt", T::Regular, b"text\n");
+        let tar = builder.into_inner().unwrap();
+        let blob = LayerBlob {
+            digest: crate::source::oci::archive::digest_of(&tar),
+            size: None,
+            verify: true,
+        };
+        let options = LayerOptions { max_file_size: 50, max_layer_size: 1 << 20, workers: 1 };
+        let scanner = Counting::default();
+        let scan = scan_layer(&tar[..], &blob, &options, &scanner);
+        assert!(scan.errors.is_empty(), "{:?}", scan.errors);
+        let s = &scan.stats;
+        assert_eq!(
+            (
+                s.files_scanned,
+                s.skipped_binary,
+                s.skipped_too_large,
+                s.skipped_special,
+                s.skipped_allowlisted
+            ),
+            (1, 1, 1, 4, 1)
+        );
+        assert_eq!(scanner.skipped.load(Relaxed), 7, "the scanner's report counts them too");
+        assert_eq!(scanner.blobs.load(Relaxed), 1);
+        // The counters survive the sweep cache's round trip, and older entries read as 0.
+        let back: LayerScan = serde_json::from_str(&serde_json::to_string(&scan).unwrap()).unwrap();
+        assert_eq!(back.stats, scan.stats);
+        let old: LayerStats =
+            serde_json::from_str(r#"{"entries":3,"files_scanned":1,"blob_bytes":9,"tar_bytes":9}"#)
+                .unwrap();
+        assert_eq!((old.entries, old.skipped_binary), (3, 0));
     }
 }

@@ -1,5 +1,5 @@
-//! Container images: registries (via `oci-client`), `docker save` tarballs, OCI archives and OCI
-//! layout directories. Every source here yields the same [`Plan`]s (one per platform manifest:
+//! Container images: registries (through the project's registry HTTP client, see [`registry`]),
+//! `docker save` tarballs (plain, gzip or zstd), OCI archives and OCI layout directories. Every source here yields the same [`Plan`]s (one per platform manifest:
 //! a config and ordered layers) over a [`BlobStore`]; layers are streamed through
 //! [`layer::scan_layer`], and [`assemble::assemble`] turns per-layer results into the image's
 //! findings.
