@@ -131,6 +131,29 @@ impl Keywords {
     fn step(&self, state: u32, byte: u8) -> u32 {
         self.table[state as usize + usize::from(self.class[usize::from(byte)])]
     }
+
+    /// Steps one automaton per lane, side by side, until a lane enters a match state or the
+    /// lanes (of equal length) end; returns the bytes read per lane. Kept out of line and free of
+    /// the caller's closures so that the four states and pointers stay in registers (inlined
+    /// into the scan loop, they spilled to the stack).
+    #[inline(never)]
+    fn advance(&self, lanes: [&[u8]; LANES], states: &mut [u32; LANES]) -> usize {
+        let [p0, p1, p2, p3] = lanes;
+        let [mut s0, mut s1, mut s2, mut s3] = *states;
+        let mut read = 0;
+        for (((&b0, &b1), &b2), &b3) in p0.iter().zip(p1).zip(p2).zip(p3) {
+            s0 = self.step(s0, b0);
+            s1 = self.step(s1, b1);
+            s2 = self.step(s2, b2);
+            s3 = self.step(s3, b3);
+            read += 1;
+            if s0.min(s1).min(s2).min(s3) < self.matching {
+                break;
+            }
+        }
+        *states = [s0, s1, s2, s3];
+        read
+    }
 }
 
 impl Prefilter {
@@ -179,8 +202,7 @@ impl Prefilter {
 
         // Lane k reports the matches ending in its piece [k*piece, (k+1)*piece). Its automaton
         // first reads the `longest - 1` bytes before the piece: an Aho-Corasick state is
-        // determined by the last `longest` bytes read, so the lane is then exact. The four lanes
-        // are spelled out so that their states stay in registers.
+        // determined by the last `longest` bytes read, so the lane is then exact.
         let piece = data.len() / LANES;
         let laned = if piece > keywords.longest { piece } else { 0 };
         let warm = |begin: usize| {
@@ -188,24 +210,19 @@ impl Prefilter {
         };
         let mut last = start;
         if laned > 0 {
-            let (mut s0, mut s1, mut s2, mut s3) =
-                (start, warm(laned), warm(2 * laned), warm(3 * laned));
+            let mut states = [start, warm(laned), warm(2 * laned), warm(3 * laned)];
             let (p0, rest) = data.split_at(laned);
             let (p1, rest) = rest.split_at(laned);
             let (p2, rest) = rest.split_at(laned);
             let p3 = &rest[..laned];
-            for (j, (((&b0, &b1), &b2), &b3)) in p0.iter().zip(p1).zip(p2).zip(p3).enumerate() {
-                s0 = step(s0, b0);
-                s1 = step(s1, b1);
-                s2 = step(s2, b2);
-                s3 = step(s3, b3);
-                if s0.min(s1).min(s2).min(s3) < keywords.matching {
-                    for (k, state) in [s0, s1, s2, s3].into_iter().enumerate() {
-                        report(state, k * laned + j + 1);
-                    }
+            let mut j = 0;
+            while j < laned {
+                j += keywords.advance([&p0[j..], &p1[j..], &p2[j..], &p3[j..]], &mut states);
+                for (k, &state) in states.iter().enumerate() {
+                    report(state, k * laned + j);
                 }
             }
-            last = s3;
+            last = states[LANES - 1];
         }
         // The rest (all of a short blob) continues the last lane, which stopped just before it.
         let mut state = last;
