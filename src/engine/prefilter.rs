@@ -2,10 +2,12 @@
 //! of every rule, so only rules with a keyword present run their regexes.
 //!
 //! The pass is the hot loop of every scan, so aho-corasick builds the automaton and we run it:
-//! - Its DFA is copied into a flat table whose byte classes fold ASCII case, so keywords match
-//!   case-insensitively without a lowercased copy of the blob and with one table load fewer per
-//!   byte than driving aho-corasick's DFA through a lowercase table (1.40 against 1.06 GB/s on
-//!   one core, scratch benchmark, 561 MB of crate sources, the 351 built-in keywords).
+//! - Its NFA's transitions are copied into a flat DFA table whose byte classes fold ASCII case,
+//!   so keywords match case-insensitively without a lowercased copy of the blob and with one
+//!   table load fewer per byte than driving aho-corasick's DFA through a lowercase table (1.40
+//!   against 1.06 GB/s on one core, scratch benchmark, 561 MB of crate sources, the 351
+//!   built-in keywords). Building from the NFA also skips aho-corasick's DFA construction,
+//!   which showed in the start-up of a pre-commit run.
 //! - Above 64 keywords aho-corasick has no SIMD prefilter and a search is one chain of dependent
 //!   table loads, one per byte (its own search ran 0.43 GB/s on the same data). We cut the blob
 //!   into four pieces and step one automaton per piece in the same loop: the chains are
@@ -14,8 +16,8 @@
 //!   keywords inside longer ones (`key` inside `api_key`).
 
 use aho_corasick::automaton::{Automaton, StateID};
-use aho_corasick::dfa::Builder;
-use aho_corasick::{Anchored, MatchKind, StartKind};
+use aho_corasick::nfa::noncontiguous::Builder;
+use aho_corasick::{Anchored, MatchKind};
 use std::collections::HashMap;
 
 /// Pieces of a blob searched side by side; four measured fastest (six and eight ran slower).
@@ -54,14 +56,13 @@ struct Keywords {
 impl Keywords {
     /// Builds the automaton for lowercase `patterns` (non-empty, none empty).
     fn new(patterns: &[Vec<u8>], owners: Vec<Vec<usize>>) -> Result<Keywords, String> {
-        let dfa = Builder::new()
+        let nfa = Builder::new()
             .match_kind(MatchKind::Standard)
-            .start_kind(StartKind::Unanchored)
             .prefilter(false)
             .build(patterns)
             .map_err(|e| format!("cannot build keyword automaton: {e}"))?;
         // Bytes that occur in no keyword all behave alike; every other byte (folded) is its own
-        // class, and one representative byte per class is enough to read the DFA's transitions.
+        // class, and one representative byte per class is enough to read the transitions.
         let mut class = [0u8; 256];
         let in_keywords = |b: u8| patterns.iter().flatten().any(|&k| k == b.to_ascii_lowercase());
         let mut representatives = vec![(0..=255).find(|&b| !in_keywords(b)).unwrap_or(0)];
@@ -77,41 +78,45 @@ impl Keywords {
         }
         let classes = representatives.len();
 
-        // Every state reachable from the start, numbered with the match states first.
-        let start = dfa.start_state(Anchored::No).map_err(|e| e.to_string())?;
+        // Every state reachable from the start (NFA state ids are small and dense, so plain
+        // vectors index them), numbered with the match states first.
+        let start = nfa.start_state(Anchored::No).map_err(|e| e.to_string())?;
+        let next = |s: StateID, b: u8| nfa.next_state(Anchored::No, s, b);
         let mut states = vec![start];
-        let mut seen: HashMap<StateID, usize> = HashMap::from([(start, 0)]);
+        let mut seen = vec![false; start.as_usize() + 1];
+        seen[start.as_usize()] = true;
         let mut i = 0;
         while i < states.len() {
             for &b in &representatives {
-                let next = dfa.next_state(Anchored::No, states[i], b);
-                seen.entry(next).or_insert_with(|| {
-                    states.push(next);
-                    states.len() - 1
-                });
+                let to = next(states[i], b);
+                if seen.len() <= to.as_usize() {
+                    seen.resize(to.as_usize() + 1, false);
+                }
+                if !std::mem::replace(&mut seen[to.as_usize()], true) {
+                    states.push(to);
+                }
             }
             i += 1;
         }
-        states.sort_by_key(|&s| !dfa.is_match(s));
-        let row: HashMap<StateID, u32> = states
-            .iter()
-            .enumerate()
-            .map(|(n, &s)| u32::try_from(n * classes).map(|r| (s, r)))
-            .collect::<Result<_, _>>()
-            .map_err(|_| "keyword automaton too large".to_string())?;
+        states.sort_by_key(|&s| (!nfa.is_match(s), s));
+        let mut row = vec![0u32; seen.len()];
+        for (n, &s) in states.iter().enumerate() {
+            row[s.as_usize()] = u32::try_from(n * classes)
+                .map_err(|_| "keyword automaton too large".to_string())?;
+        }
+        let row = &row;
         let table = states
             .iter()
-            .flat_map(|&s| representatives.iter().map(move |&b| (s, b)))
-            .map(|(s, b)| row[&dfa.next_state(Anchored::No, s, b)])
+            .flat_map(|&s| representatives.iter().map(move |&b| row[next(s, b).as_usize()]))
             .collect();
         let outputs: Vec<Vec<(usize, usize)>> = states
             .iter()
-            .take_while(|&&s| dfa.is_match(s))
+            .take_while(|&&s| nfa.is_match(s))
             .map(|&s| {
-                (0..dfa.match_len(s))
+                (0..nfa.match_len(s))
                     .map(|i| {
-                        let pattern = dfa.match_pattern(s, i);
-                        (pattern.as_usize(), dfa.pattern_len(pattern))
+                        let pattern = nfa.match_pattern(s, i);
+                        (pattern.as_usize(), nfa.pattern_len(pattern))
                     })
                     .collect()
             })
@@ -120,7 +125,7 @@ impl Keywords {
             table,
             class,
             classes,
-            start: row[&start],
+            start: row[start.as_usize()],
             matching: u32::try_from(outputs.len() * classes).unwrap_or(u32::MAX),
             outputs,
             owners,
