@@ -107,6 +107,27 @@ pub struct Finding {
     pub occurrences: Vec<Occurrence>,
 }
 
+/// Something a source deliberately did not scan and names in the report (a blob over the size
+/// cap, a Git LFS pointer, a submodule that is not followed): not a failure, but the reader must
+/// know it was not looked at. Any source may name such things; the count of skipped blobs is in
+/// the stats either way.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Skipped {
+    /// What was not scanned: a path, with its commit or image where there is one
+    /// (`model.bin (commit 3f786850e387)`).
+    pub origin: String,
+    /// Why, and how to get it scanned where that is possible.
+    pub reason: String,
+}
+
+impl Skipped {
+    /// `origin` was not scanned because of `reason`.
+    pub fn new(origin: impl Into<String>, reason: impl Into<String>) -> Self {
+        Skipped { origin: origin.into(), reason: reason.into() }
+    }
+}
+
 impl Finding {
     /// The sort order of every report: path, line, column, rule id.
     pub fn sort_key(&self) -> (&str, usize, usize, &str) {

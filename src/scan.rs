@@ -10,7 +10,7 @@ use std::time::Instant;
 use crate::blob::{Blob, BlobId, looks_binary};
 use crate::engine::{Engine, Match};
 use crate::error::ScanError;
-use crate::finding::{Finding, Provenance, fingerprint};
+use crate::finding::{Finding, Provenance, Skipped, fingerprint};
 use crate::report::{Report, RuleSummary, Stats};
 use crate::source::{Sink, Skip};
 
@@ -18,6 +18,7 @@ use crate::source::{Sink, Skip};
 struct Counters {
     scanned: AtomicU64,
     bytes: AtomicU64,
+    commit_messages: AtomicU64,
     skipped_binary: AtomicU64,
     skipped_too_large: AtomicU64,
     skipped_special: AtomicU64,
@@ -33,6 +34,7 @@ pub struct Scan<'e> {
     seen: Mutex<HashMap<BlobId, Arc<Vec<Match>>>>,
     findings: Mutex<Vec<Finding>>,
     errors: Mutex<Vec<ScanError>>,
+    not_scanned: Mutex<Vec<Skipped>>,
     counters: Counters,
 }
 
@@ -46,6 +48,7 @@ impl<'e> Scan<'e> {
             seen: Mutex::default(),
             findings: Mutex::default(),
             errors: Mutex::default(),
+            not_scanned: Mutex::default(),
             counters: Counters::default(),
         }
     }
@@ -63,6 +66,21 @@ impl<'e> Scan<'e> {
     /// [`Scan::matches`] for bytes the source does not own (a pack traversal's buffer), so they
     /// need not be copied into a [`Blob`].
     pub fn matches_in(&self, id: Option<BlobId>, data: &[u8]) -> Option<Arc<Vec<Match>>> {
+        self.matches_counted(id, data, false)
+    }
+
+    /// Matches in a commit message: scanned like a blob, but counted apart
+    /// (`stats.commit_messages`), since a message is neither a file nor a blob.
+    pub fn matches_in_message(&self, message: &[u8]) -> Option<Arc<Vec<Match>>> {
+        self.matches_counted(None, message, true)
+    }
+
+    fn matches_counted(
+        &self,
+        id: Option<BlobId>,
+        data: &[u8],
+        message: bool,
+    ) -> Option<Arc<Vec<Match>>> {
         if let Some(id) = id
             && let Some(found) = lock(&self.seen).get(&id)
         {
@@ -73,8 +91,12 @@ impl<'e> Scan<'e> {
             self.skipped(Skip::Binary);
             return None;
         }
-        self.counters.scanned.fetch_add(1, Relaxed);
-        self.counters.bytes.fetch_add(data.len() as u64, Relaxed);
+        if message {
+            self.counters.commit_messages.fetch_add(1, Relaxed);
+        } else {
+            self.counters.scanned.fetch_add(1, Relaxed);
+            self.counters.bytes.fetch_add(data.len() as u64, Relaxed);
+        }
         let found = Arc::new(self.engine.scan(data));
         if let Some(id) = id {
             lock(&self.seen).insert(id, Arc::clone(&found));
@@ -122,9 +144,13 @@ impl<'e> Scan<'e> {
         findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         let mut errors = self.errors.into_inner().unwrap_or_else(PoisonError::into_inner);
         errors.sort_by(|a, b| a.origin.cmp(&b.origin).then_with(|| a.message.cmp(&b.message)));
+        let mut skipped = self.not_scanned.into_inner().unwrap_or_else(PoisonError::into_inner);
+        skipped.sort();
+        skipped.dedup();
         let stats = Stats {
             scanned: c.scanned.load(Relaxed),
             bytes: c.bytes.load(Relaxed),
+            commit_messages: c.commit_messages.load(Relaxed),
             findings: findings.len() as u64,
             skipped_binary: c.skipped_binary.load(Relaxed),
             skipped_too_large: c.skipped_too_large.load(Relaxed),
@@ -139,6 +165,7 @@ impl<'e> Scan<'e> {
             target,
             findings,
             errors,
+            skipped,
             stats,
             started: self.started_unix,
             finished: crate::report::now(),
@@ -169,6 +196,10 @@ impl Sink for Scan<'_> {
             Skip::Allowlisted => &self.counters.skipped_allowlisted,
         };
         counter.fetch_add(1, Relaxed);
+    }
+
+    fn not_scanned(&self, item: Skipped) {
+        lock(&self.not_scanned).push(item);
     }
 
     fn error(&self, error: ScanError) {

@@ -6,10 +6,9 @@ use anyhow::Result;
 
 use super::{Outcome, engine, finish};
 use crate::cli::{GitArgs, ScanArgs};
-use crate::report::text::sanitize;
 use crate::scan::Scan;
 use crate::source::Sink;
-use crate::source::git::{self, GitOptions, Notes, Reader, Selection};
+use crate::source::git::{self, GitOptions, Reader, Selection};
 
 /// Scans the history and reports.
 pub fn run(args: &GitArgs) -> Result<Outcome> {
@@ -31,7 +30,7 @@ pub fn run(args: &GitArgs) -> Result<Outcome> {
     scan_history(&repo, selection, args.all_objects, &args.scan, target)
 }
 
-/// Scans `selection` of `repo` with the shared scan options, prints the notes, and reports.
+/// Scans `selection` of `repo` with the shared scan options and reports.
 pub fn scan_history(
     repo: &git2::Repository,
     selection: Selection,
@@ -49,8 +48,7 @@ pub fn scan_history(
         reader: Reader::from_env(),
     };
     set_threads(args.threads);
-    let notes = git::scan(repo, &options, &scan);
-    print_notes(&notes, args);
+    git::scan(repo, &options, &scan);
     let mut report = scan.into_report(target);
     // The ignore files live at the scanned repository's root, wherever leakhound runs from.
     report.root = repo.workdir().map(std::path::Path::to_path_buf);
@@ -61,14 +59,5 @@ pub fn scan_history(
 fn set_threads(threads: usize) {
     if threads > 0 {
         let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
-    }
-}
-
-fn print_notes(notes: &Notes, args: &ScanArgs) {
-    if args.quiet {
-        return;
-    }
-    for note in notes {
-        eprintln!("leakhound: note: {}", sanitize(note));
     }
 }

@@ -137,6 +137,9 @@ pub fn deliver(report: &Report, args: &ScanArgs) -> Result<Outcome> {
         report::write(args.format, report, &options, &mut out)?;
         if !args.quiet {
             eprint_errors(report);
+            for line in report::text::skipped_lines(report) {
+                eprintln!("leakhound: {line}");
+            }
             eprintln!("{}", report::text::summary(&report.stats));
         }
     } else if !args.quiet {

@@ -9,7 +9,7 @@ mod schema;
 use super::json::Document;
 use super::{Format, Options, Report, RuleSummary, Stats, write};
 use crate::error::ScanError;
-use crate::finding::{CommitInfo, Finding, ImageInfo, Occurrence, fingerprint};
+use crate::finding::{CommitInfo, Finding, ImageInfo, Occurrence, Skipped, fingerprint};
 use crate::rules::Severity;
 use schema::validate;
 
@@ -82,9 +82,14 @@ pub(crate) fn fixture() -> Report {
         target: "dir .".into(),
         findings: vec![plain, git, image],
         errors: vec![ScanError::new("missing-dir", "no such file or directory")],
+        skipped: vec![Skipped::new(
+            "model.bin (commit 3f786850e387)",
+            "a Git LFS pointer: the content lives on the LFS server",
+        )],
         stats: Stats {
             scanned: 10,
             bytes: 2048,
+            commit_messages: 4,
             findings: 3,
             suppressed: 1,
             errors: 1,
@@ -163,10 +168,23 @@ fn json_parses_back_into_strict_types() {
     assert_eq!(doc.findings.len(), 3);
     assert_eq!(doc.findings[1].occurrences.len(), 1);
     assert_eq!(doc.stats.suppressed, 1);
-    for line in render(Format::Jsonl, Options::default()).lines().take(3) {
+    assert_eq!(doc.stats.commit_messages, 4);
+    assert_eq!(doc.skipped, fixture().skipped, "items not scanned are named");
+    let old = r#"{"version": 1, "tool": {"name": "leakhound", "version": "0"}, "findings": [],
+        "errors": [], "stats": {"scanned": 1, "bytes": 1, "findings": 0, "skipped_binary": 0,
+        "skipped_too_large": 0, "skipped_special": 0, "skipped_allowlisted": 0,
+        "duplicates": 0, "suppressed": 0, "errors": 0, "elapsed_ms": 1}}"#;
+    let old: Document = serde_json::from_str(old).expect("reports from before `skipped` parse");
+    assert!(old.skipped.is_empty() && old.stats.commit_messages == 0);
+    let lines = render(Format::Jsonl, Options::default());
+    for line in lines.lines().take(3) {
         let f: Finding = serde_json::from_str(line).expect("strict finding");
         assert!(f.secret.ends_with("*****"));
     }
+    let last: serde_json::Value =
+        serde_json::from_str(lines.lines().last().expect("lines")).expect("json line");
+    let item: Skipped = serde_json::from_value(last["skipped"].clone()).expect("strict skipped");
+    assert_eq!(item.origin, "model.bin (commit 3f786850e387)");
 }
 
 #[test]
@@ -179,6 +197,15 @@ fn sarif_and_gitlab_validate_against_their_schemas() {
         validate("gitlab-secret-detection-report-format.json", gitlab.as_bytes())
             .unwrap_or_else(|e| panic!("{e}\n{gitlab}"));
     }
+    let sarif: serde_json::Value =
+        serde_json::from_str(&render(Format::Sarif, Options::default())).expect("json");
+    let notes = &sarif["runs"][0]["invocations"][0]["toolExecutionNotifications"];
+    assert_eq!(notes[1]["level"], "note", "{notes}");
+    assert!(notes[1]["message"]["text"].as_str().is_some_and(|t| t.contains("model.bin")));
+    let gitlab: serde_json::Value =
+        serde_json::from_str(&render(Format::Gitlab, Options::default())).expect("json");
+    let messages = &gitlab["scan"]["messages"];
+    assert_eq!((&messages[0]["level"], &messages[1]["level"]), (&"warn".into(), &"info".into()));
     // The validator really validates: a report without `version` fails.
     let broken = render(Format::Gitlab, Options::default()).replacen("\"version\"", "\"v\"", 1);
     assert!(validate("gitlab-secret-detection-report-format.json", broken.as_bytes()).is_err());

@@ -5,7 +5,8 @@
 //!
 //! `scan` names leakhound as analyzer and scanner, with start and end times in GitLab's format
 //! (UTC, `YYYY-MM-DDTHH:MM:SS`, no zone or fraction) and `status` `success`, or `failure` with one
-//! `warn` message per error when the scan is incomplete. Each finding is one vulnerability with a
+//! `warn` message per error when the scan is incomplete; one `info` message per item deliberately
+//! not scanned (the report's `skipped`), in either case. Each finding is one vulnerability with a
 //! stable id (a UUID-shaped hash of fingerprint, commit and line, so reruns give the same id), the
 //! rule as primary identifier, `location.file`, `start_line`, `end_line` and `location.commit`
 //! (`0000000` with empty author, date and message outside git, as GitLab's own analyzer writes).
@@ -48,12 +49,16 @@ pub fn document(report: &Report, options: &Options) -> Value {
         "end_time": utc_timestamp(report.finished),
         "status": if report.errors.is_empty() { "success" } else { "failure" },
     });
-    if !report.errors.is_empty() {
-        scan["messages"] = report
-            .errors
-            .iter()
-            .map(|e| json!({"level": "warn", "value": format!("{}: {}", e.origin, e.message)}))
-            .collect();
+    let messages: Vec<Value> = report
+        .errors
+        .iter()
+        .map(|e| json!({"level": "warn", "value": format!("{}: {}", e.origin, e.message)}))
+        .chain(report.skipped.iter().map(|s| {
+            json!({"level": "info", "value": format!("not scanned: {}: {}", s.origin, s.reason)})
+        }))
+        .collect();
+    if !messages.is_empty() {
+        scan["messages"] = Value::Array(messages);
     }
     let vulnerabilities: Vec<Value> =
         report.findings.iter().map(|f| vulnerability(f, report, *options)).collect();

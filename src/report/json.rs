@@ -16,14 +16,20 @@
 //!     "occurrences": [{"path", "line", "commit", "image"}]   // only when the secret recurs
 //!   }],
 //!   "errors": [{"origin", "message"}],
-//!   "stats": {"scanned", "bytes", "findings", "skipped_binary", "skipped_too_large",
-//!             "skipped_special", "skipped_allowlisted", "duplicates", "suppressed", "errors",
-//!             "elapsed_ms"}
+//!   "skipped": [{"origin", "reason"}],   // deliberately not scanned, named: not failures
+//!   "stats": {"scanned", "bytes", "commit_messages", "findings", "skipped_binary",
+//!             "skipped_too_large", "skipped_special", "skipped_allowlisted", "duplicates",
+//!             "suppressed", "errors", "elapsed_ms"}
 //! }
 //! ```
 //!
+//! `skipped` names what a source passed over on purpose and a reader must know of: a blob over
+//! `--max-file-size` (`"big.bin (commit 3f786850e387)"`), a Git LFS pointer, a submodule that is
+//! not followed. `stats.scanned` and `stats.bytes` count blobs (files, git blobs, layer entries);
+//! commit messages are counted in `stats.commit_messages`.
+//!
 //! JSON Lines (`--format jsonl`): one finding object per line, then one `{"error": {...}}` line
-//! per failure.
+//! per failure, then one `{"skipped": {...}}` line per item not scanned.
 
 use std::io::{self, Write};
 
@@ -31,7 +37,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Options, Report, Stats};
 use crate::error::ScanError;
-use crate::finding::Finding;
+use crate::finding::{Finding, Skipped};
 
 /// Version of the JSON report layout.
 pub const VERSION: u32 = 1;
@@ -58,6 +64,9 @@ pub struct Document {
     pub findings: Vec<Finding>,
     /// Failures.
     pub errors: Vec<ScanError>,
+    /// What was deliberately not scanned (absent in reports written before it existed).
+    #[serde(default)]
+    pub skipped: Vec<Skipped>,
     /// Counters.
     pub stats: Stats,
 }
@@ -78,6 +87,7 @@ pub fn write(report: &Report, options: &Options, out: &mut dyn Write) -> io::Res
         tool: Tool { name: "leakhound".into(), version: env!("CARGO_PKG_VERSION").into() },
         findings: shown_findings(report, options),
         errors: report.errors.clone(),
+        skipped: report.skipped.clone(),
         stats: report.stats.clone(),
     };
     serde_json::to_writer_pretty(&mut *out, &doc)?;
@@ -92,6 +102,10 @@ pub fn write_lines(report: &Report, options: &Options, out: &mut dyn Write) -> i
     }
     for error in &report.errors {
         serde_json::to_writer(&mut *out, &serde_json::json!({ "error": error }))?;
+        writeln!(out)?;
+    }
+    for item in &report.skipped {
+        serde_json::to_writer(&mut *out, &serde_json::json!({ "skipped": item }))?;
         writeln!(out)?;
     }
     Ok(())

@@ -14,7 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ScanError;
-use crate::finding::Finding;
+use crate::finding::{Finding, Skipped};
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -41,8 +41,11 @@ pub enum Format {
 pub struct Stats {
     /// Blobs (files, git blobs, layer entries) scanned.
     pub scanned: u64,
-    /// Bytes scanned.
+    /// Bytes scanned (of those blobs).
     pub bytes: u64,
+    /// Commit messages scanned (git history), counted apart from blobs.
+    #[serde(default)]
+    pub commit_messages: u64,
     /// Findings reported.
     pub findings: u64,
     /// Blobs skipped because they look binary.
@@ -72,6 +75,8 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// What could not be scanned.
     pub errors: Vec<ScanError>,
+    /// What was deliberately not scanned and is named (sorted, no duplicates): not failures.
+    pub skipped: Vec<Skipped>,
     /// Counters.
     pub stats: Stats,
     /// When the scan started, seconds since the Unix epoch.

@@ -7,8 +7,10 @@
 //! physical location (path, line, column; `endColumn` is exclusive as SARIF wants), the
 //! content-based fingerprint under `partialFingerprints["leakhound/v1"]`, and git or image details
 //! under `properties`. The secret appears only with `--show-secrets` (`properties.secret`);
-//! messages carry the redacted form. Failures become tool execution notifications and mark the
-//! invocation unsuccessful. Depends only on [`Report`]; knows nothing of scanning.
+//! messages carry the redacted form. Failures become tool execution notifications (level
+//! `error`) and mark the invocation unsuccessful; what was deliberately not scanned (the report's
+//! `skipped`) becomes notifications of level `note`. Depends only on [`Report`]; knows nothing
+//! of scanning.
 
 use std::io::{self, Write};
 
@@ -65,16 +67,19 @@ pub fn document(report: &Report, options: &Options) -> Value {
         .iter()
         .map(|f| result(f, report.rules.iter().position(|r| r.id == f.rule_id), *options))
         .collect();
-    let notifications: Vec<Value> = report
-        .errors
-        .iter()
-        .map(|e| {
-            json!({
-                "level": "error",
-                "message": {"text": format!("{}: {}", e.origin, e.message)},
-            })
+    let errors = report.errors.iter().map(|e| {
+        json!({
+            "level": "error",
+            "message": {"text": format!("{}: {}", e.origin, e.message)},
         })
-        .collect();
+    });
+    let not_scanned = report.skipped.iter().map(|s| {
+        json!({
+            "level": "note",
+            "message": {"text": format!("not scanned: {}: {}", s.origin, s.reason)},
+        })
+    });
+    let notifications: Vec<Value> = errors.chain(not_scanned).collect();
     json!({
         "$schema": SCHEMA,
         "version": VERSION,

@@ -21,7 +21,19 @@ pub fn write(report: &Report, options: &Options, out: &mut dyn Write) -> io::Res
     for error in &report.errors {
         writeln!(out, "error: {}: {}", sanitize(&error.origin), sanitize(&error.message))?;
     }
+    for line in skipped_lines(report) {
+        writeln!(out, "{line}")?;
+    }
     writeln!(out, "{}", summary(&report.stats))
+}
+
+/// One `not scanned: ORIGIN: REASON` line per item deliberately not scanned (the report's
+/// `skipped`).
+pub fn skipped_lines(report: &Report) -> impl Iterator<Item = String> + '_ {
+    report
+        .skipped
+        .iter()
+        .map(|s| format!("not scanned: {}: {}", sanitize(&s.origin), sanitize(&s.reason)))
 }
 
 /// One finding as a few indented lines.
@@ -75,8 +87,13 @@ pub fn summary(stats: &Stats) -> String {
         + stats.skipped_too_large
         + stats.skipped_special
         + stats.skipped_allowlisted;
+    let messages = if stats.commit_messages > 0 {
+        format!(" and {} commit message(s)", stats.commit_messages)
+    } else {
+        String::new()
+    };
     let mut s = format!(
-        "scanned {} blobs ({}) in {:.2}s: {} finding(s), {} skipped",
+        "scanned {} blobs ({}){messages} in {:.2}s: {} finding(s), {} skipped",
         stats.scanned,
         human_bytes(stats.bytes),
         stats.elapsed_ms as f64 / 1000.0,

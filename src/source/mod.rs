@@ -12,7 +12,7 @@ pub mod staged;
 
 use crate::blob::Blob;
 use crate::error::ScanError;
-use crate::finding::Provenance;
+use crate::finding::{Provenance, Skipped};
 
 /// Why a blob or entry was not scanned (counted, not an error).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +33,9 @@ pub trait Sink: Sync {
     fn blob(&self, blob: &Blob, provenance: &Provenance);
     /// Counts something deliberately not scanned.
     fn skipped(&self, why: Skip);
+    /// Names something deliberately not scanned in the report (its `skipped` list), for what a
+    /// reader must know about beyond a count: an oversized blob, a Git LFS pointer, a submodule.
+    fn not_scanned(&self, item: Skipped);
     /// Records a failure: the run will exit 2.
     fn error(&self, error: ScanError);
     /// True when files at `path` need not be read at all (a global path allowlist).

@@ -576,6 +576,7 @@ pub fn assemble<B: Assembler>(
             target,
             findings,
             errors,
+            skipped: Vec::new(),
             stats,
             started,
             finished,

@@ -221,6 +221,35 @@ fn secret_in_a_commit_message() {
 }
 
 #[test]
+fn commit_messages_are_counted_apart_from_blobs() {
+    let repo = Repo::new();
+    repo.file("a.txt", "a\n");
+    repo.commit("one", ANN, "2024-01-01T00:00:00Z");
+    repo.file("b.txt", "b\n");
+    repo.commit("two", ANN, "2024-01-02T00:00:00Z");
+    repo.file("a.txt", "a again\n");
+    repo.commit("three", ANN, "2024-01-03T00:00:00Z");
+    // Loose objects (the narrow path for a range) and packed (the whole-history pack traversal).
+    let (code, range) = repo.env.json(&["git", ".", "--range", "main~2..main"]);
+    assert_eq!(code, 0, "{range}");
+    assert_eq!(
+        (&range["stats"]["scanned"], &range["stats"]["commit_messages"]),
+        (&Value::from(2), &Value::from(2)),
+        "b.txt and the new a.txt; two messages: {range}"
+    );
+    let (code, doc) = repo.scan(&[]);
+    assert_eq!(code, 0, "{doc}");
+    assert_eq!(
+        (&doc["stats"]["scanned"], &doc["stats"]["commit_messages"]),
+        (&Value::from(3), &Value::from(3)),
+        "three blobs and three messages: {doc}"
+    );
+    let out = repo.env.run(&["git", "."]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("scanned 3 blobs") && text.contains("3 commit message(s)"), "{text}");
+}
+
+#[test]
 fn range_of_the_last_commits_only() {
     let repo = Repo::new();
     repo.file("old.txt", format!("k = {}\n", fake::aws_key_id()));
@@ -294,7 +323,9 @@ fn shallow_clone_says_history_is_cut_and_scans_what_exists() {
     git_in(shallow.path(), &["clone", "-q", "--depth", "1", &url, "c"]);
     let (code, doc) = shallow.json(&["git", "c"]);
     assert_eq!(code, 2, "{doc}");
-    assert!(doc["errors"].to_string().contains("shallow"), "{doc}");
+    let head = git_in(&shallow.path().join("c"), &["rev-parse", "HEAD"]);
+    let message = doc["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(&format!("history is cut at commit {}", &head[..12])), "{doc}");
     let found = rule_ids(&doc);
     assert!(found.contains(&"github.token".to_owned()), "the checked-out tree is scanned: {doc}");
 }
@@ -310,6 +341,10 @@ fn missing_and_oversized_blobs_are_named() {
     let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(rule_ids(&doc), ["github.token"]);
     assert_eq!(doc["stats"]["skipped_too_large"], 1);
+    let short = &repo.git(&["rev-parse", "HEAD"])[..12];
+    assert_eq!(doc["skipped"].as_array().map(Vec::len), Some(1), "{doc}");
+    assert_eq!(doc["skipped"][0]["origin"], format!("big.txt (commit {short})"), "{doc}");
+    assert!(doc["skipped"][0]["reason"].to_string().contains("--max-file-size"), "{doc}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("big.txt") && stderr.contains("--max-file-size"), "{stderr}");
     // Delete one loose object: a damaged (or partial) clone.
@@ -336,6 +371,7 @@ fn oversized_blobs_in_a_pack_and_their_deltas_are_named() {
     let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(out.status.code(), Some(0), "{doc}");
     assert_eq!(doc["stats"]["skipped_too_large"], 2, "{doc}");
+    assert_eq!(doc["skipped"].as_array().map(Vec::len), Some(2), "{doc}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.matches("big.txt").count(), 2, "{stderr}");
     let (code, doc) = repo.env.json(&["git", "."]);
@@ -412,7 +448,38 @@ fn non_utf8_paths_messages_lfs_and_submodules() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("model.bin") && stderr.contains("LFS"), "{stderr}");
     assert!(stderr.contains("vendor/lib") && stderr.contains("submodule"), "{stderr}");
-    assert_eq!(out.status.code(), Some(1), "notes are not errors: {stderr}");
+    assert_eq!(out.status.code(), Some(1), "items not scanned are not errors: {stderr}");
+    let short = &commit[..12];
+    let skipped: Vec<(String, String)> = doc["skipped"]
+        .as_array()
+        .expect("skipped")
+        .iter()
+        .map(|s| (s["origin"].as_str().unwrap_or("").to_owned(), s["reason"].to_string()))
+        .collect();
+    assert_eq!(skipped.len(), 2, "{doc}");
+    assert_eq!(skipped[0].0, format!("model.bin (commit {short})"));
+    assert!(skipped[0].1.contains("LFS"), "{doc}");
+    assert_eq!(skipped[1].0, format!("vendor/lib (commit {short})"));
+    assert!(skipped[1].1.contains("submodule"), "{doc}");
+    // SARIF names them as notes (and stays valid), jsonl as `skipped` records.
+    let out = repo.env.run(&["git", ".", "--format", "sarif"]);
+    crate::report::validate("sarif-schema-2.1.0.json", &out.stdout).expect("valid SARIF");
+    let sarif: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let notes = &sarif["runs"][0]["invocations"][0]["toolExecutionNotifications"];
+    assert_eq!(notes.as_array().map(Vec::len), Some(2), "{notes}");
+    assert!(notes[0]["level"] == "note" && notes[0].to_string().contains("model.bin"), "{notes}");
+    let out = repo.env.run(&["git", ".", "--format", "jsonl"]);
+    let lines = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(lines.lines().filter(|l| l.starts_with("{\"skipped\":")).count(), 2, "{lines}");
+    // The text report lists them in its summary, and nothing repeats them on stderr.
+    let out = repo.env.run(&["git", "."]);
+    let (text, stderr) =
+        (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        text.contains(&format!("not scanned: vendor/lib (commit {short}): a submodule")),
+        "{text}"
+    );
+    assert!(!stderr.contains("vendor/lib"), "printed once: {stderr}");
 }
 
 /// A clone of a bare remote with a pre-push hook running the real binary.

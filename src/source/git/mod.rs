@@ -28,7 +28,7 @@ use git2::{Oid, Repository};
 use crate::blob::BlobId;
 use crate::engine::Match;
 use crate::error::ScanError;
-use crate::finding::{CommitInfo, Finding, Occurrence, Provenance};
+use crate::finding::{CommitInfo, Finding, Occurrence, Provenance, Skipped};
 use crate::scan::Scan;
 use crate::source::{Sink, Skip};
 pub use packs::Reader;
@@ -146,25 +146,22 @@ pub fn ref_tips_under(
     Ok(out)
 }
 
-/// True when one of `commits` is a shallow boundary commit (listed in `.git/shallow`), or when
-/// that file cannot be read.
-fn reaches_shallow_boundary(repo: &Repository, commits: &[Oid]) -> bool {
-    let Ok(text) = std::fs::read_to_string(repo.path().join("shallow")) else { return true };
-    let boundary: std::collections::HashSet<Oid> =
+/// The shallow boundary commits (listed in `.git/shallow`) among `commits`, in their order; `None`
+/// when that file cannot be read (the boundary is unknown).
+fn shallow_boundary(repo: &Repository, commits: &[Oid]) -> Option<Vec<Oid>> {
+    let text = std::fs::read_to_string(repo.path().join("shallow")).ok()?;
+    let boundary: HashSet<Oid> =
         text.lines().filter_map(|l| Oid::from_str(l.trim()).ok()).collect();
-    commits.iter().any(|c| boundary.contains(c))
+    Some(commits.iter().filter(|c| boundary.contains(c)).copied().collect())
 }
 
-/// What the scan wants said that is neither a finding nor an error: blobs skipped for size, Git
-/// LFS pointers, submodules not followed.
-pub type Notes = Vec<String>;
-
-/// Scans the selected history of `repo` into `scan` and returns the notes.
-pub fn scan(repo: &Repository, options: &GitOptions, scan: &Scan) -> Notes {
+/// Scans the selected history of `repo` into `scan`: findings, errors, and the blobs and
+/// submodules deliberately not scanned ([`Sink::not_scanned`]: blobs over the size cap, Git LFS
+/// pointers, submodules).
+pub fn scan(repo: &Repository, options: &GitOptions, scan: &Scan) {
     // libgit2 re-hashes every object it reads; on the synthetic history that SHA-1 was 18% of
     // all CPU (perf), all of it in the tree walk. Pack entries are still CRC- and zlib-checked.
     git2::opts::strict_hash_verification(false);
-    let mut notes = Notes::new();
     let commits = match walk::commits(repo, &options.selection) {
         Ok((commits, failed)) => {
             for (tip, e) in failed {
@@ -184,23 +181,36 @@ pub fn scan(repo: &Repository, options: &GitOptions, scan: &Scan) -> Notes {
                 repo.path().display().to_string(),
                 format!("cannot walk the history: {}", e.message()),
             ));
-            return notes;
+            return;
         }
     };
     // History is cut only when the selected walk reaches the shallow boundary: a range that a
     // CI job deepened far enough is whole (issue #7).
-    if repo.is_shallow() && reaches_shallow_boundary(repo, &commits) {
+    let cut = if repo.is_shallow() { shallow_boundary(repo, &commits) } else { Some(Vec::new()) };
+    if cut.as_ref().is_none_or(|cut| !cut.is_empty()) {
+        let at = cut.map_or_else(
+            || "the shallow boundary".to_owned(),
+            |cut| {
+                let shown: Vec<String> = cut.iter().take(3).map(|c| short_id(*c)).collect();
+                let more = cut.len().saturating_sub(3);
+                let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+                format!("commit {}{more}", shown.join(", "))
+            },
+        );
         scan.error(ScanError::new(
             repo.path().join("shallow").display().to_string(),
-            "shallow clone: history before the shallow boundary is not in this repository, so \
-             it was not scanned; run `git fetch --unshallow` for a complete scan",
+            format!(
+                "shallow clone: history is cut at {at}; what came before is not in this \
+                 repository, so it was not scanned; run `git fetch --unshallow` for a complete \
+                 scan"
+            ),
         ));
     }
     let odb = match repo.odb() {
         Ok(odb) => odb,
         Err(e) => {
             scan.error(ScanError::new(repo.path().display().to_string(), e.message()));
-            return notes;
+            return;
         }
     };
     let state = State::new(scan, options);
@@ -229,16 +239,22 @@ pub fn scan(repo: &Repository, options: &GitOptions, scan: &Scan) -> Notes {
         Ok(w) => w,
         Err(e) => {
             scan.error(ScanError::new(repo.path().display().to_string(), e.message()));
-            return notes;
+            return;
         }
     };
     if !whole {
         read_introduced(repo, &odb, &state, &walked, options);
         timing.lap("read and scan blobs");
     }
-    state.assemble(&mut walked, options, known.as_ref(), &mut notes);
+    state.assemble(&mut walked, options, known.as_ref());
     timing.lap("assemble findings");
-    notes
+}
+
+/// The 12-digit abbreviation of a commit id that reports use.
+fn short_id(id: Oid) -> String {
+    let mut hex = id.to_string();
+    hex.truncate(12);
+    hex
 }
 
 /// A narrow scan's blob read: the blobs the walked commits introduced.
@@ -282,7 +298,7 @@ struct Walked {
     message: Option<Arc<Vec<Match>>>,
 }
 
-/// Why a blob is named in the notes.
+/// Why a blob is named as not scanned.
 #[derive(Debug, Clone, Copy)]
 enum Named {
     /// Its size, or `None` for a delta of a blob over the cap.
@@ -295,7 +311,7 @@ struct State<'s, 'e> {
     max_blob_size: u64,
     /// Blobs with matches.
     targets: Mutex<HashMap<BlobId, Arc<Vec<Match>>>>,
-    /// Blobs to name in the notes.
+    /// Blobs to name as not scanned.
     named: Mutex<HashMap<BlobId, Named>>,
     /// Blobs the object database does not have.
     missing: Mutex<HashSet<BlobId>>,
@@ -383,20 +399,21 @@ impl<'s, 'e> State<'s, 'e> {
                     || !known.contains(&blob)
             });
         }
-        out.message = self.scan.matches_in(None, commit.message_bytes()).filter(|m| !m.is_empty());
+        out.message =
+            self.scan.matches_in_message(commit.message_bytes()).filter(|m| !m.is_empty());
         if !out.introduced.is_empty() || out.message.is_some() {
             out.info = Some(walk::commit_info(&commit));
         }
         out
     }
 
-    /// Turns what the walk saw into findings (grouped by rule and secret), errors and notes.
+    /// Turns what the walk saw into findings (grouped by rule and secret), errors and items not
+    /// scanned.
     fn assemble(
         &self,
         walked: &mut [Walked],
         options: &GitOptions,
         known: Option<&HashSet<BlobId>>,
-        notes: &mut Notes,
     ) {
         let targets = std::mem::take(&mut *lock(&self.targets));
         let named = std::mem::take(&mut *lock(&self.named));
@@ -437,20 +454,20 @@ impl<'s, 'e> State<'s, 'e> {
                 if let Some(why) = named.get(&blob)
                     && named_seen.insert(blob)
                 {
-                    notes.push(match why {
+                    let reason = match why {
                         Named::TooLarge(Some(size)) => format!(
-                            "{path} (commit {short}): blob {blob} of {size} bytes is over \
-                             --max-file-size: not scanned"
+                            "blob {blob} of {size} bytes is over --max-file-size; raise it to \
+                             scan this blob"
                         ),
                         Named::TooLarge(None) => format!(
-                            "{path} (commit {short}): blob {blob} is stored as a change to a \
-                             blob over --max-file-size: not scanned"
+                            "blob {blob} is stored as a change to a blob over --max-file-size; \
+                             raise it to scan this blob"
                         ),
-                        Named::LfsPointer => format!(
-                            "{path} (commit {short}): a Git LFS pointer; the content lives on \
-                             the LFS server and was not scanned"
-                        ),
-                    });
+                        Named::LfsPointer => "a Git LFS pointer: the content lives on the LFS \
+                                              server; scan a checkout with the LFS files pulled"
+                            .to_owned(),
+                    };
+                    self.scan.not_scanned(Skipped::new(format!("{path} (commit {short})"), reason));
                 }
                 if let Some(found) = targets.get(&blob) {
                     let provenance = Provenance { path, commit: Some(info.clone()), image: None };
@@ -487,8 +504,9 @@ impl<'s, 'e> State<'s, 'e> {
             ));
         }
         for (path, short) in submodules {
-            notes.push(format!(
-                "{path} (commit {short}): a submodule; not followed: scan its repository separately"
+            self.scan.not_scanned(Skipped::new(
+                format!("{path} (commit {short})"),
+                "a submodule (gitlink), not followed: scan its repository separately",
             ));
         }
         if options.all_objects {
