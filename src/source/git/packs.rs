@@ -137,7 +137,7 @@ struct Plan {
 }
 
 /// `(index, pack)` pairs in a pack directory.
-fn pack_files(dir: &Path) -> Vec<(PathBuf, PathBuf)> {
+pub(super) fn pack_files(dir: &Path) -> Vec<(PathBuf, PathBuf)> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
     let mut out: Vec<(PathBuf, PathBuf)> = entries
         .filter_map(Result::ok)
