@@ -215,3 +215,28 @@ fn rules_list_json_is_snapshotted() {
     assert!(listed.as_array().is_some_and(|rules| rules.len() >= 150), "the whole catalog");
     insta::assert_snapshot!("rules_list_json", String::from_utf8_lossy(&out.stdout));
 }
+
+/// The repository's own config (STYLE.md §4) keeps leakhound quiet on leakhound: rule examples,
+/// fixtures and tests hold fake secrets on purpose, and the README's first command scans it all.
+#[test]
+fn the_repository_scans_clean_with_its_own_config() {
+    let env = TestEnv::new();
+    let mut cmd = env.cmd();
+    cmd.current_dir(repo()).args([
+        "dir",
+        "rules",
+        "fixtures",
+        "tests",
+        "src",
+        "README.md",
+        "--format",
+        "json",
+    ]);
+    let out = cmd.output().expect("run leakhound");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(out.status.code(), Some(0), "{doc}");
+    assert!(
+        doc["stats"]["skipped_allowlisted"].as_u64() > Some(100),
+        "the allowlist was used: {doc}"
+    );
+}
