@@ -14,6 +14,7 @@ use std::sync::OnceLock;
 
 use regex::bytes::{RegexSet, RegexSetBuilder};
 
+use crate::rules::load::check_allow_regex;
 use crate::rules::{AllowSyntax, Condition};
 
 /// Markers that accept every finding on their line. `gitleaks:allow` and
@@ -173,12 +174,7 @@ struct Regexes {
 impl Regexes {
     fn new(patterns: &[String]) -> Result<Regexes, String> {
         for re in patterns {
-            regex_syntax::ParserBuilder::new()
-                .utf8(false)
-                .unicode(false)
-                .build()
-                .parse(re)
-                .map_err(|e| format!("invalid allow regex {re:?}: {e}"))?;
+            check_allow_regex(re)?;
         }
         Ok(Regexes { patterns: patterns.to_vec(), set: OnceLock::new() })
     }

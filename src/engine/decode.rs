@@ -191,7 +191,7 @@ const CLASS: [u8; 256] = {
             LOWER
         } else if b.is_ascii_digit() {
             DIGIT
-        } else if matches!(b, b'+' | b'/' | b'-' | b'_') {
+        } else if alphabet::in_alphabet(b) {
             SYMBOL
         } else {
             0

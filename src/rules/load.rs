@@ -150,6 +150,23 @@ pub fn regex_builder(pattern: &str) -> regex::bytes::RegexBuilder {
     builder
 }
 
+/// Parses a pattern with the options [`regex_builder`] compiles it with, without compiling it;
+/// the error is the parser's message.
+pub fn parse_pattern(pattern: &str) -> Result<regex_syntax::hir::Hir, String> {
+    regex_syntax::ParserBuilder::new()
+        .utf8(false)
+        .unicode(false)
+        .build()
+        .parse(pattern)
+        .map_err(|e| e.to_string())
+}
+
+/// Checks an allowlist regex's syntax only: allowlists are compiled on first use (the catalog
+/// has hundreds).
+pub fn check_allow_regex(re: &str) -> Result<(), String> {
+    parse_pattern(re).map(drop).map_err(|e| format!("invalid allow regex {re:?}: {e}"))
+}
+
 /// Checks what can be checked without compiling: id, pattern syntax, a capture group, allowlist
 /// syntax, and that the pattern cannot match the empty string.
 pub(crate) fn validate(rule: &RuleSyntax, origin: &Origin) -> RuleResult<()> {
@@ -160,12 +177,7 @@ pub(crate) fn validate(rule: &RuleSyntax, origin: &Origin) -> RuleResult<()> {
                 .into(),
         );
     }
-    let hir = match regex_syntax::ParserBuilder::new()
-        .utf8(false)
-        .unicode(false)
-        .build()
-        .parse(&rule.pattern)
-    {
+    let hir = match parse_pattern(&rule.pattern) {
         Ok(hir) => hir,
         Err(e) => return fail(format!("invalid regex: {e}")),
     };
@@ -201,13 +213,7 @@ pub fn validate_allow(allow: &AllowSyntax) -> Result<(), String> {
         .chain(&allow.matches)
         .chain(&allow.lines)
     {
-        // Syntax only: allowlists are compiled on first use (the catalog has hundreds).
-        regex_syntax::ParserBuilder::new()
-            .utf8(false)
-            .unicode(false)
-            .build()
-            .parse(re)
-            .map_err(|e| format!("invalid allow regex {re:?}: {e}"))?;
+        check_allow_regex(re)?;
     }
     allow.also.iter().try_for_each(validate_allow)
 }

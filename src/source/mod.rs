@@ -35,11 +35,8 @@ pub trait Sink: Sync {
     fn skipped(&self, why: Skip);
     /// Names something deliberately not scanned in the report (its `skipped` list), for what a
     /// reader must know about beyond a count: an oversized blob, a Git LFS pointer, a submodule.
-    /// Sinks that keep a report ([`crate::scan::Scan`]) record it; the default drops it, for sinks
-    /// that only count.
-    fn not_scanned(&self, item: Skipped) {
-        let _ = item;
-    }
+    /// Sinks that keep a report ([`crate::scan::Scan`]) record it.
+    fn not_scanned(&self, item: Skipped);
     /// Records a failure: the run will exit 2.
     fn error(&self, error: ScanError);
     /// True when files at `path` need not be read at all (a global path allowlist).

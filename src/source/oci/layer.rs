@@ -425,7 +425,7 @@ impl Read for CappedReader<'_> {
 #[allow(clippy::unwrap_used)] // a test that cannot set up should fail loudly
 mod tests {
     use super::*;
-    use crate::source::Sink;
+    use crate::source::{Sink, Skipped};
     use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
     #[test]
@@ -448,6 +448,7 @@ mod tests {
         fn skipped(&self, _: Skip) {
             self.skipped.fetch_add(1, Relaxed);
         }
+        fn not_scanned(&self, _: Skipped) {}
         fn error(&self, _: ScanError) {}
         fn path_allowed(&self, path: &str) -> bool {
             path.starts_with("vendor/")
