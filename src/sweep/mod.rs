@@ -763,6 +763,12 @@ mod tests {
     }
 
     /// 30 images over 3 base layers (L1 holds a secret) and one app layer each.
+    /// One unsharded sweep of everything `mem` lists, with or without a cache.
+    fn sweep_all(mem: &Memory, cache: Option<&Cache>) -> SweepDocument {
+        sweep(mem, &mem.listed(), Vec::new(), cache, &options(Shard::ALL), &NoProgress)
+            .expect("the sweep runs")
+    }
+
     fn many() -> Memory {
         let owned: Vec<(String, String, Vec<String>)> = (0..30)
             .map(|i| {
@@ -786,8 +792,7 @@ mod tests {
     #[test]
     fn each_unique_layer_is_scanned_once_and_a_shared_secret_is_one_finding() {
         let mem = many();
-        let doc = sweep(&mem, &mem.listed(), Vec::new(), None, &options(Shard::ALL), &NoProgress)
-            .unwrap();
+        let doc = sweep_all(&mem, None);
         let mut scans = lock(&mem.scans).clone();
         scans.sort();
         let before = scans.len();
@@ -805,8 +810,7 @@ mod tests {
     #[test]
     fn three_shards_cover_every_layer_once_and_merge_to_the_unsharded_report() {
         let mem = many();
-        let whole = sweep(&mem, &mem.listed(), Vec::new(), None, &options(Shard::ALL), &NoProgress)
-            .unwrap();
+        let whole = sweep_all(&mem, None);
         let (expected, _) = assemble(&mem, &[whole], "sweep".into()).unwrap();
 
         let mut docs = Vec::new();
@@ -850,23 +854,13 @@ mod tests {
         let path = dir.path().join("cache.db");
         let mem = many();
         let cache = Cache::open(&path, "rules-1").unwrap();
-        let first =
-            sweep(&mem, &mem.listed(), Vec::new(), Some(&cache), &options(Shard::ALL), &NoProgress)
-                .unwrap();
+        let first = sweep_all(&mem, Some(&cache));
         assert_eq!(first.stats.layers_scanned, 33);
         drop(cache);
 
         let again = many();
         let cache = Cache::open(&path, "rules-1").unwrap();
-        let second = sweep(
-            &again,
-            &again.listed(),
-            Vec::new(),
-            Some(&cache),
-            &options(Shard::ALL),
-            &NoProgress,
-        )
-        .unwrap();
+        let second = sweep_all(&again, Some(&cache));
         assert_eq!(again.calls.load(Relaxed), 0, "nothing new: nothing pulled");
         assert_eq!(second.stats.layers_reused, 33);
         assert_eq!(
@@ -877,15 +871,7 @@ mod tests {
 
         let changed = many();
         let cache = Cache::open(&path, "rules-2").unwrap();
-        let third = sweep(
-            &changed,
-            &changed.listed(),
-            Vec::new(),
-            Some(&cache),
-            &options(Shard::ALL),
-            &NoProgress,
-        )
-        .unwrap();
+        let third = sweep_all(&changed, Some(&cache));
         assert_eq!(third.stats.layers_scanned, 33, "new rules: everything again");
     }
 
@@ -897,21 +883,12 @@ mod tests {
         let mut first = many();
         first.fail_layer = Some("sha256:L20".into());
         let cache = Cache::open(&path, "rules-1").unwrap();
-        sweep(&first, &first.listed(), Vec::new(), Some(&cache), &options(Shard::ALL), &NoProgress)
-            .unwrap();
+        sweep_all(&first, Some(&cache));
         assert_eq!(cache.len().unwrap(), 32 + 30, "every finished layer and config is recorded");
         drop(cache);
         let again = many();
         let cache = Cache::open(&path, "rules-1").unwrap();
-        let doc = sweep(
-            &again,
-            &again.listed(),
-            Vec::new(),
-            Some(&cache),
-            &options(Shard::ALL),
-            &NoProgress,
-        )
-        .unwrap();
+        let doc = sweep_all(&again, Some(&cache));
         assert_eq!(*lock(&again.scans), ["sha256:L20"], "only the unfinished layer is pulled");
         assert_eq!(doc.stats.layers_reused, 32);
     }
