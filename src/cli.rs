@@ -97,9 +97,9 @@ pub struct RuleArgs {
     pub config: Option<PathBuf>,
 }
 
-/// Options every scan shares.
+/// Where the report goes and how it looks: every command that reports (scans and `merge`).
 #[derive(Debug, Clone, Args)]
-pub struct ScanArgs {
+pub struct OutputArgs {
     /// Format of the report (to stdout, or to `--report`).
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Text, overrides_with = "format")]
     pub format: Format,
@@ -119,6 +119,13 @@ pub struct ScanArgs {
     /// Print nothing to the terminal but errors.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+}
+
+/// Options every scan shares.
+#[derive(Debug, Clone, Args)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Skip files larger than this (bytes; K, M, G suffixes allowed).
     #[arg(long, value_name = "SIZE", default_value = "10M", value_parser = parse_size)]
     pub max_file_size: u64,
@@ -358,24 +365,8 @@ pub struct MergeArgs {
     /// The shard reports (`sweep --shard I/N --report FILE`), every shard of one sweep.
     #[arg(required = true, value_name = "REPORT")]
     pub reports: Vec<PathBuf>,
-    /// Format of the merged report (to stdout, or to `--report`).
-    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
-    pub format: Format,
-    /// Write the merged report to this file; the terminal still gets the human summary.
-    #[arg(long, value_name = "PATH")]
-    pub report: Option<PathBuf>,
-    /// Show secrets in full instead of redacting them.
-    #[arg(long)]
-    pub show_secrets: bool,
-    /// When to use colors.
-    #[arg(long, value_enum, default_value_t = Color::Auto)]
-    pub color: Color,
-    /// Print nothing to the terminal but errors.
-    #[arg(long, short = 'q')]
-    pub quiet: bool,
-    /// Suppress every finding already in this earlier JSON report (see `leakhound baseline`).
-    #[arg(long, value_name = "REPORT.json")]
-    pub baseline: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// The rules the sweep used (`--config` of `sweep`); merge checks they are the same.
     #[command(flatten)]
     pub rules: RuleArgs,

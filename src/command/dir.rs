@@ -26,5 +26,5 @@ pub fn run(args: &DirArgs) -> Result<Outcome> {
     );
     let mut report = scan.into_report(target);
     report.root = root;
-    finish(&report, &args.scan)
+    finish(&report, &args.scan.output)
 }

@@ -22,7 +22,7 @@ pub fn run(args: &GitArgs) -> Result<Outcome> {
             let engine = engine(&args.scan.rules, None)?;
             let scan = Scan::new(&engine);
             scan.error(error);
-            return finish(&scan.into_report(target), &args.scan);
+            return finish(&scan.into_report(target), &args.scan.output);
         }
     };
     let selection = git::selection(&repo, &args.branch, args.range.as_deref(), args.since)
@@ -44,7 +44,7 @@ pub fn scan_history(
         selection,
         all_objects,
         max_blob_size: args.max_file_size,
-        progress: !args.quiet && std::io::stderr().is_terminal(),
+        progress: !args.output.quiet && std::io::stderr().is_terminal(),
         reader: Reader::from_env(),
     };
     set_threads(args.threads);
@@ -52,7 +52,7 @@ pub fn scan_history(
     let mut report = scan.into_report(target);
     // The ignore files live at the scanned repository's root, wherever leakhound runs from.
     report.root = repo.workdir().map(std::path::Path::to_path_buf);
-    finish(&report, args)
+    finish(&report, &args.output)
 }
 
 /// Sizes the worker pool (0: one per core). The pool is global, so only the first call counts.

@@ -42,20 +42,20 @@ pub fn run(args: &ImageArgs) -> Result<Outcome> {
             insecure: access.insecure_registry,
             ca_certs,
             retry: Retry::with_retries(access.retries),
-            notify: notify(args.scan.quiet),
+            notify: notify(args.scan.output.quiet),
             docker_config: auth::docker_config_path(),
         },
     };
     let engine = engine(&args.scan.rules, None)?;
     let scan = Scan::new(&engine);
     let warnings = scan_images(&refs, &options, &scan);
-    if !args.scan.quiet {
+    if !args.scan.output.quiet {
         for w in &warnings {
             eprintln!("leakhound: warning: {}", sanitize(w));
         }
     }
     let report = scan.into_report(format!("image {}", args.refs.join(" ")));
-    finish(&report, &args.scan)
+    finish(&report, &args.scan.output)
 }
 
 /// The password from standard input, without the trailing newline (`sweep` reads it so too).

@@ -4,7 +4,7 @@
 use anyhow::{Context, Result, bail};
 
 use super::{Outcome, configs, finish};
-use crate::cli::{MergeArgs, ScanArgs};
+use crate::cli::MergeArgs;
 use crate::report::RuleSummary;
 use crate::rules::load::build_rule_set;
 use crate::sweep::oci::OciAssembler;
@@ -38,19 +38,8 @@ pub fn merge_with<A: Assembler>(assembler: &A, args: &MergeArgs) -> Result<Outco
     let registry = documents.first().map(|d| d.registry.clone()).unwrap_or_default();
     let (mut report, projects) = assemble(assembler, &documents, format!("sweep {registry}"))?;
     report.rules = set.rules.iter().map(|r| RuleSummary::of(&r.syntax)).collect();
-    let scan = ScanArgs {
-        format: args.format,
-        report: args.report.clone(),
-        show_secrets: args.show_secrets,
-        color: args.color,
-        quiet: args.quiet,
-        max_file_size: 0,
-        threads: 0,
-        baseline: args.baseline.clone(),
-        rules: args.rules.clone(),
-    };
-    let outcome = finish(&report, &scan)?;
-    if !args.quiet {
+    let outcome = finish(&report, &args.output)?;
+    if !args.output.quiet {
         eprint!("{}", super::sweep::project_table(&projects));
     }
     Ok(outcome)

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::baseline::Triage;
-use crate::cli::{Color, RuleArgs, ScanArgs};
+use crate::cli::{Color, OutputArgs, RuleArgs};
 use crate::engine::Engine;
 use crate::report::{self, Format, Options, Report};
 use crate::rules::gitleaks;
@@ -97,7 +97,7 @@ pub fn engine(args: &RuleArgs, root: Option<&Path>) -> Result<Engine> {
 
 /// Applies triage (the ignore files at the repository root and `--baseline`; see
 /// [`crate::baseline`]) to a finished report. Every command goes through here, via [`finish`].
-pub fn triage(report: &Report, args: &ScanArgs) -> Result<Report> {
+pub fn triage(report: &Report, args: &OutputArgs) -> Result<Report> {
     let root = match &report.root {
         Some(root) => root.clone(),
         None => repository_root(&std::env::current_dir()?),
@@ -109,12 +109,12 @@ pub fn triage(report: &Report, args: &ScanArgs) -> Result<Report> {
 }
 
 /// Applies triage, writes the report where the user asked and returns the outcome.
-pub fn finish(report: &Report, args: &ScanArgs) -> Result<Outcome> {
+pub fn finish(report: &Report, args: &OutputArgs) -> Result<Outcome> {
     deliver(&triage(report, args)?, args)
 }
 
 /// Writes an already triaged report where the user asked and returns the outcome.
-pub fn deliver(report: &Report, args: &ScanArgs) -> Result<Outcome> {
+pub fn deliver(report: &Report, args: &OutputArgs) -> Result<Outcome> {
     let stdout = io::stdout();
     let color = match args.color {
         Color::Always => true,

@@ -23,7 +23,7 @@ pub fn run(args: &PrePushArgs) -> Result<Outcome> {
     if selection.include.is_empty() {
         // Only deletions: nothing new leaves this machine.
         let engine = engine(&args.scan.rules, repo.workdir())?;
-        return finish(&Scan::new(&engine).into_report(target), &args.scan);
+        return finish(&Scan::new(&engine).into_report(target), &args.scan.output);
     }
     let outcome = scan_history(&repo, selection, false, &args.scan, target)?;
     if outcome == Outcome::Findings {

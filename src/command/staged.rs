@@ -83,9 +83,9 @@ pub fn run(args: &StagedArgs) -> Result<Outcome> {
         );
     }
     // Triaged here so that the blocking message counts what is left after the baseline.
-    let report = triage(&report, &args.scan)?;
-    let outcome = deliver(&report, &args.scan)?;
-    if outcome == Outcome::Findings && !args.scan.quiet {
+    let report = triage(&report, &args.scan.output)?;
+    let outcome = deliver(&report, &args.scan.output)?;
+    if outcome == Outcome::Findings && !args.scan.output.quiet {
         eprint!("{}", blocking_message(report.findings.len()));
     }
     Ok(outcome)

@@ -45,7 +45,7 @@ pub fn run(args: &SweepArgs) -> Result<Outcome> {
         ca_cert,
         credentials: credentials.clone(),
         retry: Retry::with_retries(access.retries),
-        notify: super::image::notify(args.scan.quiet),
+        notify: super::image::notify(args.scan.output.quiet),
     };
     let filter = Filter::new(
         &args.projects,
@@ -109,18 +109,18 @@ pub fn sweep_with<B: Backend>(
         rules,
         platform: args.access.platform.clone(),
     };
-    let bar = Bar::new(args.scan.quiet);
+    let bar = Bar::new(args.scan.output.quiet);
     let document = sweep(backend, listed, errors, cache.as_ref(), &options, &bar)?;
     bar.finish();
     if args.shard.is_some() {
         let mut text = serde_json::to_vec_pretty(&document)?;
         text.push(b'\n');
-        match &args.scan.report {
+        match &args.scan.output.report {
             Some(path) => std::fs::write(path, &text)
                 .with_context(|| format!("cannot write the shard report to {}", path.display()))?,
             None => io::stdout().lock().write_all(&text)?,
         }
-        if !args.scan.quiet {
+        if !args.scan.output.quiet {
             eprintln!(
                 "shard {}: {} images, {} layers scanned, {} reused from the cache, {} failed",
                 document.shard,
@@ -136,8 +136,8 @@ pub fn sweep_with<B: Backend>(
     let (mut report, projects) =
         assemble(backend, std::slice::from_ref(&document), format!("sweep {registry}"))?;
     report.rules = summaries;
-    let outcome = finish(&report, &args.scan)?;
-    if !args.scan.quiet {
+    let outcome = finish(&report, &args.scan.output)?;
+    if !args.scan.output.quiet {
         eprint!("{}", project_table(&projects));
     }
     Ok(outcome)
