@@ -204,11 +204,16 @@ const CLASS: [u8; 256] = {
 /// Finds base64 runs of at least [`MIN_BASE64`] bytes (see [`alphabet`] for how they are found
 /// fast) that mix upper case, lower case and digits, and keeps those that decode to text.
 fn base64_views(data: &[u8], out: &mut Vec<View>) {
-    alphabet::long_runs(data, MIN_BASE64, |start| {
-        let run_end = data[start..]
-            .iter()
-            .position(|&b| !alphabet::in_alphabet(b))
-            .map_or(data.len(), |p| start + p);
+    alphabet::long_runs::<MIN_BASE64>(data, |start| {
+        // One pass finds the run's end and the kinds of bytes it mixes.
+        let mut kinds = 0;
+        let mut run_end = start;
+        while let Some(&b) = data.get(run_end)
+            && CLASS[usize::from(b)] != 0
+        {
+            kinds |= CLASS[usize::from(b)];
+            run_end += 1;
+        }
         let mut end = run_end;
         while end < data.len() && end - run_end < 2 && data[end] == b'=' {
             end += 1;
@@ -216,7 +221,6 @@ fn base64_views(data: &[u8], out: &mut Vec<View>) {
         if out.len() >= MAX_VIEWS || !(MIN_BASE64..=MAX_ENCODED).contains(&(end - start)) {
             return end;
         }
-        let kinds = data[start..run_end].iter().fold(0, |k, &b| k | CLASS[usize::from(b)]);
         if kinds & (UPPER | LOWER | DIGIT) == UPPER | LOWER | DIGIT
             && let Some(decoded) = base64(&data[start..end])
             && looks_textual(&decoded)

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use ignore::{WalkBuilder, WalkState};
 
 use super::{Sink, Skip};
-use crate::blob::Blob;
+use crate::blob::{BINARY_PROBE, Blob, looks_binary};
 use crate::error::ScanError;
 use crate::finding::Provenance;
 
@@ -93,8 +93,9 @@ fn visit(
     }
     let mut blob = Blob::new(BUFFER.take());
     match read_capped(path, options.max_file_size, &mut blob.data) {
-        Ok(true) => sink.blob(&blob, &Provenance::file(shown)),
-        Ok(false) => sink.skipped(Skip::TooLarge),
+        Ok(Content::Text) => sink.blob(&blob, &Provenance::file(shown)),
+        Ok(Content::Binary) => sink.skipped(Skip::Binary),
+        Ok(Content::TooLarge) => sink.skipped(Skip::TooLarge),
         Err(e) => sink.error(ScanError::new(shown, io_message(&e))),
     }
     BUFFER.set(blob.data);
@@ -106,18 +107,36 @@ thread_local! {
     static BUFFER: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
+/// What reading a file gave.
+enum Content {
+    /// The whole file is in the buffer.
+    Text,
+    /// Its head looks binary; the rest was not read.
+    Binary,
+    /// It is larger than the cap; nothing useful was read.
+    TooLarge,
+}
+
 /// Reads a file into `data` unless it is larger than `cap` (checked on the open handle, and again
-/// while reading, since a file may grow). False when it is too large.
-fn read_capped(path: &Path, cap: u64, data: &mut Vec<u8>) -> std::io::Result<bool> {
+/// while reading, since a file may grow) or its head looks binary.
+fn read_capped(path: &Path, cap: u64, data: &mut Vec<u8>) -> std::io::Result<Content> {
     data.clear();
-    let file = File::open(path)?;
+    let mut file = File::open(path)?;
     let len = file.metadata()?.len();
     if len > cap {
-        return Ok(false);
+        return Ok(Content::TooLarge);
     }
     data.reserve(len as usize + 1);
-    file.take(cap + 1).read_to_end(data)?;
-    Ok(data.len() as u64 <= cap)
+    // The head first: binaries are a third of a crate tree's bytes, not worth copying whole.
+    (&mut file).take(BINARY_PROBE as u64).read_to_end(data)?;
+    if looks_binary(data) {
+        return Ok(Content::Binary);
+    }
+    // A head shorter than the probe already met the end of the file.
+    if data.len() == BINARY_PROBE {
+        file.take((cap + 1).saturating_sub(BINARY_PROBE as u64)).read_to_end(data)?;
+    }
+    Ok(if data.len() as u64 <= cap { Content::Text } else { Content::TooLarge })
 }
 
 /// For a root inside `base`: (the root as walked, the root relative to `base`).

@@ -67,6 +67,26 @@ fn binary_large_and_git_dirs_are_skipped_and_counted() {
     assert_eq!(doc["stats"]["scanned"], 0);
 }
 
+#[test]
+fn only_the_head_decides_binary_and_long_text_is_read_whole() {
+    let env = TestEnv::new();
+    // A NUL in the first 8 KiB makes a file binary, however long it is; past them it does not.
+    let mut binary = b"\0".to_vec();
+    binary.extend_from_slice("y".repeat(20_000).as_bytes());
+    binary.extend_from_slice(fake::aws_key_id().as_bytes());
+    env.file("long.bin", binary);
+    let mut text = "x".repeat(9000).into_bytes();
+    text.push(0);
+    text.extend_from_slice(format!("\n{}\n", fake::aws_key_id()).as_bytes());
+    env.file("long.txt", text);
+    let (code, doc) = env.json(&["dir", "."]);
+    assert_eq!(code, 1, "{doc}");
+    assert_eq!(doc["stats"]["skipped_binary"], 1);
+    assert_eq!(doc["stats"]["scanned"], 1);
+    assert_eq!(doc["findings"][0]["path"], "long.txt");
+    assert_eq!(doc["findings"][0]["line"], 2);
+}
+
 #[cfg(unix)]
 #[test]
 fn fifo_is_skipped_not_opened() {
