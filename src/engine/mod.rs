@@ -21,6 +21,7 @@ mod prefilter;
 
 use std::sync::OnceLock;
 
+use aho_corasick::AhoCorasick;
 use regex::bytes::Regex;
 
 use crate::error::{RuleError, RuleResult};
@@ -65,6 +66,8 @@ pub struct Match {
 struct CompiledRule {
     rule: Rule,
     regex: OnceLock<Result<Regex, String>>,
+    /// The rule's `requires` literals: a window must hold one for the regex to run.
+    requires: Option<AhoCorasick>,
     allow: Allow,
     generic: bool,
 }
@@ -106,8 +109,17 @@ impl Engine {
                 )));
             }
             let allow = Allow::new(&rule.syntax.allow).map_err(&fail)?;
+            let requires = match rule.syntax.requires.as_slice() {
+                [] => None,
+                literals => Some(
+                    AhoCorasick::builder()
+                        .ascii_case_insensitive(true)
+                        .build(literals)
+                        .map_err(|e| fail(format!("cannot build `requires`: {e}")))?,
+                ),
+            };
             let generic = rule.id().starts_with(GENERIC_PREFIX);
-            rules.push(CompiledRule { rule, regex: OnceLock::new(), allow, generic });
+            rules.push(CompiledRule { rule, regex: OnceLock::new(), requires, allow, generic });
         }
         let prefilter = Prefilter::new(rules.iter().map(|r| r.rule.syntax.keywords.as_slice()))
             .map_err(|message| RuleError::Rule {
@@ -303,11 +315,17 @@ impl Engine {
         found: &mut Vec<(usize, usize, usize)>,
     ) {
         let compiled = &self.rules[rule_index];
-        let Ok(regex) = compiled.regex() else { return };
         // Extend to the end of the line (bounded), then search with the bytes before `start` as
         // context so `\b` and friends see the real neighbours.
         let limit = (end + LINE_SLACK).min(data.len());
         let end = memchr::memchr(b'\n', &data[end..limit]).map_or(limit, |p| end + p);
+        // Every match holds one of the `requires` literals: without one the regex cannot match.
+        if let Some(gate) = &compiled.requires
+            && !gate.is_match(&data[start..end])
+        {
+            return;
+        }
+        let Ok(regex) = compiled.regex() else { return };
         let haystack = &data[..end];
         let mut locs = regex.capture_locations();
         let mut pos = start;
@@ -512,6 +530,22 @@ pattern = '''(tok_[a-z0-9]{8})'''
         assert_eq!(e.scan(long.as_bytes()).len(), 1, "base64 of a literal is still reported");
         let short = format!("token = \"{}\"", decode::base64_encode(b"abcdefg"));
         assert!(e.scan(short.as_bytes()).is_empty());
+    }
+
+    #[test]
+    fn requires_gates_the_window() {
+        let e = engine(
+            r#"
+[[rule]]
+id = "test.xml"
+keywords = ["secret"]
+pattern = '''<secret>([a-z0-9]{8})<'''
+requires = ["</"]
+"#,
+        );
+        // The pattern matches both, but only the first window holds the required `</`.
+        assert_eq!(e.scan(b"<secret>a1b2c3d4</SECRET>").len(), 1);
+        assert!(e.scan(b"<secret>a1b2c3d4<secret>").is_empty());
     }
 
     #[test]

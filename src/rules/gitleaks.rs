@@ -428,6 +428,7 @@ fn translate_rule(file: &mut File, spanned: &Spanned<GlRule>) -> RuleResult<Opti
         pattern,
         entropy: r.entropy.filter(|e| *e > 0.0).map(|min| EntropySyntax { min }),
         window: Some(WHOLE_FILE_WINDOW),
+        requires: Vec::new(),
         checksum: None,
         allow,
         references: Vec::new(),

@@ -192,12 +192,28 @@ pub(crate) fn validate(rule: &RuleSyntax, origin: &Origin) -> RuleResult<()> {
     if rule.keywords.iter().any(String::is_empty) {
         return fail("a keyword is empty".into());
     }
+    if rule.requires.iter().any(String::is_empty) {
+        return fail("a `requires` literal is empty".into());
+    }
+    if let Some(example) = rule.examples.iter().find(|e| !contains_any(e, &rule.requires)) {
+        return fail(format!(
+            "example {example:?} contains none of `requires` {:?}: the pattern would never run \
+             on it",
+            rule.requires
+        ));
+    }
     if let Some(e) = &rule.entropy
         && !(0.0..=8.0).contains(&e.min)
     {
         return fail(format!("entropy.min {} is outside 0..=8 bits per byte", e.min));
     }
     validate_allow(&rule.allow).or_else(fail)
+}
+
+/// True when `requires` is empty or `text` contains one of its literals, ignoring ASCII case.
+fn contains_any(text: &str, requires: &[String]) -> bool {
+    let text = text.to_ascii_lowercase();
+    requires.is_empty() || requires.iter().any(|r| text.contains(&r.to_ascii_lowercase()))
 }
 
 /// Checks that allowlist globs and regexes compile.
@@ -280,6 +296,22 @@ pattern = '''(x{3})'''
         let text = GOOD.replace("(x{3})", "(x*)");
         let msg = parse_config(Path::new("u"), &text).expect_err("empty").to_string();
         assert!(msg.contains("empty string"), "{msg}");
+    }
+
+    #[test]
+    fn requires_must_be_in_every_example() {
+        let rule = |requires: &str| {
+            let text = format!(
+                "[[rule]]\nid = \"test.xml\"\nkeywords = [\"secret\"]\n\
+                 pattern = '<secret>([a-z0-9]{{8}})</'\nrequires = {requires}\n\
+                 examples = [\"<secret>a1b2c3d4</SECRET>\"]\n"
+            );
+            parse_config(Path::new("u.toml"), &text).map(drop).map_err(|e| e.to_string())
+        };
+        assert_eq!(rule(r#"["</"]"#), Ok(()));
+        let msg = rule(r#"["value="]"#).expect_err("example lacks the literal");
+        assert!(msg.contains("requires") && msg.contains("test.xml"), "{msg}");
+        assert!(rule(r#"[""]"#).expect_err("empty literal").contains("empty"));
     }
 
     #[test]

@@ -175,6 +175,11 @@ pub struct RuleSyntax {
     /// How many bytes either side of a keyword the pattern may reach (default 512).
     #[serde(default)]
     pub window: Option<usize>,
+    /// Literals (matched case-insensitively) one of which every match of the pattern contains:
+    /// a window holding none of them is skipped without running the pattern. A cheap gate for
+    /// patterns that run near common keywords (`token`) but need rarer text (`</`, `@`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<String>,
     /// A named check on the secret's own checksum (for example `github-crc32`).
     #[serde(default)]
     pub checksum: Option<String>,
