@@ -117,8 +117,11 @@ enum Content {
     TooLarge,
 }
 
-/// Reads a file into `data` unless it is larger than `cap` (checked on the open handle, and again
-/// while reading, since a file may grow) or its head looks binary.
+/// Reads a file into `data` unless it is larger than `cap` or its head looks binary.
+///
+/// It reads as many bytes as the open handle's size says, so no read is spent finding the end
+/// (a file that grows meanwhile is scanned as it was when opened). A size of 0 may come from a
+/// file system that does not know sizes: such a file is read to its end, `cap` permitting.
 fn read_capped(path: &Path, cap: u64, data: &mut Vec<u8>) -> std::io::Result<Content> {
     data.clear();
     let mut file = File::open(path)?;
@@ -126,15 +129,17 @@ fn read_capped(path: &Path, cap: u64, data: &mut Vec<u8>) -> std::io::Result<Con
     if len > cap {
         return Ok(Content::TooLarge);
     }
-    data.reserve(len as usize + 1);
-    // The head first: binaries are a third of a crate tree's bytes, not worth copying whole.
-    (&mut file).take(BINARY_PROBE as u64).read_to_end(data)?;
+    let want = if len == 0 { cap.saturating_add(1) } else { len };
+    data.reserve(len as usize);
+    // The head first: binaries (libraries, images, archives) are not worth copying whole.
+    let head = want.min(BINARY_PROBE as u64);
+    (&mut file).take(head).read_to_end(data)?;
     if looks_binary(data) {
         return Ok(Content::Binary);
     }
-    // A head shorter than the probe already met the end of the file.
-    if data.len() == BINARY_PROBE {
-        file.take((cap + 1).saturating_sub(BINARY_PROBE as u64)).read_to_end(data)?;
+    // A head shorter than asked for already met the end of the file.
+    if data.len() as u64 == head {
+        file.take(want - head).read_to_end(data)?;
     }
     Ok(if data.len() as u64 <= cap { Content::Text } else { Content::TooLarge })
 }
