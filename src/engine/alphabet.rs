@@ -46,6 +46,14 @@ pub fn long_runs<const MIN: usize>(data: &[u8], mut visit: impl FnMut(usize) -> 
 /// Bit `i` set when bits `i..i + MIN` of `next:current` (128 bits, `current` low) are all set:
 /// the positions of `current`'s block where a window of `MIN` alphabet bytes starts.
 fn window_starts<const MIN: usize>(current: u64, next: u64) -> u64 {
+    // A window of 31 or more bits holds one of the eight aligned 16-bit chunks whole; in source
+    // code most blocks hold no such chunk, and this test is half the price of the shifts below.
+    // (A 16-bit lane of `!m` is zero: the classic has-a-zero-lane test, exact.)
+    const LOW: u64 = 0x0001_0001_0001_0001;
+    let full_chunk = |m: u64| (!m).wrapping_sub(LOW) & m & (LOW << 15) != 0;
+    if MIN >= 31 && !full_chunk(current) && !full_chunk(next) {
+        return 0;
+    }
     let mut windows = (u128::from(next) << 64) | u128::from(current);
     // After each step, bit i says bits i..i + covered are all set.
     let mut covered = 1;

@@ -105,7 +105,7 @@ impl Keywords {
                 .map_err(|_| "keyword automaton too large".to_string())?;
         }
         let row = &row;
-        let table = states
+        let table: Vec<u32> = states
             .iter()
             .flat_map(|&s| representatives.iter().map(move |&b| row[next(s, b).as_usize()]))
             .collect();
@@ -121,11 +121,21 @@ impl Keywords {
                     .collect()
             })
             .collect();
+        // `step` indexes without a bounds check: every row offset must leave a full row.
+        let in_bounds =
+            |r: u32| (r as usize).is_multiple_of(classes) && r as usize + classes <= table.len();
+        let start = row[start.as_usize()];
+        if !(in_bounds(start)
+            && table.iter().all(|&r| in_bounds(r))
+            && class.iter().all(|&c| usize::from(c) < classes))
+        {
+            return Err("keyword automaton is inconsistent".into());
+        }
         Ok(Keywords {
             table,
             class,
             classes,
-            start: row[start.as_usize()],
+            start,
             matching: u32::try_from(outputs.len() * classes).unwrap_or(u32::MAX),
             outputs,
             owners,
@@ -133,8 +143,17 @@ impl Keywords {
         })
     }
 
+    /// The state after `byte`. The bounds check this skips was 15-20% of the keyword pass
+    /// (scratch benchmark: 561 MB of crate sources, best of 25 rounds, checked against unchecked
+    /// and against a power-of-two table with a masked index).
+    #[allow(unsafe_code)]
     fn step(&self, state: u32, byte: u8) -> u32 {
-        self.table[state as usize + usize::from(self.class[usize::from(byte)])]
+        let index = state as usize + usize::from(self.class[usize::from(byte)]);
+        debug_assert!(index < self.table.len());
+        // SAFETY: `state` is `start` or an entry of `table`, each a row offset `r` with
+        // `r + classes <= table.len()`, and every class is below `classes`: `Keywords::new`
+        // checks both before it returns the automaton, so `index < table.len()`.
+        unsafe { *self.table.get_unchecked(index) }
     }
 
     /// Steps one automaton per lane, side by side, until a lane enters a match state or the
