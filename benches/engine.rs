@@ -9,6 +9,7 @@
 
 use std::time::Instant;
 
+use leakhound::blob::looks_binary;
 use leakhound::engine::Engine;
 use leakhound::rules::load::load_builtin;
 
@@ -31,7 +32,7 @@ fn main() {
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
         .filter_map(|e| std::fs::read(e.path()).ok())
-        .filter(|b| !b[..b.len().min(8000)].contains(&0))
+        .filter(|b| !looks_binary(b))
         .collect();
     let bytes: usize = blobs.iter().map(Vec::len).sum();
     let engine = Engine::new(load_builtin().expect("built-in rules")).expect("engine");
