@@ -24,6 +24,7 @@ pub mod command;
 pub mod engine;
 pub mod error;
 pub mod finding;
+pub mod fuzzing;
 pub mod report;
 pub mod rules;
 pub mod scan;

@@ -18,13 +18,13 @@ pub const CATALOG_SCOPE: &str = "registry:catalog:*";
 const MAX_PAGES: usize = 100_000;
 
 #[derive(Deserialize)]
-struct CatalogPage {
+pub(crate) struct CatalogPage {
     #[serde(default)]
     repositories: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
-struct TagsPage {
+pub(crate) struct TagsPage {
     #[serde(default)]
     tags: Option<Vec<String>>,
 }

@@ -57,7 +57,7 @@ struct Reference {
 }
 
 #[derive(Debug, Deserialize)]
-struct Artifact {
+pub(crate) struct Artifact {
     digest: String,
     #[serde(rename = "type", default)]
     kind: Option<String>,
@@ -156,7 +156,7 @@ pub async fn list(
     Ok(out)
 }
 
-fn to_listed(project: &str, repository: &str, artifact: Artifact) -> Listed {
+pub(crate) fn to_listed(project: &str, repository: &str, artifact: Artifact) -> Listed {
     let mut tags: Vec<String> =
         artifact.tags.unwrap_or_default().into_iter().map(|t| t.name).collect();
     tags.sort();
