@@ -670,3 +670,75 @@ fn a_blob_cut_off_mid_body_is_resumed_where_it_stopped() {
     assert_eq!(proxy.injected(), 2);
     assert!(stderr.contains("broke off after 100 bytes; resuming"), "{stderr}");
 }
+
+/// A legacy `docker save` tarball (`manifest.json`, `<id>.json`, `<n>/layer.tar`) whose layer
+/// files are `blobs` while the config's `diff_ids` are the digests of `tars`.
+fn legacy_save(env: &TestEnv, name: &str, blobs: &[Vec<u8>], tars: &[Vec<u8>]) -> String {
+    let diff_ids: Vec<String> = tars.iter().map(|t| digest(t)).collect();
+    let config = serde_json::json!({
+        "architecture": "amd64", "os": "linux", "config": {"Env": ["PATH=/bin"]},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    })
+    .to_string();
+    let config_name = format!("{}.json", &digest(config.as_bytes())["sha256:".len()..]);
+    let layers: Vec<String> = (0..blobs.len()).map(|i| format!("{i:064}/layer.tar")).collect();
+    let manifest =
+        serde_json::json!([{"Config": config_name, "RepoTags": ["app:v1"], "Layers": layers}]);
+    let path = env.path().join(name);
+    let mut builder = tar::Builder::new(std::fs::File::create(&path).expect("create"));
+    let mut add = |name: &str, data: &[u8]| {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        builder.append_data(&mut header, name, data).expect("append");
+    };
+    add("manifest.json", manifest.to_string().as_bytes());
+    add(&config_name, config.as_bytes());
+    for (layer, blob) in layers.iter().zip(blobs) {
+        add(layer, blob);
+    }
+    builder.into_inner().expect("finish");
+    format!("docker-archive:{}", path.display())
+}
+
+#[test]
+fn docker_archive_with_gzip_compressed_layer_files_is_checked_against_diff_ids() {
+    // Issue #19 item 12: the diff_id is the digest of the uncompressed tar, so a gzip (or zstd)
+    // layer file must be checked after inflating, and a real mismatch is still an error.
+    let env = TestEnv::new();
+    let l0 = layer_tar(&[file("app/.env", format!("AWS_ACCESS_KEY_ID={}\n", fake::aws_key_id()))]);
+    let l1 = layer_tar(&[file("etc/token", format!("token: {}\n", fake::github_pat()))]);
+    let good = legacy_save(
+        &env,
+        "gz.tar",
+        &[compress(&l0, Compression::Gzip), compress(&l1, Compression::Zstd)],
+        &[l0.clone(), l1.clone()],
+    );
+    let (code, doc) = env.json(&["image", &good]);
+    assert_eq!(code, 1, "{doc}");
+    assert_eq!(doc["errors"], serde_json::json!([]), "{doc}");
+    let mut found: Vec<(&str, &str)> = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap_or_default(),
+                f["image"]["layer_digest"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    found.sort_unstable();
+    assert_eq!(found, [("app/.env", digest(&l0).as_str()), ("etc/token", digest(&l1).as_str())]);
+    // The layer file inflates to another tar than the diff_id names: an error, exit 2.
+    let other = layer_tar(&[file("app/.env", "nothing here\n")]);
+    let bad = legacy_save(&env, "bad.tar", &[compress(&other, Compression::Gzip)], &[l0]);
+    let (code, doc) = env.json(&["image", &bad, &good]);
+    assert_eq!(code, 2, "{doc}");
+    let errors = doc["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 1, "{doc}");
+    assert!(errors[0]["origin"].as_str().unwrap_or_default().contains("bad.tar"), "{doc}");
+    let message = errors[0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("digest mismatch") && message.contains("diff_id"), "{message}");
+    assert_eq!(rule_ids(&doc).len(), 2, "the good archive is still scanned: {doc}");
+}

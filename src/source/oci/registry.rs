@@ -19,7 +19,7 @@ use oci_client::Reference;
 
 use super::auth::{self, Credentials};
 use super::manifest::{self, Descriptor};
-use super::{BlobStore, MAX_SMALL_BLOB, Plan, archive, plans_of};
+use super::{BlobStore, DigestOf, MAX_SMALL_BLOB, Plan, archive, plans_of};
 use crate::source::http::{HttpError, HttpOptions, Notify, RegistryHttp, Retry, error_chain};
 
 /// How to reach registries.
@@ -235,9 +235,9 @@ impl RemoteStore<'_> {
 }
 
 impl BlobStore for RemoteStore<'_> {
-    fn open(&self, desc: &Descriptor) -> Result<(Box<dyn Read + Send + '_>, bool), String> {
+    fn open(&self, desc: &Descriptor) -> Result<(Box<dyn Read + Send + '_>, DigestOf), String> {
         // Not verified in transit: the layer reader hashes what it reads.
-        Ok((Box::new(self.get("blobs", &desc.digest, &[])?), false))
+        Ok((Box::new(self.get("blobs", &desc.digest, &[])?), DigestOf::Blob))
     }
 
     fn manifest(&self, desc: &Descriptor) -> Result<Vec<u8>, String> {
