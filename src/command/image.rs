@@ -15,6 +15,7 @@ use crate::source::oci::layer::LayerOptions;
 use crate::source::oci::reference::ImageRef;
 use crate::source::oci::registry::RegistryOptions;
 use crate::source::oci::{ImageOptions, scan_images};
+use crate::sweep::group::group;
 
 /// Scans the images and reports.
 pub fn run(args: &ImageArgs) -> Result<Outcome> {
@@ -54,7 +55,11 @@ pub fn run(args: &ImageArgs) -> Result<Outcome> {
             eprintln!("leakhound: warning: {}", sanitize(w));
         }
     }
-    let report = scan.into_report(format!("image {}", args.refs.join(" ")));
+    let mut report = scan.into_report(format!("image {}", args.refs.join(" ")));
+    // One finding per secret and place however many platforms (or images) hold it, grouped as
+    // a sweep groups them: an index of 500 platforms sharing a layer is one finding (#19).
+    report.findings = group(std::mem::take(&mut report.findings));
+    report.stats.findings = report.findings.len() as u64;
     finish(&report, &args.scan.output)
 }
 

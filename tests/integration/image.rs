@@ -143,7 +143,8 @@ fn multi_arch_index_every_platform_or_one_and_shared_layers_scanned_once() {
         .filter_map(|f| f["image"]["platform"].as_str())
         .collect();
     platforms.sort_unstable();
-    assert_eq!(platforms, ["linux/amd64", "linux/arm64", "linux/arm64"], "{doc}");
+    // The shared layer's secret is one finding (arm64 is its occurrence), see below.
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64"], "{doc}");
     assert_eq!(
         doc["stats"]["scanned"],
         2 + 2 + 2,
@@ -741,4 +742,45 @@ fn docker_archive_with_gzip_compressed_layer_files_is_checked_against_diff_ids()
     let message = errors[0]["message"].as_str().unwrap_or_default();
     assert!(message.contains("digest mismatch") && message.contains("diff_id"), "{message}");
     assert_eq!(rule_ids(&doc).len(), 2, "the good archive is still scanned: {doc}");
+}
+
+#[test]
+fn an_index_of_platforms_sharing_a_layer_reports_one_finding_with_occurrences() {
+    // Issue #19 item 13: N platforms of one image sharing a layer gave N identical findings.
+    let env = TestEnv::new();
+    let shared = layer_tar(&[file("etc/app.env", format!("AWS={}\n", fake::aws_key_id()))]);
+    let mut layout = Layout::new(&env.path().join("multi"));
+    let archs = ["amd64", "arm64", "ppc64le", "s390x"];
+    let mut manifests = Vec::new();
+    for (i, arch) in archs.into_iter().enumerate() {
+        // A layer of each platform's own, so the manifests differ as real ones do.
+        let own = layer_tar(&[file("etc/arch", format!("{arch} {i}\n"))]);
+        let mut spec = ImageSpec::new(&[shared.clone(), own], Compression::Gzip);
+        spec.arch = arch;
+        manifests.push((layout.manifest(&spec), arch));
+    }
+    let index = layout.index(&manifests);
+    layout.tag(index, "multi");
+    let (code, doc) = env.json(&["image", &format!("oci:{}:multi", layout.dir.display())]);
+    assert_eq!(code, 1, "{doc}");
+    let findings = doc["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), 1, "one finding, not one per platform: {doc}");
+    assert_eq!(doc["stats"]["findings"], 1, "{doc}");
+    let finding = &findings[0];
+    assert_eq!(finding["path"], "etc/app.env");
+    assert_eq!(finding["image"]["platform"], "linux/amd64", "{doc}");
+    let layer = digest(&compress(&shared, Compression::Gzip));
+    assert_eq!(finding["image"]["layer_digest"], layer.as_str());
+    let mut others: Vec<&str> = finding["occurrences"]
+        .as_array()
+        .expect("occurrences")
+        .iter()
+        .map(|o| {
+            assert_eq!(o["path"], "etc/app.env", "{o}");
+            assert_eq!(o["image"]["layer_digest"], layer.as_str(), "{o}");
+            o["image"]["platform"].as_str().unwrap_or_default()
+        })
+        .collect();
+    others.sort_unstable();
+    assert_eq!(others, ["linux/arm64", "linux/ppc64le", "linux/s390x"], "{doc}");
 }
