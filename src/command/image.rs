@@ -9,7 +9,7 @@ use super::{Outcome, engine, finish};
 use crate::cli::{ImageArgs, RegistryArgs};
 use crate::report::text::sanitize;
 use crate::scan::Scan;
-use crate::source::http::{Notify, Retry};
+use crate::source::http::{Insecure, Notify, Retry};
 use crate::source::oci::auth::{self, Credentials};
 use crate::source::oci::layer::LayerOptions;
 use crate::source::oci::reference::ImageRef;
@@ -40,7 +40,7 @@ pub fn run(args: &ImageArgs) -> Result<Outcome> {
         layer_jobs: args.layer_jobs.max(1),
         registry: RegistryOptions {
             credentials,
-            insecure: access.insecure_registry,
+            insecure: Insecure::from_flags(&access.insecure_registry),
             ca_certs,
             retry: Retry::with_retries(access.retries),
             notify: notify(args.scan.output.quiet),

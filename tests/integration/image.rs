@@ -235,14 +235,16 @@ fn auth_cases(mode: Mode) {
     let fx = fixture(&env, Compression::Gzip);
     registry.push(&fx.layout.dir, "v1", "proj/app:v1");
     let image = registry.image("proj/app:v1");
-    let base = ["image", image.as_str(), "--insecure-registry"];
+    let insecure = registry.insecure_args();
+    let mut base = vec!["image", image.as_str()];
+    base.extend(insecure.iter().map(String::as_str));
     // No credentials (HOME points at an empty dir: no docker config): refused, clearly.
     let (code, doc, _) = with_stdin(&env, &base, "", &[]);
     assert_eq!(code, 2, "{doc}");
     let message = doc["errors"][0]["message"].as_str().unwrap_or_default().to_owned();
     assert!(message.contains("401") || message.contains("authentication"), "{doc}");
     // A Harbor robot name and the password on stdin.
-    let mut args = base.to_vec();
+    let mut args = base.clone();
     args.extend(["--username", USER, "--password-stdin"]);
     let (code, doc, stderr) = with_stdin(&env, &args, &format!("{PASSWORD}\n"), &[]);
     assert_eq!(code, 1, "{doc} {stderr}");
@@ -492,8 +494,9 @@ fn expired_token_gets_renewed_once() {
     registry.push(&fx.layout.dir, "v1", "proj/app:v1");
     registry.expire_next_token();
     let image = registry.image("proj/app:v1");
-    let args =
-        ["image", image.as_str(), "--insecure-registry", "--username", USER, "--password-stdin"];
+    let insecure = registry.insecure_args();
+    let mut args = vec!["image", image.as_str(), "--username", USER, "--password-stdin"];
+    args.extend(insecure.iter().map(String::as_str));
     let (code, doc, stderr) = with_stdin(&env, &args, PASSWORD, &[]);
     assert_eq!(code, 1, "a 401 with a stale token gets a fresh one: {doc} {stderr}");
     check_fixture_findings(&doc, &fx.layers);
@@ -783,4 +786,42 @@ fn an_index_of_platforms_sharing_a_layer_reports_one_finding_with_occurrences() 
         .collect();
     others.sort_unstable();
     assert_eq!(others, ["linux/arm64", "linux/ppc64le", "linux/s390x"], "{doc}");
+}
+
+#[test]
+fn credentials_never_go_over_plain_http_to_a_token_server_not_named_insecure() {
+    // Issue #19 item 2: with only the registry named insecure, the Basic credentials went in
+    // clear to a token realm on another port.
+    let env = TestEnv::new();
+    let registry = Registry::start(Mode::Token);
+    let fx = fixture(&env, Compression::Gzip);
+    registry.push(&fx.layout.dir, "v1", "proj/app:v1");
+    let pushed = registry.token_requests_with_credentials();
+    let image = registry.image("proj/app:v1");
+    let token = registry.token_addr().expect("token mode");
+    let args =
+        ["image", image.as_str(), "--insecure-registry", "--username", USER, "--password-stdin"];
+    let (code, doc, stderr) = with_stdin(&env, &args, PASSWORD, &[]);
+    assert_eq!(code, 2, "{doc} {stderr}");
+    assert_eq!(
+        registry.token_requests_with_credentials(),
+        pushed,
+        "no credentials reached the plain-HTTP token server"
+    );
+    let errors = doc["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 1, "that image fails: {doc}");
+    let message = errors[0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("plain HTTP") && message.contains(&format!("--insecure-registry={token}")),
+        "says why and what to pass: {message}"
+    );
+    assert!(!doc.to_string().contains(PASSWORD) && !stderr.contains(PASSWORD));
+    // Named insecure too: the credentials go there, and the image is scanned.
+    let named = format!("--insecure-registry={token}");
+    let mut args = args.to_vec();
+    args.push(&named);
+    let (code, doc, stderr) = with_stdin(&env, &args, PASSWORD, &[]);
+    assert_eq!(code, 1, "{doc} {stderr}");
+    check_fixture_findings(&doc, &fx.layers);
+    assert!(registry.token_requests_with_credentials() > pushed);
 }
