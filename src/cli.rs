@@ -184,9 +184,17 @@ pub struct RegistryArgs {
     /// Read the registry password or token from standard input.
     #[arg(long, requires = "username")]
     pub password_stdin: bool,
-    /// Allow plain HTTP or an untrusted certificate for the registries named on the command line.
-    #[arg(long)]
-    pub insecure_registry: bool,
+    /// Allow plain HTTP or an untrusted certificate: bare, for the registries named on the
+    /// command line; `=HOST[:PORT]` (repeatable), for that host, e.g. a plain-HTTP token server
+    /// that may then receive the credentials.
+    #[arg(
+        long,
+        value_name = "HOST[:PORT]",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = ""
+    )]
+    pub insecure_registry: Vec<String>,
     /// Trust this CA certificate (PEM) for registry TLS, in addition to the system roots.
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Vec<PathBuf>,

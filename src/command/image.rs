@@ -9,12 +9,13 @@ use super::{Outcome, engine, finish};
 use crate::cli::{ImageArgs, RegistryArgs};
 use crate::report::text::sanitize;
 use crate::scan::Scan;
-use crate::source::http::{Notify, Retry};
+use crate::source::http::{Insecure, Notify, Retry};
 use crate::source::oci::auth::{self, Credentials};
 use crate::source::oci::layer::LayerOptions;
 use crate::source::oci::reference::ImageRef;
 use crate::source::oci::registry::RegistryOptions;
 use crate::source::oci::{ImageOptions, scan_images};
+use crate::sweep::group::group;
 
 /// Scans the images and reports.
 pub fn run(args: &ImageArgs) -> Result<Outcome> {
@@ -39,7 +40,7 @@ pub fn run(args: &ImageArgs) -> Result<Outcome> {
         layer_jobs: args.layer_jobs.max(1),
         registry: RegistryOptions {
             credentials,
-            insecure: access.insecure_registry,
+            insecure: Insecure::from_flags(&access.insecure_registry),
             ca_certs,
             retry: Retry::with_retries(access.retries),
             notify: notify(args.scan.output.quiet),
@@ -54,7 +55,11 @@ pub fn run(args: &ImageArgs) -> Result<Outcome> {
             eprintln!("leakhound: warning: {}", sanitize(w));
         }
     }
-    let report = scan.into_report(format!("image {}", args.refs.join(" ")));
+    let mut report = scan.into_report(format!("image {}", args.refs.join(" ")));
+    // One finding per secret and place however many platforms (or images) hold it, grouped as
+    // a sweep groups them: an index of 500 platforms sharing a layer is one finding (#19).
+    report.findings = group(std::mem::take(&mut report.findings));
+    report.stats.findings = report.findings.len() as u64;
     finish(&report, &args.scan.output)
 }
 

@@ -18,7 +18,7 @@ use crate::report::text::sanitize;
 use crate::rules::load::build_rule_set;
 use crate::scan::Scan;
 use crate::source::enumerate::{Filter, Listed};
-use crate::source::http::{HttpOptions, RegistryHttp, Retry, base_url};
+use crate::source::http::{HttpOptions, Insecure, RegistryHttp, Retry, base_url};
 use crate::source::oci::auth;
 use crate::source::oci::layer::LayerOptions;
 use crate::source::oci::registry::{Registry, RegistryOptions};
@@ -31,7 +31,8 @@ use crate::sweep::{Backend, Progress, ProjectSummary, SweepOptions, assemble, sw
 pub fn run(args: &SweepArgs) -> Result<Outcome> {
     let access = &args.access;
     let explicit = super::image::explicit_credentials(access)?;
-    let host = base_url(&args.registry, access.insecure_registry)?
+    let insecure = Insecure::from_flags(&access.insecure_registry);
+    let host = base_url(&args.registry, insecure.registry(&args.registry))?
         .split_once("://")
         .map(|(_, h)| h.to_owned())
         .unwrap_or_default();
@@ -41,7 +42,7 @@ pub fn run(args: &SweepArgs) -> Result<Outcome> {
     let ca_certs = super::image::ca_certs(access)?;
     let ca_cert = (!ca_certs.is_empty()).then(|| ca_certs.join(&b'\n'));
     let options = HttpOptions {
-        insecure: access.insecure_registry,
+        insecure: insecure.clone(),
         ca_cert,
         credentials: credentials.clone(),
         retry: Retry::with_retries(access.retries),
@@ -73,7 +74,7 @@ pub fn run(args: &SweepArgs) -> Result<Outcome> {
     let scan = Scan::new(&engine);
     let registry = Registry::new(RegistryOptions {
         credentials,
-        insecure: access.insecure_registry,
+        insecure,
         ca_certs,
         retry: options.retry,
         notify: options.notify.clone(),

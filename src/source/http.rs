@@ -139,11 +139,79 @@ fn seconds(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
 }
 
+/// Which hosts may be reached over plain HTTP or with an untrusted certificate: a bare
+/// `--insecure-registry` names the registries on the command line, `--insecure-registry=HOST`
+/// (repeatable) names one more host, such as a token server on plain HTTP.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Insecure {
+    /// Every registry named on the command line (the bare flag).
+    pub named_registries: bool,
+    /// `host[:port]` named with a value (without a port: any port of that host), lowercase.
+    pub hosts: Vec<String>,
+}
+
+impl Insecure {
+    /// From the flag's values, where an empty value is the bare flag; a value may carry a
+    /// scheme or a trailing slash (`http://h:5001/`).
+    pub fn from_flags(values: &[String]) -> Insecure {
+        Insecure {
+            named_registries: values.iter().any(|v| v.trim().is_empty()),
+            hosts: values.iter().map(|v| bare_host(v)).filter(|h| !h.is_empty()).collect(),
+        }
+    }
+
+    /// True when the registry `registry` (as given: `host[:port]`, with or without a scheme)
+    /// may be reached insecurely.
+    pub fn registry(&self, registry: &str) -> bool {
+        self.named_registries || self.names(&bare_host(registry))
+    }
+
+    /// True when `host` (`host[:port]`, lowercase) was named with a value.
+    fn names(&self, host: &str) -> bool {
+        let (name, port) = split_port(host);
+        self.hosts.iter().any(|entry| {
+            let (entry_name, entry_port) = split_port(entry);
+            entry_name == name && (entry_port.is_none() || entry_port == port)
+        })
+    }
+}
+
+/// `http://Host:5001/` → `host:5001`.
+fn bare_host(text: &str) -> String {
+    let text = text.trim();
+    let text =
+        text.strip_prefix("http://").or_else(|| text.strip_prefix("https://")).unwrap_or(text);
+    text.trim_end_matches('/').to_ascii_lowercase()
+}
+
+/// `host:port` → (`host`, `Some(port)`); a bracketed IPv6 address keeps its colons.
+fn split_port(text: &str) -> (&str, Option<&str>) {
+    match text.rsplit_once(':') {
+        Some((host, port))
+            if !port.is_empty()
+                && port.bytes().all(|b| b.is_ascii_digit())
+                && (!host.contains(':') || host.ends_with(']')) =>
+        {
+            (host, Some(port))
+        }
+        _ => (text, None),
+    }
+}
+
+/// `host:port` of a URL (the scheme's default port when it names none), lowercase.
+fn host_port(url: &reqwest::Url) -> String {
+    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    match url.port_or_known_default() {
+        Some(port) => format!("{host}:{port}"),
+        None => host,
+    }
+}
+
 /// Where and how to connect.
 #[derive(Debug, Clone, Default)]
 pub struct HttpOptions {
-    /// Plain HTTP for a bare `host:port`, and untrusted certificates for `https://`.
-    pub insecure: bool,
+    /// Hosts allowed plain HTTP (for a bare `host:port`) or untrusted certificates.
+    pub insecure: Insecure,
     /// An extra CA certificate (PEM) to trust.
     pub ca_cert: Option<Vec<u8>>,
     /// Credentials, if any; anonymous otherwise.
@@ -197,6 +265,19 @@ pub enum HttpError {
         /// Retries made before giving up.
         retries: u32,
     },
+    /// The registry's token server is plain HTTP on a host the user did not name as insecure:
+    /// the credentials are not sent there (anyone on the path could read them).
+    #[error(
+        "the registry sends token requests to {realm}, plain HTTP on another host or port than \
+         the registry: the credentials are not sent there unencrypted; serve the token server \
+         over HTTPS, or pass --insecure-registry={host} to allow it"
+    )]
+    PlainRealm {
+        /// The realm, without query or user info.
+        realm: String,
+        /// Its `host:port`, as `--insecure-registry=` takes it.
+        host: String,
+    },
     /// The body is not the JSON we expected.
     #[error("{url}: unexpected answer: {message}")]
     Body {
@@ -245,6 +326,9 @@ impl Answer {
 pub struct RegistryHttp {
     client: reqwest::Client,
     base: String,
+    /// Whether this registry itself was named insecure, and which other hosts were.
+    insecure_here: bool,
+    insecure: Insecure,
     credentials: Option<Credentials>,
     retry: Retry,
     notify: Notify,
@@ -291,13 +375,14 @@ impl RegistryHttp {
     pub fn new(registry: &str, options: &HttpOptions) -> Result<RegistryHttp, HttpError> {
         // reqwest is built without a crypto provider (ring instead of aws-lc): install ring once.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let base = base_url(registry, options.insecure)?;
+        let insecure_here = options.insecure.registry(registry);
+        let base = base_url(registry, insecure_here)?;
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("leakhound/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
             // Per read, not per request: a big layer may take longer than this to stream.
             .read_timeout(Duration::from_secs(120));
-        if options.insecure {
+        if insecure_here {
             builder = builder.tls_danger_accept_invalid_certs(true);
         }
         if let Some(pem) = &options.ca_cert {
@@ -309,6 +394,8 @@ impl RegistryHttp {
         Ok(RegistryHttp {
             client,
             base,
+            insecure_here,
+            insecure: options.insecure.clone(),
             credentials: options.credentials.clone(),
             retry: options.retry,
             notify: options.notify.clone(),
@@ -493,6 +580,9 @@ impl RegistryHttp {
             token: Option<String>,
             access_token: Option<String>,
         }
+        if self.credentials.is_some() {
+            self.may_get_credentials(realm)?;
+        }
         let mut query: Vec<(&str, &str)> = vec![("scope", scope)];
         if let Some(service) = service {
             query.push(("service", service));
@@ -528,6 +618,29 @@ impl RegistryHttp {
         answer.token.or(answer.access_token).ok_or_else(|| HttpError::Body {
             url: realm.to_owned(),
             message: "the token server's answer has no token".into(),
+        })
+    }
+
+    /// Refuses to send the credentials to a token server `realm` over plain HTTP, unless it is
+    /// this registry (named insecure) or a host named with `--insecure-registry=HOST` (#19).
+    fn may_get_credentials(&self, realm: &str) -> Result<(), HttpError> {
+        let url = reqwest::Url::parse(realm).map_err(|e| HttpError::Body {
+            url: self.base.clone(),
+            message: format!("the token realm {realm:?} is not a URL: {e}"),
+        })?;
+        if url.scheme() == "https" {
+            return Ok(());
+        }
+        let at = host_port(&url);
+        let registry = reqwest::Url::parse(&self.base).map(|u| host_port(&u)).ok();
+        if (self.insecure_here && registry.as_deref() == Some(at.as_str()))
+            || self.insecure.names(&at)
+        {
+            return Ok(());
+        }
+        Err(HttpError::PlainRealm {
+            realm: format!("{}://{at}{}", url.scheme(), url.path()),
+            host: at,
         })
     }
 
@@ -663,6 +776,19 @@ mod tests {
         assert!(base_url("ftp://x", true).is_err());
         assert!(base_url("https://user:pw@h", false).is_err());
         assert!(base_url("h/path", false).is_err());
+    }
+
+    #[test]
+    fn insecure_hosts_with_and_without_ports() {
+        let bare = Insecure::from_flags(&[String::new()]);
+        assert!(bare.registry("127.0.0.1:5000") && !bare.names("127.0.0.1:5001"));
+        let named = Insecure::from_flags(&["http://Tokens.Example:5001/".into(), "[::1]".into()]);
+        assert!(!named.named_registries);
+        assert!(named.names("tokens.example:5001") && !named.names("tokens.example:5002"));
+        assert!(named.registry("https://tokens.example:5001") && !named.registry("other:5001"));
+        assert!(named.names("[::1]:8080"), "no port named: any port of that host");
+        assert_eq!(split_port("[::1]:80"), ("[::1]", Some("80")));
+        assert_eq!(split_port("::1"), ("::1", None));
     }
 
     #[test]

@@ -54,15 +54,17 @@ fn place_key(f: &Finding) -> (String, usize, usize, String) {
     (f.path.clone(), f.line, f.column, occurrence_key(&f.path, f.line, f.image.as_ref()))
 }
 
+/// The place of a finding: image, platform, then layers base first and the config last (the
+/// order `image` lists them in), then path and line.
 fn occurrence_key(path: &str, line: usize, image: Option<&crate::finding::ImageInfo>) -> String {
     match image {
         Some(i) => format!(
-            "{}\0{}\0{}\0{}\0{:?}\0{path}\0{line:010}",
+            "{}\0{}\0{}\0{}\0{}\0{path}\0{line:010}",
             i.reference,
             i.manifest_digest,
             i.platform,
+            i.layer_index.map_or_else(|| "config".to_owned(), |n| format!("{n:06}")),
             i.layer_digest.as_deref().unwrap_or(""),
-            i.layer_index
         ),
         None => format!("\0{path}\0{line:010}"),
     }

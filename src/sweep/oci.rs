@@ -16,7 +16,9 @@ use crate::source::oci::assemble::{ImageMeta, assemble};
 use crate::source::oci::layer::{LayerOptions, LayerScan};
 use crate::source::oci::manifest::{self, Descriptor};
 use crate::source::oci::registry::Registry;
-use crate::source::oci::{BlobStore, Plan, Scanner, config, read_layer, read_small, scan_config};
+use crate::source::oci::{
+    BlobStore, DigestOf, Plan, Scanner, config, read_layer, read_small, scan_config,
+};
 
 /// A config's scan result: its findings (pseudo-paths such as `config:Env[3]`, no image set).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -93,8 +95,8 @@ pub struct OciBackend<'s> {
 struct InMemory<'a>(&'a [u8]);
 
 impl BlobStore for InMemory<'_> {
-    fn open(&self, _: &Descriptor) -> Result<(Box<dyn Read + Send + '_>, bool), String> {
-        Ok((Box::new(self.0), false))
+    fn open(&self, _: &Descriptor) -> Result<(Box<dyn Read + Send + '_>, DigestOf), String> {
+        Ok((Box::new(self.0), DigestOf::Blob))
     }
 }
 

@@ -143,7 +143,8 @@ fn multi_arch_index_every_platform_or_one_and_shared_layers_scanned_once() {
         .filter_map(|f| f["image"]["platform"].as_str())
         .collect();
     platforms.sort_unstable();
-    assert_eq!(platforms, ["linux/amd64", "linux/arm64", "linux/arm64"], "{doc}");
+    // The shared layer's secret is one finding (arm64 is its occurrence), see below.
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64"], "{doc}");
     assert_eq!(
         doc["stats"]["scanned"],
         2 + 2 + 2,
@@ -234,14 +235,16 @@ fn auth_cases(mode: Mode) {
     let fx = fixture(&env, Compression::Gzip);
     registry.push(&fx.layout.dir, "v1", "proj/app:v1");
     let image = registry.image("proj/app:v1");
-    let base = ["image", image.as_str(), "--insecure-registry"];
+    let insecure = registry.insecure_args();
+    let mut base = vec!["image", image.as_str()];
+    base.extend(insecure.iter().map(String::as_str));
     // No credentials (HOME points at an empty dir: no docker config): refused, clearly.
     let (code, doc, _) = with_stdin(&env, &base, "", &[]);
     assert_eq!(code, 2, "{doc}");
     let message = doc["errors"][0]["message"].as_str().unwrap_or_default().to_owned();
     assert!(message.contains("401") || message.contains("authentication"), "{doc}");
     // A Harbor robot name and the password on stdin.
-    let mut args = base.to_vec();
+    let mut args = base.clone();
     args.extend(["--username", USER, "--password-stdin"]);
     let (code, doc, stderr) = with_stdin(&env, &args, &format!("{PASSWORD}\n"), &[]);
     assert_eq!(code, 1, "{doc} {stderr}");
@@ -491,8 +494,9 @@ fn expired_token_gets_renewed_once() {
     registry.push(&fx.layout.dir, "v1", "proj/app:v1");
     registry.expire_next_token();
     let image = registry.image("proj/app:v1");
-    let args =
-        ["image", image.as_str(), "--insecure-registry", "--username", USER, "--password-stdin"];
+    let insecure = registry.insecure_args();
+    let mut args = vec!["image", image.as_str(), "--username", USER, "--password-stdin"];
+    args.extend(insecure.iter().map(String::as_str));
     let (code, doc, stderr) = with_stdin(&env, &args, PASSWORD, &[]);
     assert_eq!(code, 1, "a 401 with a stale token gets a fresh one: {doc} {stderr}");
     check_fixture_findings(&doc, &fx.layers);
@@ -669,4 +673,155 @@ fn a_blob_cut_off_mid_body_is_resumed_where_it_stopped() {
     check_fixture_findings(&doc, &fx.layers);
     assert_eq!(proxy.injected(), 2);
     assert!(stderr.contains("broke off after 100 bytes; resuming"), "{stderr}");
+}
+
+/// A legacy `docker save` tarball (`manifest.json`, `<id>.json`, `<n>/layer.tar`) whose layer
+/// files are `blobs` while the config's `diff_ids` are the digests of `tars`.
+fn legacy_save(env: &TestEnv, name: &str, blobs: &[Vec<u8>], tars: &[Vec<u8>]) -> String {
+    let diff_ids: Vec<String> = tars.iter().map(|t| digest(t)).collect();
+    let config = serde_json::json!({
+        "architecture": "amd64", "os": "linux", "config": {"Env": ["PATH=/bin"]},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    })
+    .to_string();
+    let config_name = format!("{}.json", &digest(config.as_bytes())["sha256:".len()..]);
+    let layers: Vec<String> = (0..blobs.len()).map(|i| format!("{i:064}/layer.tar")).collect();
+    let manifest =
+        serde_json::json!([{"Config": config_name, "RepoTags": ["app:v1"], "Layers": layers}]);
+    let path = env.path().join(name);
+    let mut builder = tar::Builder::new(std::fs::File::create(&path).expect("create"));
+    let mut add = |name: &str, data: &[u8]| {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        builder.append_data(&mut header, name, data).expect("append");
+    };
+    add("manifest.json", manifest.to_string().as_bytes());
+    add(&config_name, config.as_bytes());
+    for (layer, blob) in layers.iter().zip(blobs) {
+        add(layer, blob);
+    }
+    builder.into_inner().expect("finish");
+    format!("docker-archive:{}", path.display())
+}
+
+#[test]
+fn docker_archive_with_gzip_compressed_layer_files_is_checked_against_diff_ids() {
+    // Issue #19 item 12: the diff_id is the digest of the uncompressed tar, so a gzip (or zstd)
+    // layer file must be checked after inflating, and a real mismatch is still an error.
+    let env = TestEnv::new();
+    let l0 = layer_tar(&[file("app/.env", format!("AWS_ACCESS_KEY_ID={}\n", fake::aws_key_id()))]);
+    let l1 = layer_tar(&[file("etc/token", format!("token: {}\n", fake::github_pat()))]);
+    let good = legacy_save(
+        &env,
+        "gz.tar",
+        &[compress(&l0, Compression::Gzip), compress(&l1, Compression::Zstd)],
+        &[l0.clone(), l1.clone()],
+    );
+    let (code, doc) = env.json(&["image", &good]);
+    assert_eq!(code, 1, "{doc}");
+    assert_eq!(doc["errors"], serde_json::json!([]), "{doc}");
+    let mut found: Vec<(&str, &str)> = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap_or_default(),
+                f["image"]["layer_digest"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    found.sort_unstable();
+    assert_eq!(found, [("app/.env", digest(&l0).as_str()), ("etc/token", digest(&l1).as_str())]);
+    // The layer file inflates to another tar than the diff_id names: an error, exit 2.
+    let other = layer_tar(&[file("app/.env", "nothing here\n")]);
+    let bad = legacy_save(&env, "bad.tar", &[compress(&other, Compression::Gzip)], &[l0]);
+    let (code, doc) = env.json(&["image", &bad, &good]);
+    assert_eq!(code, 2, "{doc}");
+    let errors = doc["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 1, "{doc}");
+    assert!(errors[0]["origin"].as_str().unwrap_or_default().contains("bad.tar"), "{doc}");
+    let message = errors[0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("digest mismatch") && message.contains("diff_id"), "{message}");
+    assert_eq!(rule_ids(&doc).len(), 2, "the good archive is still scanned: {doc}");
+}
+
+#[test]
+fn an_index_of_platforms_sharing_a_layer_reports_one_finding_with_occurrences() {
+    // Issue #19 item 13: N platforms of one image sharing a layer gave N identical findings.
+    let env = TestEnv::new();
+    let shared = layer_tar(&[file("etc/app.env", format!("AWS={}\n", fake::aws_key_id()))]);
+    let mut layout = Layout::new(&env.path().join("multi"));
+    let archs = ["amd64", "arm64", "ppc64le", "s390x"];
+    let mut manifests = Vec::new();
+    for (i, arch) in archs.into_iter().enumerate() {
+        // A layer of each platform's own, so the manifests differ as real ones do.
+        let own = layer_tar(&[file("etc/arch", format!("{arch} {i}\n"))]);
+        let mut spec = ImageSpec::new(&[shared.clone(), own], Compression::Gzip);
+        spec.arch = arch;
+        manifests.push((layout.manifest(&spec), arch));
+    }
+    let index = layout.index(&manifests);
+    layout.tag(index, "multi");
+    let (code, doc) = env.json(&["image", &format!("oci:{}:multi", layout.dir.display())]);
+    assert_eq!(code, 1, "{doc}");
+    let findings = doc["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), 1, "one finding, not one per platform: {doc}");
+    assert_eq!(doc["stats"]["findings"], 1, "{doc}");
+    let finding = &findings[0];
+    assert_eq!(finding["path"], "etc/app.env");
+    assert_eq!(finding["image"]["platform"], "linux/amd64", "{doc}");
+    let layer = digest(&compress(&shared, Compression::Gzip));
+    assert_eq!(finding["image"]["layer_digest"], layer.as_str());
+    let mut others: Vec<&str> = finding["occurrences"]
+        .as_array()
+        .expect("occurrences")
+        .iter()
+        .map(|o| {
+            assert_eq!(o["path"], "etc/app.env", "{o}");
+            assert_eq!(o["image"]["layer_digest"], layer.as_str(), "{o}");
+            o["image"]["platform"].as_str().unwrap_or_default()
+        })
+        .collect();
+    others.sort_unstable();
+    assert_eq!(others, ["linux/arm64", "linux/ppc64le", "linux/s390x"], "{doc}");
+}
+
+#[test]
+fn credentials_never_go_over_plain_http_to_a_token_server_not_named_insecure() {
+    // Issue #19 item 2: with only the registry named insecure, the Basic credentials went in
+    // clear to a token realm on another port.
+    let env = TestEnv::new();
+    let registry = Registry::start(Mode::Token);
+    let fx = fixture(&env, Compression::Gzip);
+    registry.push(&fx.layout.dir, "v1", "proj/app:v1");
+    let pushed = registry.token_requests_with_credentials();
+    let image = registry.image("proj/app:v1");
+    let token = registry.token_addr().expect("token mode");
+    let args =
+        ["image", image.as_str(), "--insecure-registry", "--username", USER, "--password-stdin"];
+    let (code, doc, stderr) = with_stdin(&env, &args, PASSWORD, &[]);
+    assert_eq!(code, 2, "{doc} {stderr}");
+    assert_eq!(
+        registry.token_requests_with_credentials(),
+        pushed,
+        "no credentials reached the plain-HTTP token server"
+    );
+    let errors = doc["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 1, "that image fails: {doc}");
+    let message = errors[0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("plain HTTP") && message.contains(&format!("--insecure-registry={token}")),
+        "says why and what to pass: {message}"
+    );
+    assert!(!doc.to_string().contains(PASSWORD) && !stderr.contains(PASSWORD));
+    // Named insecure too: the credentials go there, and the image is scanned.
+    let named = format!("--insecure-registry={token}");
+    let mut args = args.to_vec();
+    args.push(&named);
+    let (code, doc, stderr) = with_stdin(&env, &args, PASSWORD, &[]);
+    assert_eq!(code, 1, "{doc} {stderr}");
+    check_fixture_findings(&doc, &fx.layers);
+    assert!(registry.token_requests_with_credentials() > pushed);
 }

@@ -140,6 +140,27 @@ impl Registry {
     pub fn image(&self, repo_tag: &str) -> String {
         format!("{}/{repo_tag}", self.addr)
     }
+
+    /// The flags that allow plain HTTP here: `--insecure-registry`, plus, in token mode,
+    /// `--insecure-registry=` the token server (a plain-HTTP realm on another port, which gets
+    /// no credentials unless named).
+    pub fn insecure_args(&self) -> Vec<String> {
+        let mut args = vec!["--insecure-registry".to_owned()];
+        if let Some(token) = &self.token {
+            args.push(format!("--insecure-registry={}", token.addr()));
+        }
+        args
+    }
+
+    /// Token mode: the token server's `127.0.0.1:PORT`.
+    pub fn token_addr(&self) -> Option<String> {
+        self.token.as_ref().map(TokenServer::addr)
+    }
+
+    /// Token mode: how many token requests carried credentials so far.
+    pub fn token_requests_with_credentials(&self) -> usize {
+        self.token.as_ref().map_or(0, |t| t.with_credentials.load(Ordering::SeqCst))
+    }
 }
 
 /// The config sections (auth, tls), CA file and token server for `mode`, made in `d`.
@@ -263,6 +284,8 @@ struct TokenServer {
     /// When set, the next token is already expired (its `exp` is an hour ago) although the
     /// answer says `expires_in: 300`: what a client sees when a token expires mid-pull.
     expire_next: Arc<AtomicBool>,
+    /// Requests that carried an `Authorization` header.
+    with_credentials: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl TokenServer {
@@ -273,6 +296,8 @@ impl TokenServer {
         let stopped = Arc::clone(&stop);
         let expire_next = Arc::new(AtomicBool::new(false));
         let expiring = Arc::clone(&expire_next);
+        let with_credentials = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let credentialed = Arc::clone(&with_credentials);
         let der = {
             let out = Command::new("openssl")
                 .args(["x509", "-outform", "DER", "-in"])
@@ -288,10 +313,14 @@ impl TokenServer {
                 }
                 let Ok(stream) = stream else { continue };
                 let expired = expiring.swap(false, Ordering::Relaxed);
-                let _ = answer_token(stream, &key, &der, expired);
+                let _ = answer_token(stream, &key, &der, expired, &credentialed);
             }
         });
-        TokenServer { port, stop, expire_next }
+        TokenServer { port, stop, expire_next, with_credentials }
+    }
+
+    fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
     }
 }
 
@@ -311,6 +340,7 @@ fn answer_token(
     key: &Path,
     der: &str,
     expired: bool,
+    credentialed: &std::sync::atomic::AtomicUsize,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request = String::new();
@@ -325,6 +355,7 @@ fn answer_token(
             && name.eq_ignore_ascii_case("authorization")
         {
             authorization = Some(value.trim().to_owned());
+            credentialed.fetch_add(1, Ordering::SeqCst);
         }
     }
     let path = request.split_whitespace().nth(1).unwrap_or("/");

@@ -555,15 +555,11 @@ fn token_auth_catalog_gets_its_own_scope() {
     registry.push(&layout.dir, "v1", "team/other:v1");
 
     let env = TestEnv::new();
+    let insecure = registry.insecure_args();
     let run = |extra: &[&str]| {
-        let mut args = vec![
-            "sweep",
-            registry.addr.as_str(),
-            "--insecure-registry",
-            "-u",
-            crate::registry::USER,
-            "--password-stdin",
-        ];
+        let mut args = vec!["sweep", registry.addr.as_str(), "-u", crate::registry::USER];
+        args.push("--password-stdin");
+        args.extend(insecure.iter().map(String::as_str));
         args.extend(extra);
         env.cmd()
             .args(&args)

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::layer::normalize;
 use super::manifest::{Descriptor, REF_NAME};
-use super::{BlobStore, Plan, read_small, resolve};
+use super::{BlobStore, DigestOf, Plan, read_small, resolve};
 use crate::source::fs::io_message;
 
 /// Blobs in an OCI layout directory (`blobs/<alg>/<hex>`).
@@ -23,11 +23,11 @@ pub struct DirStore {
 }
 
 impl BlobStore for DirStore {
-    fn open(&self, desc: &Descriptor) -> Result<(Box<dyn Read + Send + '_>, bool), String> {
+    fn open(&self, desc: &Descriptor) -> Result<(Box<dyn Read + Send + '_>, DigestOf), String> {
         let path = self.dir.join(blob_path(&desc.digest)?);
         let file = File::open(&path)
             .map_err(|e| format!("cannot open blob {}: {}", path.display(), io_message(&e)))?;
-        Ok((Box::new(file), false))
+        Ok((Box::new(file), DigestOf::Blob))
     }
 }
 
@@ -44,8 +44,9 @@ pub struct TarStore {
     /// Contents of small entries of a compressed tarball, by offset (re-inflating for them
     /// would cost a pass over the archive each).
     small: HashMap<u64, Vec<u8>>,
-    /// Digest → entry path, for `docker save` layers addressed by path.
-    by_digest: HashMap<String, String>,
+    /// Digest → entry path and what the digest covers, for `docker save` configs and layers
+    /// addressed by path.
+    by_digest: HashMap<String, (String, DigestOf)>,
 }
 
 /// Compression of a whole tarball, from its first bytes.
@@ -189,12 +190,12 @@ fn open_stream(path: &Path) -> Result<(Compression, Box<dyn Read + Send>), Strin
 }
 
 impl BlobStore for TarStore {
-    fn open(&self, desc: &Descriptor) -> Result<(Box<dyn Read + Send + '_>, bool), String> {
-        let name = match self.by_digest.get(&desc.digest) {
-            Some(name) => name.clone(),
-            None => blob_path(&desc.digest)?,
+    fn open(&self, desc: &Descriptor) -> Result<(Box<dyn Read + Send + '_>, DigestOf), String> {
+        let (name, digest_of) = match self.by_digest.get(&desc.digest) {
+            Some((name, digest_of)) => (name.clone(), *digest_of),
+            None => (blob_path(&desc.digest)?, DigestOf::Blob),
         };
-        Ok((self.open_entry(&name)?, false))
+        Ok((self.open_entry(&name)?, digest_of))
     }
 }
 
@@ -322,7 +323,7 @@ pub fn open_docker_archive(path: &Path) -> Result<(Box<dyn BlobStore>, Vec<Plan>
         let config_name = normalize(&entry.config).map_err(|w| format!("config path has {w}"))?;
         let config_bytes = store.read_entry(&config_name, 64 << 20)?;
         let config_digest = digest_of(&config_bytes);
-        store.by_digest.insert(config_digest.clone(), config_name);
+        store.by_digest.insert(config_digest.clone(), (config_name, DigestOf::Blob));
         let diff_ids = serde_json::from_slice::<SaveConfig>(&config_bytes)
             .map_err(|e| format!("invalid image config in the tarball: {e}"))?
             .rootfs
@@ -330,18 +331,24 @@ pub fn open_docker_archive(path: &Path) -> Result<(Box<dyn BlobStore>, Vec<Plan>
         let mut layers = Vec::new();
         for (i, layer) in entry.layers.iter().enumerate() {
             let name = normalize(layer).map_err(|w| format!("layer path has {w}"))?;
-            // Docker ≥ 25 names layers by blob digest; the legacy layout stores uncompressed tars,
-            // whose digest is the config's diff_id.
-            let digest = match name.strip_prefix("blobs/").and_then(|r| r.split_once('/')) {
-                Some((alg, hex)) => format!("{alg}:{hex}"),
-                None => diff_ids.get(i).cloned().ok_or_else(|| {
-                    format!(
-                        "the config lists fewer diff_ids than manifest.json has layers ({layer})"
-                    )
-                })?,
-            };
+            // Docker ≥ 25 names layers by blob digest; the legacy layout names them by the
+            // config's diff_id, the digest of the uncompressed tar (the file itself may be
+            // compressed: some tools write it so).
+            let (digest, digest_of) =
+                match name.strip_prefix("blobs/").and_then(|r| r.split_once('/')) {
+                    Some((alg, hex)) => (format!("{alg}:{hex}"), DigestOf::Blob),
+                    None => (
+                        diff_ids.get(i).cloned().ok_or_else(|| {
+                            format!(
+                                "the config lists fewer diff_ids than manifest.json has layers \
+                                 ({layer})"
+                            )
+                        })?,
+                        DigestOf::Tar,
+                    ),
+                };
             let size = store.entries.get(&name).map_or(0, |&(_, s)| s);
-            store.by_digest.insert(digest.clone(), name);
+            store.by_digest.insert(digest.clone(), (name, digest_of));
             layers.push(Descriptor {
                 media_type: "application/vnd.docker.image.rootfs.diff.tar".into(),
                 digest,

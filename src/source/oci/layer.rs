@@ -12,7 +12,7 @@ use std::sync::mpsc::sync_channel;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::Scanner;
+use super::{DigestOf, Scanner};
 use crate::blob::{BINARY_PROBE, Blob, looks_binary};
 use crate::error::ScanError;
 use crate::finding::{Finding, Provenance};
@@ -42,8 +42,8 @@ pub struct LayerBlob {
     pub digest: String,
     /// Expected size of the blob, when the descriptor says.
     pub size: Option<u64>,
-    /// False when the transport already verifies the digest (the registry client does).
-    pub verify: bool,
+    /// Which bytes `digest` covers: the blob, or the tar inflated from it.
+    pub digest_of: DigestOf,
 }
 
 /// Counters of one layer. Kept with the cached [`LayerScan`], so a sweep that reuses a layer
@@ -120,16 +120,17 @@ pub fn scan_layer(
 ) -> LayerScan {
     let mut out = LayerScan { digest: blob.digest.clone(), ..LayerScan::default() };
     let origin = format!("layer {}", blob.digest);
-    let mut hashed = HashingReader::new(reader, blob.verify);
+    let mut hashed = HashingReader::new(reader, blob.digest_of == DigestOf::Blob);
     let walked = {
         let mut buffered = BufReader::with_capacity(256 << 10, &mut hashed);
-        let result = inflate_and_walk(&mut buffered, options, scanner, &mut out);
+        let hash_tar = blob.digest_of == DigestOf::Tar;
+        let result = inflate_and_walk(&mut buffered, options, hash_tar, scanner, &mut out);
         // Whatever the tar walk did, read the blob to its end so the digest covers all of it.
         let drained = io::copy(&mut buffered, &mut io::sink());
         result.and_then(|walk| drained.map(|_| walk))
     };
     out.stats.blob_bytes = hashed.count;
-    let digest = hashed.finish();
+    let blob_digest = hashed.finish();
     let mut errors = Vec::new();
     let mut fail = |message: String| errors.push(ScanError::new(origin.clone(), message));
     if let Some(size) = blob.size
@@ -145,11 +146,15 @@ pub fn scan_layer(
     match walked {
         Err(e) => fail(read_error_message(&e, options)),
         Ok(walk) => {
-            if let Some(actual) = digest
+            if let Some(actual) = blob_digest.or(walk.tar_digest)
                 && actual != blob.digest
             {
+                let what = match blob.digest_of {
+                    DigestOf::Blob => "content",
+                    DigestOf::Tar => "the uncompressed tar (its diff_id)",
+                };
                 fail(format!(
-                    "digest mismatch: content hashes to {actual}: the blob is corrupt or was \
+                    "digest mismatch: {what} hashes to {actual}: the blob is corrupt or was \
                      replaced, its findings may be incomplete"
                 ));
             } else if let Some(e) = walk.tar_error {
@@ -191,24 +196,28 @@ struct Walk {
     /// after complete entries, in a blob whose digest checks out, is a tar written without
     /// end-of-archive blocks (Debian's umoci does this; so do some images in the wild).
     tar_error: Option<io::Error>,
+    /// `sha256:…` of the whole inflated tar stream, when asked for.
+    tar_digest: Option<String>,
 }
 
-/// Picks the decompressor from the first bytes (media types lie; magic numbers do not).
+/// Picks the decompressor from the first bytes (media types lie; magic numbers do not); with
+/// `hash_tar`, hashes the inflated stream.
 fn inflate_and_walk(
     buffered: &mut dyn BufRead,
     options: &LayerOptions,
+    hash_tar: bool,
     scanner: &dyn Scanner,
     out: &mut LayerScan,
 ) -> io::Result<Walk> {
     let head = buffered.fill_buf()?;
     let walk = if head.starts_with(&[0x1f, 0x8b]) {
         let mut decoder = flate2::bufread::MultiGzDecoder::new(buffered);
-        walk_capped(&mut decoder, options, scanner, out)?
+        walk_capped(&mut decoder, options, hash_tar, scanner, out)?
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         let mut decoder = zstd::stream::read::Decoder::with_buffer(buffered)?;
-        walk_capped(&mut decoder, options, scanner, out)?
+        walk_capped(&mut decoder, options, hash_tar, scanner, out)?
     } else {
-        walk_capped(buffered, options, scanner, out)?
+        walk_capped(buffered, options, hash_tar, scanner, out)?
     };
     Ok(walk)
 }
@@ -216,17 +225,20 @@ fn inflate_and_walk(
 fn walk_capped(
     tar_stream: &mut dyn Read,
     options: &LayerOptions,
+    hash_tar: bool,
     scanner: &dyn Scanner,
     out: &mut LayerScan,
 ) -> io::Result<Walk> {
-    let mut capped = CappedReader { inner: tar_stream, left: options.max_layer_size, count: 0 };
+    let mut hashed = HashingReader::new(tar_stream, hash_tar);
+    let mut capped = CappedReader { inner: &mut hashed, left: options.max_layer_size, count: 0 };
     let walk = walk_tar(&mut capped, options, scanner, out);
     // The rest of the inflated stream (padding, trailing blocks) counts against the cap, and
-    // reading it checks the gzip trailer.
+    // reading it checks the gzip trailer and completes the tar's digest.
     let rest = io::copy(&mut capped, &mut io::sink());
     out.stats.tar_bytes = capped.count;
-    let walk = walk?;
+    let mut walk = walk?;
     rest?;
+    walk.tar_digest = hashed.finish();
     Ok(walk)
 }
 
@@ -268,7 +280,7 @@ fn walk_tar(
             for entry in archive.entries()? {
                 let mut entry = match entry {
                     Ok(entry) => entry,
-                    Err(e) => return Ok(Walk { tar_error: Some(e) }),
+                    Err(e) => return Ok(Walk { tar_error: Some(e), tar_digest: None }),
                 };
                 out.stats.entries += 1;
                 let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
@@ -292,7 +304,7 @@ fn walk_tar(
                     visit(&mut entry, path, options, scanner, &tx, &mut out.stats)?;
                 }
             }
-            Ok(Walk { tar_error: None })
+            Ok(Walk { tar_error: None, tar_digest: None })
         })();
         drop(tx);
         for handle in handles {
@@ -491,7 +503,7 @@ mod tests {
         let blob = LayerBlob {
             digest: crate::source::oci::archive::digest_of(&tar),
             size: None,
-            verify: true,
+            digest_of: DigestOf::Blob,
         };
         let options = LayerOptions { max_file_size: 50, max_layer_size: 1 << 20, workers: 1 };
         let scanner = Counting::default();

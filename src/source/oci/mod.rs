@@ -56,11 +56,20 @@ impl Scanner for Scan<'_> {
     }
 }
 
+/// What a descriptor's digest is the hash of, so the layer reader checks the right bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DigestOf {
+    /// The blob as stored (OCI layouts and registries).
+    Blob,
+    /// The uncompressed tar in it: a legacy `docker save` layer is named by its config's
+    /// `diff_id`, and some tools write that file gzip- or zstd-compressed (#19).
+    Tar,
+}
+
 /// Where an image's blobs come from.
 pub trait BlobStore: Sync {
-    /// Opens a blob for streaming; the flag says whether the transport verifies its digest
-    /// (otherwise the reader hashes it).
-    fn open(&self, desc: &Descriptor) -> Result<(Box<dyn Read + Send + '_>, bool), String>;
+    /// Opens a blob for streaming, and says what its digest covers (the reader hashes that).
+    fn open(&self, desc: &Descriptor) -> Result<(Box<dyn Read + Send + '_>, DigestOf), String>;
 
     /// A manifest by descriptor (a registry serves these apart from blobs).
     fn manifest(&self, desc: &Descriptor) -> Result<Vec<u8>, String> {
@@ -337,11 +346,11 @@ pub fn read_layer(
     scanner: &dyn Scanner,
 ) -> LayerScan {
     match store.open(desc) {
-        Ok((reader, verified)) => {
+        Ok((reader, digest_of)) => {
             let blob = LayerBlob {
                 digest: desc.digest.clone(),
                 size: (desc.size > 0).then_some(desc.size),
-                verify: !verified,
+                digest_of,
             };
             scan_layer(reader, &blob, options, scanner)
         }

@@ -19,8 +19,10 @@ use oci_client::Reference;
 
 use super::auth::{self, Credentials};
 use super::manifest::{self, Descriptor};
-use super::{BlobStore, MAX_SMALL_BLOB, Plan, archive, plans_of};
-use crate::source::http::{HttpError, HttpOptions, Notify, RegistryHttp, Retry, error_chain};
+use super::{BlobStore, DigestOf, MAX_SMALL_BLOB, Plan, archive, plans_of};
+use crate::source::http::{
+    HttpError, HttpOptions, Insecure, Notify, RegistryHttp, Retry, error_chain,
+};
 
 /// How to reach registries.
 #[derive(Debug, Clone, Default)]
@@ -28,8 +30,9 @@ pub struct RegistryOptions {
     /// Credentials from `--username`/`--password-stdin` (or the environment), for every
     /// registry on the command line.
     pub credentials: Option<Credentials>,
-    /// Allow plain HTTP or an untrusted certificate for the registries on the command line.
-    pub insecure: bool,
+    /// Which registries (and token servers) may be reached over plain HTTP or with an
+    /// untrusted certificate.
+    pub insecure: Insecure,
     /// Extra trusted CA certificates (PEM).
     pub ca_certs: Vec<Vec<u8>>,
     /// When and how long to retry (shared with the sweep's listing).
@@ -108,7 +111,7 @@ impl Registry {
         )?;
         let with_credentials = credentials.is_some();
         let options = HttpOptions {
-            insecure: self.options.insecure,
+            insecure: self.options.insecure.clone(),
             ca_cert: (!self.options.ca_certs.is_empty())
                 .then(|| self.options.ca_certs.join(&b'\n')),
             credentials,
@@ -119,7 +122,7 @@ impl Registry {
             RegistryHttp::new(base, &options).map_err(|e| format!("registry {host}: {e}"))
         };
         let mut http = client(&format!("https://{host}"))?;
-        if self.options.insecure && !self.runtime.block_on(http.answers()) {
+        if self.options.insecure.registry(&host) && !self.runtime.block_on(http.answers()) {
             http = client(&format!("http://{host}"))?;
         }
         let remote =
@@ -235,9 +238,9 @@ impl RemoteStore<'_> {
 }
 
 impl BlobStore for RemoteStore<'_> {
-    fn open(&self, desc: &Descriptor) -> Result<(Box<dyn Read + Send + '_>, bool), String> {
+    fn open(&self, desc: &Descriptor) -> Result<(Box<dyn Read + Send + '_>, DigestOf), String> {
         // Not verified in transit: the layer reader hashes what it reads.
-        Ok((Box::new(self.get("blobs", &desc.digest, &[])?), false))
+        Ok((Box::new(self.get("blobs", &desc.digest, &[])?), DigestOf::Blob))
     }
 
     fn manifest(&self, desc: &Descriptor) -> Result<Vec<u8>, String> {
