@@ -220,6 +220,40 @@ fn secret_in_a_commit_message() {
     );
 }
 
+/// Issue #19, item 1: the secret of a commit subject is redacted wherever that subject is shown,
+/// in every format, also as the provenance of a finding in a file of that commit.
+#[test]
+fn secret_in_a_commit_message_is_redacted_in_every_format() {
+    let repo = Repo::new();
+    repo.file("a.txt", format!("token = {}\n", fake::github_pat()));
+    let subject = format!("add token, key {}", fake::aws_key_id());
+    repo.commit(&format!("{subject}\n\nbody {}", fake::github_pat()), BOB, "2024-01-01T00:00:00Z");
+    let (code, doc) = repo.scan(&[]);
+    assert_eq!(code, 1, "{doc}");
+    for f in doc["findings"].as_array().expect("findings") {
+        assert_eq!(f["commit"]["message"], "add token, key AKIA*****", "{f}");
+    }
+    for format in ["text", "json", "jsonl", "sarif", "gitlab", "junit", "csv"] {
+        let report = repo.path().join("report.out");
+        let report = report.to_str().expect("utf-8");
+        for args in [
+            vec!["git", ".", "--format", format],
+            vec!["git", ".", "--format", format, "--report", report],
+        ] {
+            let out = repo.env.run(&args);
+            let mut all = String::from_utf8_lossy(&out.stdout).into_owned();
+            all.push_str(&String::from_utf8_lossy(&out.stderr));
+            all.push_str(&std::fs::read_to_string(report).unwrap_or_default());
+            for secret in [fake::aws_key_id(), fake::github_pat()] {
+                assert!(!all.contains(&secret), "{args:?} shows {secret}: {all}");
+            }
+            assert!(all.contains("AKIA*****"), "{args:?}: {all}");
+        }
+    }
+    let out = repo.env.run(&["git", ".", "--show-secrets"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&subject), "shown when asked");
+}
+
 #[test]
 fn commit_messages_are_counted_apart_from_blobs() {
     let repo = Repo::new();
