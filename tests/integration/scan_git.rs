@@ -448,6 +448,48 @@ fn corrupt_pack_is_an_error_and_the_rest_completes() {
     assert!(rule_ids(&doc).contains(&"aws.access-key-id".to_owned()), "rest scanned: {doc}");
 }
 
+/// The only pack of a repository (after `git repack -adq`), writable.
+fn the_pack(repo: &Repo) -> std::path::PathBuf {
+    let pack = std::fs::read_dir(repo.path().join(".git/objects/pack"))
+        .expect("pack dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "pack"))
+        .expect("a pack");
+    let mut perms = std::fs::metadata(&pack).expect("meta").permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&pack, perms).expect("chmod");
+    pack
+}
+
+/// Issue #19, item 3: libgit2 refuses a pack whose trailer does not match its index, so its
+/// commits vanished from the walk: "0 findings, 0 errors".
+#[test]
+fn flipped_byte_in_a_pack_checksum_is_an_error() {
+    let repo = Repo::new();
+    repo.file("k.txt", format!("t = {}\n", fake::github_pat()));
+    repo.commit("init", ANN, "2024-01-01T00:00:00Z");
+    repo.git(&["repack", "-adq"]);
+    let pack = the_pack(&repo);
+    let mut bytes = std::fs::read(&pack).expect("read pack");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(&pack, bytes).expect("write pack");
+    // Whole history, and a narrow selection (which reads no pack in bulk).
+    for extra in [&[][..], &["--since", "2000-01-01"][..]] {
+        let mut args = vec!["git", "."];
+        args.extend(extra);
+        let (code, doc) = repo.env.json(&args);
+        assert_eq!(code, 2, "{doc}");
+        let named = doc["errors"].as_array().expect("errors").iter().any(|e| {
+            e["origin"] == pack.display().to_string()
+                && e["message"].as_str().is_some_and(|m| m.contains("trailing checksum"))
+        });
+        assert!(named, "the pack is named: {doc}");
+    }
+}
+
 #[cfg(unix)]
 #[test]
 fn non_utf8_paths_messages_lfs_and_submodules() {

@@ -162,6 +162,12 @@ pub fn scan(repo: &Repository, options: &GitOptions, scan: &Scan) {
     // libgit2 re-hashes every object it reads; on the synthetic history that SHA-1 was 18% of
     // all CPU (perf), all of it in the tree walk. Pack entries are still CRC- and zlib-checked.
     git2::opts::strict_hash_verification(false);
+    let timing = Timing::new();
+    let dirs = packs::object_dirs(repo.commondir());
+    for error in packs::mismatched_packs(&dirs) {
+        scan.error(error);
+    }
+    timing.lap("check packs");
     let commits = match walk::commits(repo, &options.selection) {
         Ok((commits, failed)) => {
             for (tip, e) in failed {
@@ -206,6 +212,7 @@ pub fn scan(repo: &Repository, options: &GitOptions, scan: &Scan) {
             ),
         ));
     }
+    timing.lap("list commits");
     let odb = match repo.odb() {
         Ok(odb) => odb,
         Err(e) => {
@@ -214,10 +221,8 @@ pub fn scan(repo: &Repository, options: &GitOptions, scan: &Scan) {
         }
     };
     let state = State::new(scan, options);
-    let timing = Timing::new();
     let whole = options.selection.whole_history() || options.all_objects;
     let known = whole.then(|| {
-        let dirs = packs::object_dirs(repo.commondir());
         let progress = Progress::new(options.progress, "blobs");
         let known = state.visitor(&progress).run(|visitor| {
             packs::read_all(&dirs, &odb, options.reader, options.max_blob_size, visitor)
@@ -243,7 +248,7 @@ pub fn scan(repo: &Repository, options: &GitOptions, scan: &Scan) {
         }
     };
     if !whole {
-        read_introduced(repo, &odb, &state, &walked, options);
+        read_introduced(&dirs, &odb, &state, &walked, options);
         timing.lap("read and scan blobs");
     }
     state.assemble(&mut walked, options, known.as_ref());
@@ -259,7 +264,7 @@ fn short_id(id: Oid) -> String {
 
 /// A narrow scan's blob read: the blobs the walked commits introduced.
 fn read_introduced(
-    repo: &Repository,
+    dirs: &[std::path::PathBuf],
     odb: &git2::Odb<'_>,
     state: &State<'_, '_>,
     walked: &[Walked],
@@ -281,10 +286,9 @@ fn read_introduced(
         // Many blobs: libgit2's random reads with a 16 MiB delta cache cost 63 CPU-s for the
         // 44,620 blobs of the synthetic history; the pack-order traversal of every blob, with
         // only these scanned, costs a few.
-        let dirs = packs::object_dirs(repo.commondir());
         let visitor = VisitorBox { only: Some(&ids), ..state.visitor(&progress) };
         let present = visitor.run(|visitor| {
-            packs::read_all(&dirs, odb, options.reader, options.max_blob_size, visitor)
+            packs::read_all(dirs, odb, options.reader, options.max_blob_size, visitor)
         });
         lock(&state.missing).extend(ids.iter().filter(|id| !present.contains(id)));
     }
