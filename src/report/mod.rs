@@ -52,7 +52,7 @@ pub struct Stats {
     pub skipped_binary: u64,
     /// Blobs skipped because they exceed the size cap.
     pub skipped_too_large: u64,
-    /// FIFOs, sockets, devices and unfollowed symlinks, never opened.
+    /// FIFOs, sockets, devices, unfollowed symlinks and submodules, never opened.
     pub skipped_special: u64,
     /// Files skipped by a path allowlist.
     pub skipped_allowlisted: u64,

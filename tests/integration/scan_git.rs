@@ -490,6 +490,24 @@ fn flipped_byte_in_a_pack_checksum_is_an_error() {
     }
 }
 
+/// Issue #19, item 13: a submodule named as not scanned was not counted: "0 skipped".
+#[test]
+fn submodule_not_scanned_is_counted_as_skipped() {
+    let repo = Repo::new();
+    repo.file("a.txt", "a\n");
+    repo.git(&["add", "-A"]);
+    let gitlink = "160000,1111111111111111111111111111111111111111,vendor/lib";
+    repo.git(&["update-index", "--add", "--cacheinfo", gitlink]);
+    repo.git(&["commit", "-qm", "vendor"]);
+    let (code, doc) = repo.scan(&[]);
+    assert_eq!(code, 0, "{doc}");
+    assert_eq!(doc["skipped"].as_array().map(Vec::len), Some(1), "{doc}");
+    assert_eq!(doc["stats"]["skipped_special"], 1, "{doc}");
+    let out = repo.env.run(&["git", "."]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("1 skipped (0 binary, 0 too large, 1 special"), "{text}");
+}
+
 #[cfg(unix)]
 #[test]
 fn non_utf8_paths_messages_lfs_and_submodules() {

@@ -508,6 +508,8 @@ impl<'s, 'e> State<'s, 'e> {
             ));
         }
         for (path, short) in submodules {
+            // Counted as the staged scan counts a submodule: special, never opened.
+            self.scan.skipped(Skip::Special);
             self.scan.not_scanned(Skipped::new(
                 format!("{path} (commit {short})"),
                 "a submodule (gitlink), not followed: scan its repository separately",
