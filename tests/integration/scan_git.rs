@@ -490,6 +490,75 @@ fn flipped_byte_in_a_pack_checksum_is_an_error() {
     }
 }
 
+/// Issue #19, item 4: refs whose commit is missing were dropped without a word.
+#[test]
+fn refs_to_missing_commits_are_named_as_errors() {
+    let repo = Repo::new();
+    repo.file("k.txt", format!("t = {}\n", fake::github_pat()));
+    repo.commit("init", ANN, "2024-01-01T00:00:00Z");
+    repo.git(&["repack", "-adq"]);
+    repo.git(&["checkout", "-q", "-b", "lost"]);
+    repo.file("m.txt", "more\n");
+    let lost = repo.commit("more", ANN, "2024-01-02T00:00:00Z");
+    repo.git(&["tag", "-a", "v-lost", "-m", "lost"]);
+    let tag = repo.git(&["rev-parse", "v-lost"]);
+    repo.git(&["checkout", "-q", "main"]);
+    std::fs::remove_file(repo.path().join(format!(".git/objects/{}/{}", &lost[..2], &lost[2..])))
+        .expect("remove the commit object");
+    let ghost = "1234567890123456789012345678901234567890";
+    std::fs::write(repo.path().join(".git/refs/heads/ghost"), format!("{ghost}\n")).expect("ref");
+    let (code, doc) = repo.env.json(&["git", "."]);
+    assert_eq!(code, 2, "{doc}");
+    let error = |name: &str| {
+        doc["errors"]
+            .as_array()
+            .expect("errors")
+            .iter()
+            .find(|e| e["origin"] == format!("ref {name}"))
+            .and_then(|e| e["message"].as_str())
+            .unwrap_or_else(|| panic!("{name} is named: {doc}"))
+            .to_owned()
+    };
+    assert!(error("refs/heads/ghost").contains(&format!("points at {ghost}, which is missing")));
+    assert!(error("refs/heads/lost").contains(&format!("points at {lost}, which is missing")));
+    let tagged = error("refs/tags/v-lost");
+    assert!(tagged.contains(&format!("points at {tag}, a tag of {lost}, which is missing")));
+    assert_eq!(rule_ids(&doc), ["github.token"], "the rest is scanned: {doc}");
+}
+
+/// Issue #19, item 11: each ref to a commit read its whole message again; 2000 tags on a 50 MB
+/// message did not finish in 120 s.
+#[test]
+fn many_refs_to_a_commit_with_a_huge_message_scan_it_once() {
+    let repo = Repo::new();
+    repo.file("a.txt", "a\n");
+    let mut message = format!("deploy with {}\n\n", fake::aws_key_id());
+    message.push_str(&"a long generated body line of the message\n".repeat(50_000));
+    std::fs::write(repo.path().join(".git/MSG"), &message).expect("message");
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-q", "-F", ".git/MSG"]);
+    let head = repo.git(&["rev-parse", "HEAD"]);
+    let refs: Vec<String> = (0..1000).map(|i| format!("create refs/tags/t{i} {head}\n")).collect();
+    let mut cmd = git_cmd(repo.path());
+    cmd.args(["update-ref", "--stdin"]).stdin(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("git update-ref");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), refs.concat().as_bytes())
+        .expect("write refs");
+    assert!(child.wait().expect("wait").success());
+    let out = repo
+        .env
+        .cmd()
+        .args(["git", ".", "--format", "json"])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .expect("run");
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("finished, with a JSON report");
+    assert_eq!(out.status.code(), Some(1), "{doc}");
+    let f = only(&doc, "aws.access-key-id");
+    assert_eq!((&f["path"], &f["commit"]["sha"]), (&"commit-message".into(), &head.into()));
+    assert_eq!(doc["stats"]["commit_messages"], 1, "{doc}");
+}
+
 /// Issue #19, item 13: a submodule named as not scanned was not counted: "0 skipped".
 #[test]
 fn submodule_not_scanned_is_counted_as_skipped() {

@@ -32,7 +32,7 @@ use crate::finding::{CommitInfo, Finding, Occurrence, Provenance, Skipped};
 use crate::scan::Scan;
 use crate::source::{Sink, Skip};
 pub use packs::Reader;
-pub use walk::Selection;
+pub use walk::{Selection, ref_tips_under};
 
 /// The pseudo-path of findings in commit messages.
 pub const MESSAGE_PATH: &str = "commit-message";
@@ -124,28 +124,6 @@ pub fn selection(
     Ok(sel)
 }
 
-/// The commits of refs whose names start with `prefix` (`refs/` for all), except `exclude`:
-/// what a new branch does not add.
-pub fn ref_tips_under(
-    repo: &Repository,
-    prefix: &str,
-    exclude: &[Oid],
-) -> Result<Vec<Oid>, git2::Error> {
-    let mut out = Vec::new();
-    for reference in repo.references()? {
-        let reference = reference?;
-        if !reference.name_bytes().starts_with(prefix.as_bytes()) {
-            continue;
-        }
-        if let Ok(commit) = reference.peel_to_commit()
-            && !exclude.contains(&commit.id())
-        {
-            out.push(commit.id());
-        }
-    }
-    Ok(out)
-}
-
 /// The shallow boundary commits (listed in `.git/shallow`) among `commits`, in their order; `None`
 /// when that file cannot be read (the boundary is unknown).
 fn shallow_boundary(repo: &Repository, commits: &[Oid]) -> Option<Vec<Oid>> {
@@ -169,7 +147,17 @@ pub fn scan(repo: &Repository, options: &GitOptions, scan: &Scan) {
     }
     timing.lap("check packs");
     let commits = match walk::commits(repo, &options.selection) {
-        Ok((commits, failed)) => {
+        Ok(walk::Walk { commits, failed, broken }) => {
+            for r in broken {
+                scan.error(ScanError::new(
+                    format!("ref {}", r.name),
+                    format!(
+                        "points at {}, {}: the history of this ref was not scanned; run `git \
+                         fsck`",
+                        r.id, r.why
+                    ),
+                ));
+            }
             for (tip, e) in failed {
                 scan.error(ScanError::new(
                     format!("commit {tip}"),
