@@ -559,6 +559,49 @@ fn many_refs_to_a_commit_with_a_huge_message_scan_it_once() {
     assert_eq!(doc["stats"]["commit_messages"], 1, "{doc}");
 }
 
+/// Issue #19, item 5: `.git/info/grafts` (and replace refs) can make a commit look parentless;
+/// the history behind it was silently not scanned. The parents as stored are walked.
+#[test]
+fn grafts_and_replace_refs_do_not_hide_history() {
+    let history = || {
+        let repo = Repo::new();
+        repo.file("old.txt", format!("k = {}\n", fake::aws_key_id()));
+        let old = repo.commit("old", BOB, "2024-01-01T00:00:00Z");
+        std::fs::remove_file(repo.path().join("old.txt")).expect("rm");
+        repo.file("b.txt", "b\n");
+        let clean = repo.commit("clean", ANN, "2024-01-02T00:00:00Z");
+        repo.file("c.txt", "c\n");
+        repo.commit("third", ANN, "2024-01-03T00:00:00Z");
+        (repo, old, clean)
+    };
+    let (repo, old, clean) = history();
+    std::fs::write(repo.path().join(".git/info/grafts"), format!("{clean}\n")).expect("grafts");
+    assert!(!repo.git(&["log", "--format=%H"]).contains(&old), "git hides `old`");
+    for extra in [&[][..], &["--since", "2000-01-01"][..]] {
+        let (code, doc) = repo.scan(extra);
+        assert_eq!(code, 1, "{doc}");
+        check(only(&doc, "aws.access-key-id"), "old.txt", 1, &old, BOB, "old");
+    }
+    std::fs::remove_file(repo.path().join(".git/info/grafts")).expect("rm grafts");
+    repo.git(&["replace", "--graft", &clean]);
+    assert!(!repo.git(&["log", "--format=%H"]).contains(&old), "git hides `old`");
+    let (code, doc) = repo.scan(&[]);
+    assert_eq!(code, 1, "{doc}");
+    check(only(&doc, "aws.access-key-id"), "old.txt", 1, &old, BOB, "old");
+    // A graft over a parent that is really gone cuts the history: an error, as for shallow.
+    let (repo, old, clean) = history();
+    std::fs::write(repo.path().join(".git/info/grafts"), format!("{clean}\n")).expect("grafts");
+    std::fs::remove_file(repo.path().join(format!(".git/objects/{}/{}", &old[..2], &old[2..])))
+        .expect("remove the commit object");
+    let (code, doc) = repo.env.json(&["git", "."]);
+    assert_eq!(code, 2, "{doc}");
+    let message = doc["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&format!("history is cut at commit {}: its parent {old}", &clean[..12])),
+        "{doc}"
+    );
+}
+
 /// Issue #19, item 13: a submodule named as not scanned was not counted: "0 skipped".
 #[test]
 fn submodule_not_scanned_is_counted_as_skipped() {

@@ -146,38 +146,7 @@ pub fn scan(repo: &Repository, options: &GitOptions, scan: &Scan) {
         scan.error(error);
     }
     timing.lap("check packs");
-    let commits = match walk::commits(repo, &options.selection) {
-        Ok(walk::Walk { commits, failed, broken }) => {
-            for r in broken {
-                scan.error(ScanError::new(
-                    format!("ref {}", r.name),
-                    format!(
-                        "points at {}, {}: the history of this ref was not scanned; run `git \
-                         fsck`",
-                        r.id, r.why
-                    ),
-                ));
-            }
-            for (tip, e) in failed {
-                scan.error(ScanError::new(
-                    format!("commit {tip}"),
-                    format!(
-                        "cannot walk the history from this ref tip (damaged or missing \
-                         objects): {}; run `git fsck`",
-                        e.message()
-                    ),
-                ));
-            }
-            commits
-        }
-        Err(e) => {
-            scan.error(ScanError::new(
-                repo.path().display().to_string(),
-                format!("cannot walk the history: {}", e.message()),
-            ));
-            return;
-        }
-    };
+    let Some(commits) = selected_commits(repo, options, scan) else { return };
     // History is cut only when the selected walk reaches the shallow boundary: a range that a
     // CI job deepened far enough is whole (issue #7).
     let cut = if repo.is_shallow() { shallow_boundary(repo, &commits) } else { Some(Vec::new()) };
@@ -241,6 +210,54 @@ pub fn scan(repo: &Repository, options: &GitOptions, scan: &Scan) {
     }
     state.assemble(&mut walked, options, known.as_ref());
     timing.lap("assemble findings");
+}
+
+/// The selected commits, with every ref, tip and grafted parent that kept history from being
+/// walked named as an error; `None` when nothing can be walked.
+fn selected_commits(repo: &Repository, options: &GitOptions, scan: &Scan) -> Option<Vec<Oid>> {
+    match walk::commits(repo, &options.selection) {
+        Ok(walk::Walk { commits, failed, broken, cut }) => {
+            for (commit, parent) in cut {
+                scan.error(ScanError::new(
+                    repo.commondir().join("info/grafts").display().to_string(),
+                    format!(
+                        "history is cut at commit {}: its parent {parent} is missing from the \
+                         object database (the grafts file hides that), so what came before was \
+                         not scanned; fetch the full history",
+                        short_id(commit)
+                    ),
+                ));
+            }
+            for r in broken {
+                scan.error(ScanError::new(
+                    format!("ref {}", r.name),
+                    format!(
+                        "points at {}, {}: the history of this ref was not scanned; run `git \
+                         fsck`",
+                        r.id, r.why
+                    ),
+                ));
+            }
+            for (tip, e) in failed {
+                scan.error(ScanError::new(
+                    format!("commit {tip}"),
+                    format!(
+                        "cannot walk the history from this ref tip (damaged or missing \
+                         objects): {}; run `git fsck`",
+                        e.message()
+                    ),
+                ));
+            }
+            Some(commits)
+        }
+        Err(e) => {
+            scan.error(ScanError::new(
+                repo.path().display().to_string(),
+                format!("cannot walk the history: {}", e.message()),
+            ));
+            None
+        }
+    }
 }
 
 /// The 12-digit abbreviation of a commit id that reports use.

@@ -3,7 +3,7 @@
 //! Knows nothing of rules, the engine or blob contents.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -172,6 +172,9 @@ pub struct Walk {
     pub failed: Vec<FailedTip>,
     /// Refs that name no readable commit (when walking every ref).
     pub broken: Vec<BrokenRef>,
+    /// Grafted commits and their stored parents that the object database lacks: history is cut
+    /// there.
+    pub cut: Vec<(Oid, Oid)>,
 }
 
 /// The selected commits, oldest first (parents before children): the order in which "first
@@ -184,25 +187,88 @@ pub fn commits(repo: &Repository, selection: &Selection) -> Result<Walk, git2::E
     } else {
         (selection.include.clone(), Vec::new())
     };
-    if let Ok(commits) = walk_tips(repo, &include, selection) {
-        return Ok(Walk { commits, failed: Vec::new(), broken });
+    let grafts = Grafts::read(repo);
+    let mut cut = Vec::new();
+    if let Ok(commits) = walk_tips(repo, &include, selection, &grafts, &mut cut) {
+        return Ok(Walk { commits, failed: Vec::new(), broken, cut });
     }
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     let mut walk = Walk { broken, ..Walk::default() };
     for tip in include {
-        match walk_tips(repo, &[tip], selection) {
+        match walk_tips(repo, &[tip], selection, &grafts, &mut walk.cut) {
             Ok(ids) => walk.commits.extend(ids.into_iter().filter(|id| seen.insert(*id))),
             Err(e) => walk.failed.push((tip, e)),
         }
     }
+    walk.cut.sort_unstable();
+    walk.cut.dedup();
     Ok(walk)
+}
+
+/// The commits that `info/grafts` gives other parents than they have. git and libgit2 honour the
+/// file, so a graft silently hid the history behind a commit (issue #19); the walk uses the
+/// parents a grafted commit has as stored instead, as if the file were not there. (Replace refs
+/// need nothing: libgit2 ignores them, and their replacement commits are walked as ref tips.)
+/// Shallow boundary commits are left to libgit2, which knows that their parents are absent.
+#[derive(Debug, Clone, Default)]
+pub struct Grafts(HashSet<Oid>);
+
+impl Grafts {
+    /// The grafted commits of `repo`; none without an `info/grafts` file.
+    pub fn read(repo: &Repository) -> Grafts {
+        let Ok(text) = std::fs::read_to_string(repo.commondir().join("info/grafts")) else {
+            return Grafts::default();
+        };
+        let ids = |text: &str| -> HashSet<Oid> {
+            text.lines()
+                .filter_map(|l| l.split_whitespace().next())
+                .filter_map(|hex| Oid::from_str(hex).ok())
+                .collect()
+        };
+        let shallow =
+            ids(&std::fs::read_to_string(repo.path().join("shallow")).unwrap_or_default());
+        Grafts(ids(&text).into_iter().filter(|id| !shallow.contains(id)).collect())
+    }
+
+    /// The parents of `commit` as stored; for a grafted commit, those that `odb` holds, with the
+    /// others pushed to `cut`.
+    pub fn parents(
+        &self,
+        commit: &git2::Commit<'_>,
+        odb: &git2::Odb<'_>,
+        cut: &mut Vec<(Oid, Oid)>,
+    ) -> Vec<Oid> {
+        if !self.0.contains(&commit.id()) {
+            return commit.parent_ids().collect();
+        }
+        let stored = commit
+            .raw_header_bytes()
+            .split(|&b| b == b'\n')
+            .filter_map(|line| line.strip_prefix(b"parent "))
+            .filter_map(|hex| std::str::from_utf8(hex).ok())
+            .filter_map(|hex| Oid::from_str(hex.trim()).ok());
+        let mut out = Vec::new();
+        for parent in stored {
+            if odb.exists(parent) {
+                out.push(parent);
+            } else {
+                cut.push((commit.id(), parent));
+            }
+        }
+        out
+    }
 }
 
 fn walk_tips(
     repo: &Repository,
     include: &[Oid],
     selection: &Selection,
+    grafts: &Grafts,
+    cut: &mut Vec<(Oid, Oid)>,
 ) -> Result<Vec<Oid>, git2::Error> {
+    if !grafts.0.is_empty() {
+        return walk_stored_parents(repo, include, selection, grafts, cut);
+    }
     let mut walk = repo.revwalk()?;
     walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)?;
     for tip in include {
@@ -225,6 +291,50 @@ fn walk_tips(
     Ok(out)
 }
 
+/// [`walk_tips`] over the parents as stored, for a repository with grafts (libgit2's revwalk
+/// applies them): the commits reachable from `include` and not from `selection.hide`, parents
+/// before children, each after `selection.since`. Grafts are rare, so this simple walk (every
+/// commit read once through `git2`) runs only then.
+fn walk_stored_parents(
+    repo: &Repository,
+    include: &[Oid],
+    selection: &Selection,
+    grafts: &Grafts,
+    cut: &mut Vec<(Oid, Oid)>,
+) -> Result<Vec<Oid>, git2::Error> {
+    let odb = repo.odb()?;
+    let read = |id: Oid, cut: &mut Vec<(Oid, Oid)>| -> Result<(Vec<Oid>, i64), git2::Error> {
+        let commit = repo.find_commit(id)?;
+        Ok((grafts.parents(&commit, &odb, cut), commit.committer().when().seconds()))
+    };
+    let mut hidden: HashSet<Oid> = HashSet::new();
+    let mut stack: Vec<Oid> = selection.hide.clone();
+    while let Some(id) = stack.pop() {
+        if hidden.insert(id) {
+            stack.extend(read(id, &mut Vec::new())?.0);
+        }
+    }
+    // Depth-first, a commit emitted once all its parents are: (id, parents already pushed).
+    let mut seen: HashSet<Oid> = HashSet::new();
+    let mut out = Vec::new();
+    let mut stack: Vec<(Oid, Option<i64>)> = include.iter().rev().map(|id| (*id, None)).collect();
+    while let Some((id, expanded)) = stack.pop() {
+        if let Some(time) = expanded {
+            if selection.since.is_none_or(|since| time >= since) {
+                out.push(id);
+            }
+            continue;
+        }
+        if hidden.contains(&id) || !seen.insert(id) {
+            continue;
+        }
+        let (parents, time) = read(id, cut)?;
+        stack.push((id, Some(time)));
+        stack.extend(parents.into_iter().rev().map(|p| (p, None)));
+    }
+    Ok(out)
+}
+
 /// One worker's access to the repository: a `git2` handle (not `Sync`, so one per worker), its
 /// object database, and the trees it read recently (a commit's parent tree is usually the tree
 /// the worker read for the previous commit).
@@ -241,6 +351,7 @@ pub struct Walker<'r> {
     /// The root tree of each commit this worker visited: a commit's parents were usually visited
     /// just before it, so their trees are known without reading the parent commits again.
     commit_trees: HashMap<Oid, Oid>,
+    grafts: Grafts,
 }
 
 /// Trees kept per worker before the cache starts over.
@@ -272,6 +383,7 @@ impl<'r> Walker<'r> {
             trees: HashMap::new(),
             cached_bytes: 0,
             commit_trees: HashMap::new(),
+            grafts: Grafts::read(repo),
         })
     }
 
@@ -421,8 +533,9 @@ pub fn introduced(
 ) -> Result<(), git2::Error> {
     let tree = commit.tree_id();
     walker.commit_trees.insert(commit.id(), tree);
+    let parents = walker.grafts.parents(commit, &walker.odb, &mut Vec::new());
     let parents =
-        commit.parent_ids().map(|p| walker.commit_tree(p)).collect::<Result<Vec<Oid>, _>>()?;
+        parents.into_iter().map(|p| walker.commit_tree(p)).collect::<Result<Vec<_>, _>>()?;
     let start = out.len();
     let mut prefix = Vec::new();
     diff(walker, parents.first().copied(), tree, &mut prefix, out)?;
