@@ -140,18 +140,21 @@ fn snapshots_of_every_format() {
     }
 }
 
+/// Every report format.
+const EVERY_FORMAT: [Format; 7] = [
+    Format::Text,
+    Format::Json,
+    Format::Jsonl,
+    Format::Sarif,
+    Format::Gitlab,
+    Format::Junit,
+    Format::Csv,
+];
+
 #[test]
 fn no_format_shows_a_secret_unless_asked() {
     let secrets: Vec<String> = fixture().findings.iter().map(|f| f.secret.clone()).collect();
-    for format in [
-        Format::Text,
-        Format::Json,
-        Format::Jsonl,
-        Format::Sarif,
-        Format::Gitlab,
-        Format::Junit,
-        Format::Csv,
-    ] {
+    for format in EVERY_FORMAT {
         let text = render(format, Options::default());
         for s in &secrets {
             assert!(!text.contains(s.as_str()), "{format:?} leaks {s}");
@@ -178,15 +181,7 @@ fn hidden_secrets_leave_no_trace_in_any_format() {
         report.findings[1].commit.as_ref().expect("commit").message,
         "use ghp_***** for now"
     );
-    for format in [
-        Format::Text,
-        Format::Json,
-        Format::Jsonl,
-        Format::Sarif,
-        Format::Gitlab,
-        Format::Junit,
-        Format::Csv,
-    ] {
+    for format in EVERY_FORMAT {
         let mut out = Vec::new();
         write(format, &report, &Options::default(), &mut out).expect("writes to memory");
         let text = String::from_utf8(out).expect("UTF-8");

@@ -424,22 +424,12 @@ fn corrupt_pack_is_an_error_and_the_rest_completes() {
     std::fs::remove_file(repo.path().join("k.txt")).expect("rm");
     repo.file("m.txt", format!("k = {}\n", fake::aws_key_id()));
     repo.commit("more", ANN, "2024-01-02T00:00:00Z");
-    let pack_dir = repo.path().join(".git/objects/pack");
-    let pack = std::fs::read_dir(&pack_dir)
-        .expect("pack dir")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|x| x == "pack"))
-        .expect("a pack");
+    let pack = the_pack(&repo);
     let mut bytes = std::fs::read(&pack).expect("read pack");
     let n = bytes.len();
     for b in &mut bytes[n / 2..n - 20] {
         *b ^= 0x5a;
     }
-    let mut perms = std::fs::metadata(&pack).expect("meta").permissions();
-    #[allow(clippy::permissions_set_readonly_false)]
-    perms.set_readonly(false);
-    std::fs::set_permissions(&pack, perms).expect("chmod");
     std::fs::write(&pack, bytes).expect("write pack");
     let out = repo.env.run(&["git", ".", "--format", "json"]);
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
