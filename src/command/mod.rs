@@ -96,16 +96,22 @@ pub fn engine(args: &RuleArgs, root: Option<&Path>) -> Result<Engine> {
 }
 
 /// Applies triage (the ignore files at the repository root and `--baseline`; see
-/// [`crate::baseline`]) to a finished report. Every command goes through here, via [`finish`].
+/// [`crate::baseline`]) to a finished report, then, unless `--show-secrets`, hides every secret
+/// the run found (suppressed ones too) in the report's paths, commit details and messages
+/// ([`report::hide_secrets`]). Every command goes through here, via [`finish`], so no format can
+/// show a secret there.
 pub fn triage(report: &Report, args: &OutputArgs) -> Result<Report> {
     let root = match &report.root {
         Some(root) => root.clone(),
         None => repository_root(&std::env::current_dir()?),
     };
     let triage = Triage::load(&root, args.baseline.as_deref())?;
-    let mut report = report.clone();
-    triage.apply(&mut report);
-    Ok(report)
+    let mut shown = report.clone();
+    triage.apply(&mut shown);
+    if !args.show_secrets {
+        report::hide_secrets(&mut shown, report.findings.iter().map(|f| f.secret.as_str()));
+    }
+    Ok(shown)
 }
 
 /// Applies triage, writes the report where the user asked and returns the outcome.

@@ -140,24 +140,54 @@ fn snapshots_of_every_format() {
     }
 }
 
+/// Every report format.
+const EVERY_FORMAT: [Format; 7] = [
+    Format::Text,
+    Format::Json,
+    Format::Jsonl,
+    Format::Sarif,
+    Format::Gitlab,
+    Format::Junit,
+    Format::Csv,
+];
+
 #[test]
 fn no_format_shows_a_secret_unless_asked() {
     let secrets: Vec<String> = fixture().findings.iter().map(|f| f.secret.clone()).collect();
-    for format in [
-        Format::Text,
-        Format::Json,
-        Format::Jsonl,
-        Format::Sarif,
-        Format::Gitlab,
-        Format::Junit,
-        Format::Csv,
-    ] {
+    for format in EVERY_FORMAT {
         let text = render(format, Options::default());
         for s in &secrets {
             assert!(!text.contains(s.as_str()), "{format:?} leaks {s}");
         }
         let shown = render(format, Options { show_secrets: true, color: false });
         assert!(shown.contains(&aws()), "{format:?} shows secrets with --show-secrets");
+    }
+}
+
+/// A secret in a commit subject, a path, an error and an item not scanned is hidden in every
+/// format once [`super::hide_secrets`] ran, also in the occurrence of another finding's commit.
+#[test]
+fn hidden_secrets_leave_no_trace_in_any_format() {
+    let mut report = fixture();
+    let token = report.findings[0].secret.clone();
+    let git = &mut report.findings[1];
+    git.commit.as_mut().expect("commit").message = format!("use {token} for now");
+    git.occurrences[0].path = format!("keys/{}.txt", aws());
+    report.errors[0].message = format!("cannot read {token}.bak");
+    report.skipped[0].origin = format!("{} (commit 3f786850e387)", aws());
+    let secrets: Vec<String> = report.findings.iter().map(|f| f.secret.clone()).collect();
+    super::hide_secrets(&mut report, secrets.iter().map(String::as_str));
+    assert_eq!(
+        report.findings[1].commit.as_ref().expect("commit").message,
+        "use ghp_***** for now"
+    );
+    for format in EVERY_FORMAT {
+        let mut out = Vec::new();
+        write(format, &report, &Options::default(), &mut out).expect("writes to memory");
+        let text = String::from_utf8(out).expect("UTF-8");
+        for s in &secrets {
+            assert!(!text.contains(s.as_str()), "{format:?} leaks {s}: {text}");
+        }
     }
 }
 

@@ -52,7 +52,7 @@ pub struct Stats {
     pub skipped_binary: u64,
     /// Blobs skipped because they exceed the size cap.
     pub skipped_too_large: u64,
-    /// FIFOs, sockets, devices and unfollowed symlinks, never opened.
+    /// FIFOs, sockets, devices, unfollowed symlinks and submodules, never opened.
     pub skipped_special: u64,
     /// Files skipped by a path allowlist.
     pub skipped_allowlisted: u64,
@@ -132,6 +132,74 @@ impl Options {
     /// The secret as it may be shown.
     pub fn secret(&self, secret: &str) -> String {
         if self.show_secrets { secret.to_owned() } else { crate::finding::redact(secret) }
+    }
+}
+
+/// Replaces every secret in `secrets` with its redacted form wherever scanned content reaches a
+/// report as text: finding and occurrence paths, commit messages, authors and emails, and the
+/// origins and messages of errors and items not scanned. A secret in a commit subject is thus
+/// hidden in every format, also where that commit only names the provenance of another finding
+/// (issue #19). Each line of a multi-line secret (a private key) is hidden too, since only a
+/// commit's first line is shown. One automaton over all secrets: a pass per text, whatever
+/// their number.
+pub fn hide_secrets<'s>(report: &mut Report, secrets: impl IntoIterator<Item = &'s str>) {
+    // Shorter lines of a multi-line secret (`-----END KEY-----` aside) would hide ordinary words.
+    const MIN_LINE: usize = 8;
+    let mut needles: Vec<&str> = Vec::new();
+    for secret in secrets {
+        needles.push(secret);
+        if secret.contains('\n') {
+            needles.extend(secret.lines().map(str::trim).filter(|l| l.len() >= MIN_LINE));
+        }
+    }
+    needles.retain(|n| !n.is_empty());
+    needles.sort_unstable();
+    needles.dedup();
+    if needles.is_empty() {
+        return;
+    }
+    let shown: Vec<String> = needles.iter().map(|n| crate::finding::redact(n)).collect();
+    let automaton = aho_corasick::AhoCorasick::builder()
+        .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+        .build(&needles);
+    let hide = |text: &mut String| match &automaton {
+        Ok(automaton) => {
+            if automaton.is_match(text.as_str()) {
+                *text = automaton.replace_all(text, &shown);
+            }
+        }
+        // Only a size limit fails the build; hiding one secret at a time still hides them all.
+        Err(_) => {
+            for (needle, shown) in needles.iter().zip(&shown) {
+                if text.contains(needle) {
+                    *text = text.replace(needle, shown);
+                }
+            }
+        }
+    };
+    let hide_commit = |commit: &mut Option<crate::finding::CommitInfo>| {
+        if let Some(c) = commit {
+            for text in [&mut c.message, &mut c.author, &mut c.email] {
+                hide(text);
+            }
+        }
+    };
+    hide(&mut report.target);
+    for f in &mut report.findings {
+        hide(&mut f.path);
+        hide_commit(&mut f.commit);
+        for o in &mut f.occurrences {
+            hide(&mut o.path);
+            hide_commit(&mut o.commit);
+        }
+    }
+    for e in &mut report.errors {
+        hide(&mut e.origin);
+        hide(&mut e.message);
+    }
+    for s in &mut report.skipped {
+        hide(&mut s.origin);
+        hide(&mut s.reason);
     }
 }
 

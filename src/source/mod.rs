@@ -21,7 +21,7 @@ pub enum Skip {
     Binary,
     /// Larger than the size cap.
     TooLarge,
-    /// FIFO, socket, device or an unfollowed symlink: never opened.
+    /// FIFO, socket, device, an unfollowed symlink or a submodule: never opened.
     Special,
     /// The path matches a global path allowlist.
     Allowlisted,

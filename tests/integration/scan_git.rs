@@ -220,6 +220,40 @@ fn secret_in_a_commit_message() {
     );
 }
 
+/// Issue #19, item 1: the secret of a commit subject is redacted wherever that subject is shown,
+/// in every format, also as the provenance of a finding in a file of that commit.
+#[test]
+fn secret_in_a_commit_message_is_redacted_in_every_format() {
+    let repo = Repo::new();
+    repo.file("a.txt", format!("token = {}\n", fake::github_pat()));
+    let subject = format!("add token, key {}", fake::aws_key_id());
+    repo.commit(&format!("{subject}\n\nbody {}", fake::github_pat()), BOB, "2024-01-01T00:00:00Z");
+    let (code, doc) = repo.scan(&[]);
+    assert_eq!(code, 1, "{doc}");
+    for f in doc["findings"].as_array().expect("findings") {
+        assert_eq!(f["commit"]["message"], "add token, key AKIA*****", "{f}");
+    }
+    for format in ["text", "json", "jsonl", "sarif", "gitlab", "junit", "csv"] {
+        let report = repo.path().join("report.out");
+        let report = report.to_str().expect("utf-8");
+        for args in [
+            vec!["git", ".", "--format", format],
+            vec!["git", ".", "--format", format, "--report", report],
+        ] {
+            let out = repo.env.run(&args);
+            let mut all = String::from_utf8_lossy(&out.stdout).into_owned();
+            all.push_str(&String::from_utf8_lossy(&out.stderr));
+            all.push_str(&std::fs::read_to_string(report).unwrap_or_default());
+            for secret in [fake::aws_key_id(), fake::github_pat()] {
+                assert!(!all.contains(&secret), "{args:?} shows {secret}: {all}");
+            }
+            assert!(all.contains("AKIA*****"), "{args:?}: {all}");
+        }
+    }
+    let out = repo.env.run(&["git", ".", "--show-secrets"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&subject), "shown when asked");
+}
+
 #[test]
 fn commit_messages_are_counted_apart_from_blobs() {
     let repo = Repo::new();
@@ -390,28 +424,190 @@ fn corrupt_pack_is_an_error_and_the_rest_completes() {
     std::fs::remove_file(repo.path().join("k.txt")).expect("rm");
     repo.file("m.txt", format!("k = {}\n", fake::aws_key_id()));
     repo.commit("more", ANN, "2024-01-02T00:00:00Z");
-    let pack_dir = repo.path().join(".git/objects/pack");
-    let pack = std::fs::read_dir(&pack_dir)
-        .expect("pack dir")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|x| x == "pack"))
-        .expect("a pack");
+    let pack = the_pack(&repo);
     let mut bytes = std::fs::read(&pack).expect("read pack");
     let n = bytes.len();
     for b in &mut bytes[n / 2..n - 20] {
         *b ^= 0x5a;
     }
-    let mut perms = std::fs::metadata(&pack).expect("meta").permissions();
-    #[allow(clippy::permissions_set_readonly_false)]
-    perms.set_readonly(false);
-    std::fs::set_permissions(&pack, perms).expect("chmod");
     std::fs::write(&pack, bytes).expect("write pack");
     let out = repo.env.run(&["git", ".", "--format", "json"]);
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     let doc: Value = serde_json::from_slice(&out.stdout).expect("json even when damaged");
     assert!(doc["stats"]["errors"].as_u64().unwrap_or_default() >= 1, "{doc}");
     assert!(rule_ids(&doc).contains(&"aws.access-key-id".to_owned()), "rest scanned: {doc}");
+}
+
+/// The only pack of a repository (after `git repack -adq`), writable.
+fn the_pack(repo: &Repo) -> std::path::PathBuf {
+    let pack = std::fs::read_dir(repo.path().join(".git/objects/pack"))
+        .expect("pack dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "pack"))
+        .expect("a pack");
+    let mut perms = std::fs::metadata(&pack).expect("meta").permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&pack, perms).expect("chmod");
+    pack
+}
+
+/// Issue #19, item 3: libgit2 refuses a pack whose trailer does not match its index, so its
+/// commits vanished from the walk: "0 findings, 0 errors".
+#[test]
+fn flipped_byte_in_a_pack_checksum_is_an_error() {
+    let repo = Repo::new();
+    repo.file("k.txt", format!("t = {}\n", fake::github_pat()));
+    repo.commit("init", ANN, "2024-01-01T00:00:00Z");
+    repo.git(&["repack", "-adq"]);
+    let pack = the_pack(&repo);
+    let mut bytes = std::fs::read(&pack).expect("read pack");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(&pack, bytes).expect("write pack");
+    // Whole history, and a narrow selection (which reads no pack in bulk).
+    for extra in [&[][..], &["--since", "2000-01-01"][..]] {
+        let mut args = vec!["git", "."];
+        args.extend(extra);
+        let (code, doc) = repo.env.json(&args);
+        assert_eq!(code, 2, "{doc}");
+        let named = doc["errors"].as_array().expect("errors").iter().any(|e| {
+            e["origin"] == pack.display().to_string()
+                && e["message"].as_str().is_some_and(|m| m.contains("trailing checksum"))
+        });
+        assert!(named, "the pack is named: {doc}");
+    }
+}
+
+/// Issue #19, item 4: refs whose commit is missing were dropped without a word.
+#[test]
+fn refs_to_missing_commits_are_named_as_errors() {
+    let repo = Repo::new();
+    repo.file("k.txt", format!("t = {}\n", fake::github_pat()));
+    repo.commit("init", ANN, "2024-01-01T00:00:00Z");
+    repo.git(&["repack", "-adq"]);
+    repo.git(&["checkout", "-q", "-b", "lost"]);
+    repo.file("m.txt", "more\n");
+    let lost = repo.commit("more", ANN, "2024-01-02T00:00:00Z");
+    repo.git(&["tag", "-a", "v-lost", "-m", "lost"]);
+    let tag = repo.git(&["rev-parse", "v-lost"]);
+    repo.git(&["checkout", "-q", "main"]);
+    std::fs::remove_file(repo.path().join(format!(".git/objects/{}/{}", &lost[..2], &lost[2..])))
+        .expect("remove the commit object");
+    let ghost = "1234567890123456789012345678901234567890";
+    std::fs::write(repo.path().join(".git/refs/heads/ghost"), format!("{ghost}\n")).expect("ref");
+    let (code, doc) = repo.env.json(&["git", "."]);
+    assert_eq!(code, 2, "{doc}");
+    let error = |name: &str| {
+        doc["errors"]
+            .as_array()
+            .expect("errors")
+            .iter()
+            .find(|e| e["origin"] == format!("ref {name}"))
+            .and_then(|e| e["message"].as_str())
+            .unwrap_or_else(|| panic!("{name} is named: {doc}"))
+            .to_owned()
+    };
+    assert!(error("refs/heads/ghost").contains(&format!("points at {ghost}, which is missing")));
+    assert!(error("refs/heads/lost").contains(&format!("points at {lost}, which is missing")));
+    let tagged = error("refs/tags/v-lost");
+    assert!(tagged.contains(&format!("points at {tag}, a tag of {lost}, which is missing")));
+    assert_eq!(rule_ids(&doc), ["github.token"], "the rest is scanned: {doc}");
+}
+
+/// Issue #19, item 11: each ref to a commit read its whole message again; 2000 tags on a 50 MB
+/// message did not finish in 120 s.
+#[test]
+fn many_refs_to_a_commit_with_a_huge_message_scan_it_once() {
+    let repo = Repo::new();
+    repo.file("a.txt", "a\n");
+    let mut message = format!("deploy with {}\n\n", fake::aws_key_id());
+    message.push_str(&"a long generated body line of the message\n".repeat(50_000));
+    std::fs::write(repo.path().join(".git/MSG"), &message).expect("message");
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-q", "-F", ".git/MSG"]);
+    let head = repo.git(&["rev-parse", "HEAD"]);
+    let refs: Vec<String> = (0..1000).map(|i| format!("create refs/tags/t{i} {head}\n")).collect();
+    let mut cmd = git_cmd(repo.path());
+    cmd.args(["update-ref", "--stdin"]).stdin(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("git update-ref");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), refs.concat().as_bytes())
+        .expect("write refs");
+    assert!(child.wait().expect("wait").success());
+    let out = repo
+        .env
+        .cmd()
+        .args(["git", ".", "--format", "json"])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .expect("run");
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("finished, with a JSON report");
+    assert_eq!(out.status.code(), Some(1), "{doc}");
+    let f = only(&doc, "aws.access-key-id");
+    assert_eq!((&f["path"], &f["commit"]["sha"]), (&"commit-message".into(), &head.into()));
+    assert_eq!(doc["stats"]["commit_messages"], 1, "{doc}");
+}
+
+/// Issue #19, item 5: `.git/info/grafts` (and replace refs) can make a commit look parentless;
+/// the history behind it was silently not scanned. The parents as stored are walked.
+#[test]
+fn grafts_and_replace_refs_do_not_hide_history() {
+    let history = || {
+        let repo = Repo::new();
+        repo.file("old.txt", format!("k = {}\n", fake::aws_key_id()));
+        let old = repo.commit("old", BOB, "2024-01-01T00:00:00Z");
+        std::fs::remove_file(repo.path().join("old.txt")).expect("rm");
+        repo.file("b.txt", "b\n");
+        let clean = repo.commit("clean", ANN, "2024-01-02T00:00:00Z");
+        repo.file("c.txt", "c\n");
+        repo.commit("third", ANN, "2024-01-03T00:00:00Z");
+        (repo, old, clean)
+    };
+    let (repo, old, clean) = history();
+    std::fs::write(repo.path().join(".git/info/grafts"), format!("{clean}\n")).expect("grafts");
+    assert!(!repo.git(&["log", "--format=%H"]).contains(&old), "git hides `old`");
+    for extra in [&[][..], &["--since", "2000-01-01"][..]] {
+        let (code, doc) = repo.scan(extra);
+        assert_eq!(code, 1, "{doc}");
+        check(only(&doc, "aws.access-key-id"), "old.txt", 1, &old, BOB, "old");
+    }
+    std::fs::remove_file(repo.path().join(".git/info/grafts")).expect("rm grafts");
+    repo.git(&["replace", "--graft", &clean]);
+    assert!(!repo.git(&["log", "--format=%H"]).contains(&old), "git hides `old`");
+    let (code, doc) = repo.scan(&[]);
+    assert_eq!(code, 1, "{doc}");
+    check(only(&doc, "aws.access-key-id"), "old.txt", 1, &old, BOB, "old");
+    // A graft over a parent that is really gone cuts the history: an error, as for shallow.
+    let (repo, old, clean) = history();
+    std::fs::write(repo.path().join(".git/info/grafts"), format!("{clean}\n")).expect("grafts");
+    std::fs::remove_file(repo.path().join(format!(".git/objects/{}/{}", &old[..2], &old[2..])))
+        .expect("remove the commit object");
+    let (code, doc) = repo.env.json(&["git", "."]);
+    assert_eq!(code, 2, "{doc}");
+    let message = doc["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&format!("history is cut at commit {}: its parent {old}", &clean[..12])),
+        "{doc}"
+    );
+}
+
+/// Issue #19, item 13: a submodule named as not scanned was not counted: "0 skipped".
+#[test]
+fn submodule_not_scanned_is_counted_as_skipped() {
+    let repo = Repo::new();
+    repo.file("a.txt", "a\n");
+    repo.git(&["add", "-A"]);
+    let gitlink = "160000,1111111111111111111111111111111111111111,vendor/lib";
+    repo.git(&["update-index", "--add", "--cacheinfo", gitlink]);
+    repo.git(&["commit", "-qm", "vendor"]);
+    let (code, doc) = repo.scan(&[]);
+    assert_eq!(code, 0, "{doc}");
+    assert_eq!(doc["skipped"].as_array().map(Vec::len), Some(1), "{doc}");
+    assert_eq!(doc["stats"]["skipped_special"], 1, "{doc}");
+    let out = repo.env.run(&["git", "."]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("1 skipped (0 binary, 0 too large, 1 special"), "{text}");
 }
 
 #[cfg(unix)]

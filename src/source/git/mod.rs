@@ -32,7 +32,7 @@ use crate::finding::{CommitInfo, Finding, Occurrence, Provenance, Skipped};
 use crate::scan::Scan;
 use crate::source::{Sink, Skip};
 pub use packs::Reader;
-pub use walk::Selection;
+pub use walk::{Selection, ref_tips_under};
 
 /// The pseudo-path of findings in commit messages.
 pub const MESSAGE_PATH: &str = "commit-message";
@@ -124,28 +124,6 @@ pub fn selection(
     Ok(sel)
 }
 
-/// The commits of refs whose names start with `prefix` (`refs/` for all), except `exclude`:
-/// what a new branch does not add.
-pub fn ref_tips_under(
-    repo: &Repository,
-    prefix: &str,
-    exclude: &[Oid],
-) -> Result<Vec<Oid>, git2::Error> {
-    let mut out = Vec::new();
-    for reference in repo.references()? {
-        let reference = reference?;
-        if !reference.name_bytes().starts_with(prefix.as_bytes()) {
-            continue;
-        }
-        if let Ok(commit) = reference.peel_to_commit()
-            && !exclude.contains(&commit.id())
-        {
-            out.push(commit.id());
-        }
-    }
-    Ok(out)
-}
-
 /// The shallow boundary commits (listed in `.git/shallow`) among `commits`, in their order; `None`
 /// when that file cannot be read (the boundary is unknown).
 fn shallow_boundary(repo: &Repository, commits: &[Oid]) -> Option<Vec<Oid>> {
@@ -162,28 +140,13 @@ pub fn scan(repo: &Repository, options: &GitOptions, scan: &Scan) {
     // libgit2 re-hashes every object it reads; on the synthetic history that SHA-1 was 18% of
     // all CPU (perf), all of it in the tree walk. Pack entries are still CRC- and zlib-checked.
     git2::opts::strict_hash_verification(false);
-    let commits = match walk::commits(repo, &options.selection) {
-        Ok((commits, failed)) => {
-            for (tip, e) in failed {
-                scan.error(ScanError::new(
-                    format!("commit {tip}"),
-                    format!(
-                        "cannot walk the history from this ref tip (damaged or missing \
-                         objects): {}; run `git fsck`",
-                        e.message()
-                    ),
-                ));
-            }
-            commits
-        }
-        Err(e) => {
-            scan.error(ScanError::new(
-                repo.path().display().to_string(),
-                format!("cannot walk the history: {}", e.message()),
-            ));
-            return;
-        }
-    };
+    let timing = Timing::new();
+    let dirs = packs::object_dirs(repo.commondir());
+    for error in packs::mismatched_packs(&dirs) {
+        scan.error(error);
+    }
+    timing.lap("check packs");
+    let Some(commits) = selected_commits(repo, options, scan) else { return };
     // History is cut only when the selected walk reaches the shallow boundary: a range that a
     // CI job deepened far enough is whole (issue #7).
     let cut = if repo.is_shallow() { shallow_boundary(repo, &commits) } else { Some(Vec::new()) };
@@ -206,6 +169,7 @@ pub fn scan(repo: &Repository, options: &GitOptions, scan: &Scan) {
             ),
         ));
     }
+    timing.lap("list commits");
     let odb = match repo.odb() {
         Ok(odb) => odb,
         Err(e) => {
@@ -214,10 +178,8 @@ pub fn scan(repo: &Repository, options: &GitOptions, scan: &Scan) {
         }
     };
     let state = State::new(scan, options);
-    let timing = Timing::new();
     let whole = options.selection.whole_history() || options.all_objects;
     let known = whole.then(|| {
-        let dirs = packs::object_dirs(repo.commondir());
         let progress = Progress::new(options.progress, "blobs");
         let known = state.visitor(&progress).run(|visitor| {
             packs::read_all(&dirs, &odb, options.reader, options.max_blob_size, visitor)
@@ -243,11 +205,59 @@ pub fn scan(repo: &Repository, options: &GitOptions, scan: &Scan) {
         }
     };
     if !whole {
-        read_introduced(repo, &odb, &state, &walked, options);
+        read_introduced(&dirs, &odb, &state, &walked, options);
         timing.lap("read and scan blobs");
     }
     state.assemble(&mut walked, options, known.as_ref());
     timing.lap("assemble findings");
+}
+
+/// The selected commits, with every ref, tip and grafted parent that kept history from being
+/// walked named as an error; `None` when nothing can be walked.
+fn selected_commits(repo: &Repository, options: &GitOptions, scan: &Scan) -> Option<Vec<Oid>> {
+    match walk::commits(repo, &options.selection) {
+        Ok(walk::Walk { commits, failed, broken, cut }) => {
+            for (commit, parent) in cut {
+                scan.error(ScanError::new(
+                    repo.commondir().join("info/grafts").display().to_string(),
+                    format!(
+                        "history is cut at commit {}: its parent {parent} is missing from the \
+                         object database (the grafts file hides that), so what came before was \
+                         not scanned; fetch the full history",
+                        short_id(commit)
+                    ),
+                ));
+            }
+            for r in broken {
+                scan.error(ScanError::new(
+                    format!("ref {}", r.name),
+                    format!(
+                        "points at {}, {}: the history of this ref was not scanned; run `git \
+                         fsck`",
+                        r.id, r.why
+                    ),
+                ));
+            }
+            for (tip, e) in failed {
+                scan.error(ScanError::new(
+                    format!("commit {tip}"),
+                    format!(
+                        "cannot walk the history from this ref tip (damaged or missing \
+                         objects): {}; run `git fsck`",
+                        e.message()
+                    ),
+                ));
+            }
+            Some(commits)
+        }
+        Err(e) => {
+            scan.error(ScanError::new(
+                repo.path().display().to_string(),
+                format!("cannot walk the history: {}", e.message()),
+            ));
+            None
+        }
+    }
 }
 
 /// The 12-digit abbreviation of a commit id that reports use.
@@ -259,7 +269,7 @@ fn short_id(id: Oid) -> String {
 
 /// A narrow scan's blob read: the blobs the walked commits introduced.
 fn read_introduced(
-    repo: &Repository,
+    dirs: &[std::path::PathBuf],
     odb: &git2::Odb<'_>,
     state: &State<'_, '_>,
     walked: &[Walked],
@@ -281,10 +291,9 @@ fn read_introduced(
         // Many blobs: libgit2's random reads with a 16 MiB delta cache cost 63 CPU-s for the
         // 44,620 blobs of the synthetic history; the pack-order traversal of every blob, with
         // only these scanned, costs a few.
-        let dirs = packs::object_dirs(repo.commondir());
         let visitor = VisitorBox { only: Some(&ids), ..state.visitor(&progress) };
         let present = visitor.run(|visitor| {
-            packs::read_all(&dirs, odb, options.reader, options.max_blob_size, visitor)
+            packs::read_all(dirs, odb, options.reader, options.max_blob_size, visitor)
         });
         lock(&state.missing).extend(ids.iter().filter(|id| !present.contains(id)));
     }
@@ -504,6 +513,8 @@ impl<'s, 'e> State<'s, 'e> {
             ));
         }
         for (path, short) in submodules {
+            // Counted as the staged scan counts a submodule: special, never opened.
+            self.scan.skipped(Skip::Special);
             self.scan.not_scanned(Skipped::new(
                 format!("{path} (commit {short})"),
                 "a submodule (gitlink), not followed: scan its repository separately",
