@@ -68,7 +68,7 @@ pub fn layer(data: &[u8]) {
     let blob = LayerBlob {
         digest: crate::source::oci::archive::digest_of(data),
         size: Some(data.len() as u64),
-        verify: true,
+        digest_of: crate::source::oci::DigestOf::Blob,
     };
     let scan = Scan::new(engine());
     drop(scan_layer(Cursor::new(data), &blob, &options, &scan));
