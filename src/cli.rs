@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::report::Format;
+use crate::source::http::Pace;
 
 /// Finds hardcoded credentials in directories, git histories, staged changes and container images.
 ///
@@ -207,6 +208,26 @@ pub struct RegistryArgs {
     /// Retries of a registry answer 429 or 5xx (with exponential backoff) before an image fails.
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub retries: u32,
+    /// The longest one registry request may take, retries and resumes included (seconds).
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = Pace::default().deadline.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub request_timeout: u64,
+    /// The slowest a registry may send a body, in bytes per second averaged over
+    /// `--min-rate-window` (a stalled or trickling transfer fails); 0: no minimum.
+    #[arg(long, value_name = "SIZE", default_value_t = Pace::default().min_rate, value_parser = parse_size)]
+    pub min_rate: u64,
+    /// The window `--min-rate` is measured over, and the longest wait for an answer (seconds).
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = Pace::default().window.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub min_rate_window: u64,
 }
 
 /// `image` arguments.

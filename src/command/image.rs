@@ -2,6 +2,7 @@
 //! and OCI layouts.
 
 use std::io::Read;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
@@ -9,7 +10,7 @@ use super::{Outcome, engine, finish};
 use crate::cli::{ImageArgs, RegistryArgs};
 use crate::report::text::sanitize;
 use crate::scan::Scan;
-use crate::source::http::{Insecure, Notify, Retry};
+use crate::source::http::{Insecure, Notify, Pace, Retry};
 use crate::source::oci::auth::{self, Credentials};
 use crate::source::oci::layer::LayerOptions;
 use crate::source::oci::reference::ImageRef;
@@ -43,6 +44,7 @@ pub fn run(args: &ImageArgs) -> Result<Outcome> {
             insecure: Insecure::from_flags(&access.insecure_registry),
             ca_certs,
             retry: Retry::with_retries(access.retries),
+            pace: pace(access),
             notify: notify(args.scan.output.quiet),
             docker_config: auth::docker_config_path(),
         },
@@ -93,6 +95,15 @@ pub fn ca_certs(access: &RegistryArgs) -> Result<Vec<Vec<u8>>> {
         .iter()
         .map(|p| std::fs::read(p).with_context(|| format!("cannot read --ca-cert {}", p.display())))
         .collect()
+}
+
+/// `--request-timeout`, `--min-rate` and `--min-rate-window`.
+pub fn pace(access: &RegistryArgs) -> Pace {
+    Pace {
+        deadline: Duration::from_secs(access.request_timeout),
+        min_rate: access.min_rate,
+        window: Duration::from_secs(access.min_rate_window),
+    }
 }
 
 /// Announces registry waits (`Retry-After`, backoff) on standard error, unless `--quiet`.

@@ -46,6 +46,7 @@ pub fn run(args: &SweepArgs) -> Result<Outcome> {
         ca_cert,
         credentials: credentials.clone(),
         retry: Retry::with_retries(access.retries),
+        pace: super::image::pace(access),
         notify: super::image::notify(args.scan.output.quiet),
     };
     let filter = Filter::new(
@@ -77,6 +78,7 @@ pub fn run(args: &SweepArgs) -> Result<Outcome> {
         insecure,
         ca_certs,
         retry: options.retry,
+        pace: options.pace,
         notify: options.notify.clone(),
         docker_config,
     })

@@ -139,6 +139,142 @@ fn seconds(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
 }
 
+fn no_answer(window: Duration) -> String {
+    format!("no answer within {} (--min-rate-window)", seconds(window))
+}
+
+/// Limits on one request, so a registry that trickles or stalls fails that request in bounded
+/// time (#19: one sending 1 byte per second ran for minutes; a stall took 4 × 120 s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pace {
+    /// The longest one request may take from its first attempt, retries and resumes included
+    /// (`--request-timeout`).
+    pub deadline: Duration,
+    /// The fewest bytes per second a body must arrive at, averaged over each `window`
+    /// (`--min-rate`; 0 turns the check off).
+    pub min_rate: u64,
+    /// The window the rate is measured over, and the longest wait for an answer's headers
+    /// (`--min-rate-window`).
+    pub window: Duration,
+}
+
+impl Default for Pace {
+    /// One hour per request (a 16 GB layer at 5 MB/s takes under an hour), at least 1 KiB/s
+    /// over every 8 s: a stall fails each attempt in 8 s, so the default 4 attempts, their
+    /// backoff (3.5 s) and the HTTPS probe of an `--insecure-registry` stay under a minute
+    /// (measured: 44 s against a server that accepts and never answers; 54 s with 10 s).
+    fn default() -> Self {
+        Pace { deadline: Duration::from_secs(3600), min_rate: 1024, window: Duration::from_secs(8) }
+    }
+}
+
+/// Why a body could not be read on.
+#[derive(Debug)]
+pub enum TransferError {
+    /// The connection broke (worth resuming).
+    Broken(reqwest::Error),
+    /// Fewer bytes arrived in a window than the minimum rate asks (worth resuming: a silently
+    /// dead connection looks like this).
+    TooSlow(String),
+    /// The request's deadline passed: no resuming.
+    Deadline(String),
+}
+
+impl fmt::Display for TransferError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TransferError::Broken(e) => f.write_str(&error_chain(e)),
+            TransferError::TooSlow(m) | TransferError::Deadline(m) => f.write_str(m),
+        }
+    }
+}
+
+/// The clock of one request: its deadline, and the bytes of the current rate window.
+#[derive(Debug, Clone)]
+pub struct Transfer {
+    pace: Pace,
+    deadline: tokio::time::Instant,
+    window_start: tokio::time::Instant,
+    window_bytes: u64,
+}
+
+impl Transfer {
+    /// A request starting now.
+    pub fn new(pace: Pace) -> Transfer {
+        let now = tokio::time::Instant::now();
+        Transfer { pace, deadline: now + pace.deadline, window_start: now, window_bytes: 0 }
+    }
+
+    /// Starts a fresh rate window (a new response: waiting for its headers is not counted).
+    pub fn new_window(&mut self) {
+        self.window_start = tokio::time::Instant::now();
+        self.window_bytes = 0;
+    }
+
+    fn expired(&self) -> String {
+        format!("the request took longer than --request-timeout ({})", seconds(self.pace.deadline))
+    }
+
+    /// The next chunk of `response`'s body (`None` at its end), unless the deadline passes or
+    /// a whole window brings fewer bytes than the minimum rate.
+    pub async fn chunk(
+        &mut self,
+        response: &mut reqwest::Response,
+    ) -> Result<Option<bytes::Bytes>, TransferError> {
+        loop {
+            let now = tokio::time::Instant::now();
+            if now >= self.deadline {
+                return Err(TransferError::Deadline(self.expired()));
+            }
+            let window_end = self.window_start + self.pace.window;
+            if self.pace.min_rate > 0 && now >= window_end {
+                let wanted = self.pace.min_rate as f64 * self.pace.window.as_secs_f64();
+                if (self.window_bytes as f64) < wanted {
+                    return Err(TransferError::TooSlow(format!(
+                        "the registry sent {} bytes in {}, below --min-rate ({} bytes/s): the \
+                         transfer stalls",
+                        self.window_bytes,
+                        seconds(self.pace.window),
+                        self.pace.min_rate
+                    )));
+                }
+                self.new_window();
+                continue;
+            }
+            let until =
+                if self.pace.min_rate > 0 { window_end.min(self.deadline) } else { self.deadline };
+            // `chunk` loses nothing when cancelled: a frame is taken only when it is ready.
+            match tokio::time::timeout_at(until, response.chunk()).await {
+                Ok(Ok(Some(chunk))) => {
+                    self.window_bytes += chunk.len() as u64;
+                    return Ok(Some(chunk));
+                }
+                Ok(Ok(None)) => return Ok(None),
+                Ok(Err(e)) => return Err(TransferError::Broken(e)),
+                Err(_) => {} // the window or the deadline is up: checked above
+            }
+        }
+    }
+
+    /// The whole body, as [`Transfer::chunk`] reads it.
+    async fn read_all(&mut self, response: &mut reqwest::Response) -> Result<Vec<u8>, HttpError> {
+        let mut body = Vec::new();
+        loop {
+            match self.chunk(response).await {
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                Ok(None) => return Ok(body),
+                Err(e) => {
+                    let (url, message) = (response.url().to_string(), e.to_string());
+                    return Err(match e {
+                        TransferError::Broken(_) => HttpError::Connect { url, message, retries: 0 },
+                        _ => HttpError::Slow { url, message, retries: 0 },
+                    });
+                }
+            }
+        }
+    }
+}
+
 /// Which hosts may be reached over plain HTTP or with an untrusted certificate: a bare
 /// `--insecure-registry` names the registries on the command line, `--insecure-registry=HOST`
 /// (repeatable) names one more host, such as a token server on plain HTTP.
@@ -218,6 +354,8 @@ pub struct HttpOptions {
     pub credentials: Option<Credentials>,
     /// Retry policy.
     pub retry: Retry,
+    /// Deadline and minimum transfer rate of each request.
+    pub pace: Pace,
     /// Where waits before retries are announced.
     pub notify: Notify,
 }
@@ -239,6 +377,17 @@ pub enum HttpError {
         /// The URL.
         url: String,
         /// Why.
+        message: String,
+        /// Retries made before giving up.
+        retries: u32,
+    },
+    /// The registry did not answer within a rate window, sent too slowly, or the request's
+    /// deadline passed ([`Pace`]).
+    #[error("{url}: {message}{}", after(*.retries))]
+    Slow {
+        /// The URL.
+        url: String,
+        /// What was too slow.
         message: String,
         /// Retries made before giving up.
         retries: u32,
@@ -331,6 +480,7 @@ pub struct RegistryHttp {
     insecure: Insecure,
     credentials: Option<Credentials>,
     retry: Retry,
+    pace: Pace,
     notify: Notify,
     preemptive_basic: bool,
     /// Bearer tokens by scope, so a sweep asks the token server once per scope.
@@ -379,9 +529,8 @@ impl RegistryHttp {
         let base = base_url(registry, insecure_here)?;
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("leakhound/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            // Per read, not per request: a big layer may take longer than this to stream.
-            .read_timeout(Duration::from_secs(120));
+            // Waits after connecting (headers, body) are bounded by the request's [`Pace`].
+            .connect_timeout(Duration::from_secs(10));
         if insecure_here {
             builder = builder.tls_danger_accept_invalid_certs(true);
         }
@@ -398,6 +547,7 @@ impl RegistryHttp {
             insecure: options.insecure.clone(),
             credentials: options.credentials.clone(),
             retry: options.retry,
+            pace: options.pace,
             notify: options.notify.clone(),
             preemptive_basic: false,
             tokens: Mutex::default(),
@@ -420,15 +570,17 @@ impl RegistryHttp {
     /// GETs `path` (path and query, starting with `/`) and reads the whole answer; see
     /// [`RegistryHttp::open`].
     pub async fn get(&self, path: &str, scope: &str) -> Result<Answer, HttpError> {
-        let response = self.open(path, scope, &[], 0).await?;
+        let mut transfer = self.transfer();
+        let mut response = self.open(path, scope, &[], 0, &mut transfer).await?;
         let url = response.url().to_string();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(|e| HttpError::Connect {
-            url: url.clone(),
-            message: error_chain(&e),
-            retries: 0,
-        })?;
-        Ok(Answer { headers, body: body.to_vec(), url })
+        let body = transfer.read_all(&mut response).await?;
+        Ok(Answer { headers, body, url })
+    }
+
+    /// The clock of a request starting now, for [`RegistryHttp::open`] and reading its body.
+    pub fn transfer(&self) -> Transfer {
+        Transfer::new(self.pace)
     }
 
     /// GETs `path` (path and query, starting with `/`) and returns the successful response
@@ -437,21 +589,23 @@ impl RegistryHttp {
     /// it and send everything). Authenticates as the registry asks:
     /// Basic with the credentials, or a bearer token for `scope` (the challenge's own scope
     /// wins) fetched from the realm the registry names, fetched again once if the registry
-    /// refuses it (a token that expired mid-pull). Retries as [`Retry`] says.
+    /// refuses it (a token that expired mid-pull). Retries as [`Retry`] says, within the
+    /// deadline of `transfer`, whose rate window starts afresh with the answer.
     pub async fn open(
         &self,
         path: &str,
         scope: &str,
         accept: &[&str],
         from: u64,
+        transfer: &mut Transfer,
     ) -> Result<reqwest::Response, HttpError> {
         let url = format!("{}{path}", self.base);
         let mut renewals = 0;
         let mut use_basic = self.preemptive_basic;
         loop {
             let token = lock(&self.tokens).get(scope).cloned();
-            let (response, retries) = self
-                .send(&url, || {
+            let (mut response, retries) = self
+                .send(&url, transfer, || {
                     let mut request = self.client.get(&url);
                     if !accept.is_empty() {
                         // One header, comma-joined: some proxies keep only the first of several.
@@ -469,6 +623,7 @@ impl RegistryHttp {
                 })
                 .await?;
             let status = response.status();
+            transfer.new_window();
             if status.is_success() {
                 return Ok(response);
             }
@@ -482,7 +637,8 @@ impl RegistryHttp {
                 match challenge {
                     Some(Challenge::Bearer { realm, service, scope: asked }) => {
                         let scope_to_ask = asked.unwrap_or_else(|| scope.to_owned());
-                        let token = self.token(&realm, service.as_deref(), &scope_to_ask).await?;
+                        let token =
+                            self.token(&realm, service.as_deref(), &scope_to_ask, transfer).await?;
                         lock(&self.tokens).insert(scope.to_owned(), token);
                         continue;
                     }
@@ -497,11 +653,12 @@ impl RegistryHttp {
             if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
                 return Err(HttpError::Unauthorized { url, status: status.as_u16() });
             }
-            let body = response.text().await.unwrap_or_default();
+            // An error body that stalls is no reason to wait longer: the status says enough.
+            let body = transfer.read_all(&mut response).await.unwrap_or_default();
             return Err(HttpError::Status {
                 url,
                 status: status.as_u16(),
-                message: body.trim().chars().take(200).collect(),
+                message: String::from_utf8_lossy(&body).trim().chars().take(200).collect(),
                 retries,
             });
         }
@@ -527,34 +684,53 @@ impl RegistryHttp {
 
     /// Sends the request `build` makes until it gets an answer that is not worth retrying, or
     /// the attempts run out; returns that answer (any status) and the retries it took.
+    /// Each attempt waits for the answer's headers at most one rate window, and none goes past
+    /// the deadline of `transfer`.
     async fn send(
         &self,
         url: &str,
+        transfer: &Transfer,
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<(reqwest::Response, u32), HttpError> {
         let mut attempt = 0;
         loop {
             let last = attempt + 1 >= self.retry.attempts.max(1);
-            let (why, wait) = match build().send().await {
-                Ok(response) if last || !retryable(response.status()) => {
+            let started = tokio::time::Instant::now();
+            if started >= transfer.deadline {
+                let message = transfer.expired();
+                return Err(HttpError::Slow { url: url.to_owned(), message, retries: attempt });
+            }
+            let until = (started + self.pace.window).min(transfer.deadline);
+            let answer = tokio::time::timeout_at(until, build().send()).await;
+            let (why, wait) = match answer {
+                Ok(Ok(response)) if last || !retryable(response.status()) => {
                     return Ok((response, attempt));
                 }
-                Ok(response) => {
+                Ok(Ok(response)) => {
                     let after = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok());
                     let wait = self.retry.delay(attempt, after);
                     let how = if after.is_some() { " (Retry-After)" } else { "" };
                     (format!("HTTP {}", response.status().as_u16()), (wait, how))
                 }
-                Err(e) if !last && transient(&e) => {
+                Ok(Err(e)) if !last && transient(&e) => {
                     ("the connection failed".to_owned(), (self.retry.delay(attempt, None), ""))
                 }
-                Err(e) => {
+                Ok(Err(e)) => {
                     return Err(HttpError::Connect {
                         url: url.to_owned(),
                         message: error_chain(&e),
                         retries: attempt,
                     });
                 }
+                Err(_) if last || until < started + self.pace.window => {
+                    let message = if until < started + self.pace.window {
+                        transfer.expired()
+                    } else {
+                        no_answer(self.pace.window)
+                    };
+                    return Err(HttpError::Slow { url: url.to_owned(), message, retries: attempt });
+                }
+                Err(_) => (no_answer(self.pace.window), (self.retry.delay(attempt, None), "")),
             };
             self.notify.say(&format!(
                 "{url}: {why}; waiting {}{} before retry {} of {}",
@@ -574,6 +750,7 @@ impl RegistryHttp {
         realm: &str,
         service: Option<&str>,
         scope: &str,
+        transfer: &mut Transfer,
     ) -> Result<String, HttpError> {
         #[derive(serde::Deserialize)]
         struct TokenAnswer {
@@ -587,8 +764,8 @@ impl RegistryHttp {
         if let Some(service) = service {
             query.push(("service", service));
         }
-        let (response, retries) = self
-            .send(realm, || {
+        let (mut response, retries) = self
+            .send(realm, transfer, || {
                 let request = self.client.get(realm).query(&query);
                 match &self.credentials {
                     Some(c) => request.basic_auth(&c.username, Some(&c.password)),
@@ -608,11 +785,8 @@ impl RegistryHttp {
                 retries,
             });
         }
-        let body = response.bytes().await.map_err(|e| HttpError::Connect {
-            url: realm.to_owned(),
-            message: error_chain(&e),
-            retries: 0,
-        })?;
+        transfer.new_window();
+        let body = transfer.read_all(&mut response).await?;
         let answer: TokenAnswer = serde_json::from_slice(&body)
             .map_err(|e| HttpError::Body { url: realm.to_owned(), message: e.to_string() })?;
         answer.token.or(answer.access_token).ok_or_else(|| HttpError::Body {
@@ -647,7 +821,8 @@ impl RegistryHttp {
     /// True when anything answers HTTP(S) at the base URL (any status): used to choose between
     /// HTTPS and plain HTTP for an `--insecure-registry`.
     pub async fn answers(&self) -> bool {
-        self.client.get(format!("{}/v2/", self.base)).send().await.is_ok()
+        let probe = self.client.get(format!("{}/v2/", self.base)).send();
+        matches!(tokio::time::timeout(self.pace.window, probe).await, Ok(Ok(_)))
     }
 }
 

@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::common::{TestEnv, fake, rule_ids};
 use crate::registry::{
     CUT_BODY, Compression, DROP, Entry, FaultyProxy, ImageSpec, Layout, Mode, PASSWORD, Registry,
-    USER, compress, digest, failing_server, free_port, layer_tar,
+    STALL, TRICKLE, USER, compress, digest, failing_server, free_port, layer_tar,
 };
 
 fn file(path: &str, text: impl Into<String>) -> Entry {
@@ -824,4 +824,40 @@ fn credentials_never_go_over_plain_http_to_a_token_server_not_named_insecure() {
     assert_eq!(code, 1, "{doc} {stderr}");
     check_fixture_findings(&doc, &fx.layers);
     assert!(registry.token_requests_with_credentials() > pushed);
+}
+
+#[test]
+fn a_registry_that_trickles_or_stalls_fails_that_image_within_the_limits() {
+    // Issue #19 item 9: 1 byte per second ran on for minutes, and a stall took 4 × 120 s.
+    // Short limits here; the defaults (10 s window, 3 retries) keep a stall under a minute.
+    let env = TestEnv::new();
+    let limits = ["--min-rate", "1K", "--min-rate-window", "1", "--retries", "1"];
+    for (pattern, status, expected) in [
+        ("/blobs/", TRICKLE, "below --min-rate (1024 bytes/s)"),
+        ("/manifests/", STALL, "no answer within 1.0 s"),
+    ] {
+        let (registry, proxy, fx) = behind_proxy(&env, pattern, status, None, usize::MAX);
+        let slow = format!("{}/proj/app:v1", proxy.addr);
+        let direct = registry.image("proj/app:v1");
+        let (code, doc, stderr, secs) = timed(&env, &[&slow, &direct], &limits);
+        assert_eq!(code, 2, "{status}: {doc} {stderr}");
+        check_fixture_findings(&doc, &fx.layers);
+        let errors = doc["errors"].as_array().expect("errors");
+        assert!(!errors.is_empty(), "{doc}");
+        for e in errors {
+            assert!(e["origin"].as_str().unwrap_or_default().starts_with(&slow), "{e}");
+            let message = e["message"].as_str().unwrap_or_default();
+            assert!(message.contains(expected) && message.contains("after 1 retries"), "{e}");
+        }
+        assert!(proxy.injected() >= 2, "retried once: {}", proxy.injected());
+        assert!(secs < 20.0, "{status}: failed in {secs:.1} s");
+    }
+    // The overall deadline, with no minimum rate.
+    let (_registry, proxy, _fx) = behind_proxy(&env, "/blobs/", TRICKLE, None, usize::MAX);
+    let slow = format!("{}/proj/app:v1", proxy.addr);
+    let (code, doc, stderr, secs) =
+        timed(&env, &[&slow], &["--min-rate", "0", "--request-timeout", "2"]);
+    assert_eq!(code, 2, "{doc} {stderr}");
+    assert!(doc["errors"].to_string().contains("longer than --request-timeout (2.0 s)"), "{doc}");
+    assert!(secs < 20.0, "deadline: failed in {secs:.1} s");
 }

@@ -630,6 +630,10 @@ pub fn failing_server(status: u16) -> String {
 pub const DROP: u16 = 0;
 /// [`FaultyProxy`] status: forward, but cut the body off after 100 bytes.
 pub const CUT_BODY: u16 = 1;
+/// [`FaultyProxy`] status: forward the headers at once, then the body 1 byte per second.
+pub const TRICKLE: u16 = 2;
+/// [`FaultyProxy`] status: read the request, then answer nothing (for at most a minute).
+pub const STALL: u16 = 3;
 
 /// A fault-injecting HTTP proxy in front of a real registry. It is the mock here because
 /// docker-registry cannot be made to rate-limit, fail or drop connections on purpose: the first
@@ -715,9 +719,15 @@ fn proxy_one(client: TcpStream, upstream: &str, fault: &Fault) -> std::io::Resul
                 (n < fault.count).then_some(n + 1)
             })
             .is_ok();
-    if faulty && fault.status != CUT_BODY {
+    if faulty && !matches!(fault.status, CUT_BODY | TRICKLE) {
         if fault.status == DROP {
             return client.shutdown(std::net::Shutdown::Both);
+        }
+        if fault.status == STALL {
+            // Until the client gives up (a read then sees its close), a minute at most.
+            client.set_read_timeout(Some(Duration::from_secs(60)))?;
+            let _ = client.read(&mut [0u8; 1]);
+            return Ok(());
         }
         let retry_after =
             fault.retry_after.map(|v| format!("Retry-After: {v}\r\n")).unwrap_or_default();
@@ -734,6 +744,15 @@ fn proxy_one(client: TcpStream, upstream: &str, fault: &Fault) -> std::io::Resul
         let mut answer = Vec::new();
         registry.read_to_end(&mut answer)?;
         let body = answer.windows(4).position(|w| w == b"\r\n\r\n").map_or(0, |i| i + 4);
+        if fault.status == TRICKLE {
+            client.write_all(&answer[..body])?;
+            // Ends when the client hangs up (a write fails), or after a minute.
+            for byte in answer[body..].iter().take(60) {
+                client.write_all(std::slice::from_ref(byte))?;
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            return client.shutdown(std::net::Shutdown::Both);
+        }
         client.write_all(&answer[..(body + 100).min(answer.len())])?;
         return client.shutdown(std::net::Shutdown::Both);
     }

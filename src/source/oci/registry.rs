@@ -21,7 +21,7 @@ use super::auth::{self, Credentials};
 use super::manifest::{self, Descriptor};
 use super::{BlobStore, DigestOf, MAX_SMALL_BLOB, Plan, archive, plans_of};
 use crate::source::http::{
-    HttpError, HttpOptions, Insecure, Notify, RegistryHttp, Retry, error_chain,
+    HttpError, HttpOptions, Insecure, Notify, Pace, RegistryHttp, Retry, Transfer, TransferError,
 };
 
 /// How to reach registries.
@@ -37,6 +37,8 @@ pub struct RegistryOptions {
     pub ca_certs: Vec<Vec<u8>>,
     /// When and how long to retry (shared with the sweep's listing).
     pub retry: Retry,
+    /// Deadline and minimum transfer rate of each request.
+    pub pace: Pace,
     /// Where waits before retries are announced.
     pub notify: Notify,
     /// The docker config file to read credentials from.
@@ -116,6 +118,7 @@ impl Registry {
                 .then(|| self.options.ca_certs.join(&b'\n')),
             credentials,
             retry: self.options.retry,
+            pace: self.options.pace,
             notify: self.options.notify.clone(),
         };
         let client = |base: &str| {
@@ -147,14 +150,16 @@ impl RemoteStore<'_> {
     /// GETs `/v2/REPO/KIND/REFERENCE`.
     fn get(&self, kind: &str, reference: &str, accept: &[&str]) -> Result<Body, String> {
         let path = format!("/v2/{}/{kind}/{reference}", self.repository);
+        let mut transfer = self.remote.http.transfer();
         let response = self
             .registry
             .runtime
-            .block_on(self.remote.http.open(&path, &self.scope, accept, 0))
+            .block_on(self.remote.http.open(&path, &self.scope, accept, 0, &mut transfer))
             .map_err(|e| self.describe(&e))?;
         Ok(Body {
             handle: self.registry.runtime.handle().clone(),
             response,
+            transfer,
             chunk: bytes::Bytes::new(),
             remote: Arc::clone(&self.remote),
             path,
@@ -162,6 +167,7 @@ impl RemoteStore<'_> {
             received: 0,
             skip: 0,
             resumed: 0,
+            failed: None,
         })
     }
 
@@ -214,6 +220,9 @@ impl RemoteStore<'_> {
                 "{host} answered {status} (server error){}: try again later",
                 after(*retries)
             ),
+            HttpError::Slow { message, retries, .. } => {
+                format!("{host}: {message}{}", after(*retries))
+            }
             HttpError::Connect { message, .. } if message.contains("refused") => {
                 format!("cannot connect to {host}: connection refused (is the registry running?)")
             }
@@ -259,6 +268,8 @@ impl BlobStore for RemoteStore<'_> {
 struct Body {
     handle: tokio::runtime::Handle,
     response: reqwest::Response,
+    /// The request's deadline and rate window, kept across resumptions.
+    transfer: Transfer,
     chunk: bytes::Bytes,
     remote: Arc<Remote>,
     path: String,
@@ -269,22 +280,37 @@ struct Body {
     skip: u64,
     /// Resumptions so far.
     resumed: u32,
+    /// The error that ended the body, once it did.
+    failed: Option<String>,
 }
 
 impl Body {
-    /// Asks again for the rest after `error`, or gives up with it.
-    fn resume(&mut self, error: &reqwest::Error) -> io::Result<()> {
-        let broken = || io::Error::other(error_chain(error));
+    /// Asks again for the rest after `error`, or gives up with it (past the deadline, or when
+    /// the retries are used up).
+    fn resume(&mut self, error: &TransferError) -> io::Result<()> {
+        let broken = |resumed: u32| {
+            let after =
+                if resumed > 0 { format!(" (after {resumed} retries)") } else { String::new() };
+            io::Error::other(format!("{error}{after}"))
+        };
         let http = &self.remote.http;
-        let why = format!("the body broke off after {} bytes", self.received);
+        let why = match error {
+            TransferError::Deadline(_) => return Err(broken(self.resumed)),
+            TransferError::Broken(_) => format!("the body broke off after {} bytes", self.received),
+            TransferError::TooSlow(_) => {
+                format!("the body stalled after {} bytes ({error})", self.received)
+            }
+        };
         if !self.handle.block_on(http.pause_before_resuming(&self.path, self.resumed, &why)) {
-            return Err(broken());
+            return Err(broken(self.resumed));
         }
         self.resumed += 1;
         let response = self
             .handle
-            .block_on(http.open(&self.path, &self.scope, &[], self.received))
-            .map_err(|e| io::Error::other(format!("{}; resuming failed: {e}", broken())))?;
+            .block_on(http.open(&self.path, &self.scope, &[], self.received, &mut self.transfer))
+            .map_err(|e| {
+                io::Error::other(format!("{}; resuming failed: {e}", broken(self.resumed)))
+            })?;
         let expected = format!("bytes {}-", self.received);
         let range = response.headers().get(reqwest::header::CONTENT_RANGE);
         if response.status() == reqwest::StatusCode::PARTIAL_CONTENT
@@ -294,7 +320,10 @@ impl Body {
         } else if response.status() == reqwest::StatusCode::OK {
             self.skip = self.received;
         } else {
-            return Err(io::Error::other(format!("{}; the resumed answer is unusable", broken())));
+            return Err(io::Error::other(format!(
+                "{}; the resumed answer is unusable",
+                broken(self.resumed)
+            )));
         }
         self.response = response;
         Ok(())
@@ -303,15 +332,25 @@ impl Body {
 
 impl Read for Body {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(failed) = &self.failed {
+            return Err(io::Error::other(failed.clone()));
+        }
         while self.chunk.is_empty() {
-            match self.handle.block_on(self.response.chunk()) {
+            match self.handle.block_on(self.transfer.chunk(&mut self.response)) {
                 Ok(Some(mut chunk)) => {
                     let drop = usize::try_from(self.skip).unwrap_or(usize::MAX).min(chunk.len());
                     self.skip -= drop as u64;
                     self.chunk = chunk.split_off(drop);
                 }
                 Ok(None) => return Ok(0),
-                Err(e) => self.resume(&e)?,
+                Err(e) => {
+                    if let Err(failed) = self.resume(&e) {
+                        // Readers drain a body after an error: they get this one at once
+                        // instead of another wait for a stalled registry.
+                        self.failed = Some(failed.to_string());
+                        return Err(failed);
+                    }
+                }
             }
         }
         let n = buf.len().min(self.chunk.len());
