@@ -4,7 +4,9 @@
 //! never ask for, and a renewed token when one expires mid-pull), and ONE retry policy
 //! ([`Retry`]): 429 and 503 wait as long as `Retry-After` says (seconds or an HTTP date, capped),
 //! 500/502/503/504, timeouts and connection resets back off exponentially, and each wait is
-//! announced through [`Notify`].
+//! announced through [`Notify`]. Each request runs within a [`Pace`] (an overall deadline and a
+//! minimum transfer rate), so a registry that stalls or trickles fails in bounded time; and
+//! credentials go to a token server only over HTTPS or to a host named insecure ([`Insecure`]).
 //!
 //! It must not depend on rules, the engine or reports. Credentials (the image source's
 //! [`Credentials`], whose `Debug` hides the password) are never formatted: errors name URLs only.
