@@ -337,7 +337,7 @@ fn split_port(text: &str) -> (&str, Option<&str>) {
 }
 
 /// `host:port` of a URL (the scheme's default port when it names none), lowercase.
-fn host_port(url: &reqwest::Url) -> String {
+pub fn host_port(url: &reqwest::Url) -> String {
     let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
     match url.port_or_known_default() {
         Some(port) => format!("{host}:{port}"),
@@ -476,6 +476,8 @@ impl Answer {
 /// The client: one per registry.
 pub struct RegistryHttp {
     client: reqwest::Client,
+    /// A client that verifies certificates, when `client` does not.
+    verified: Option<reqwest::Client>,
     base: String,
     /// Whether this registry itself was named insecure, and which other hosts were.
     insecure_here: bool,
@@ -529,21 +531,26 @@ impl RegistryHttp {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let insecure_here = options.insecure.registry(registry);
         let base = base_url(registry, insecure_here)?;
-        let mut builder = reqwest::Client::builder()
-            .user_agent(concat!("leakhound/", env!("CARGO_PKG_VERSION")))
-            // Waits after connecting (headers, body) are bounded by the request's [`Pace`].
-            .connect_timeout(Duration::from_secs(10));
-        if insecure_here {
-            builder = builder.tls_danger_accept_invalid_certs(true);
-        }
-        if let Some(pem) = &options.ca_cert {
-            let cert = reqwest::Certificate::from_pem(pem)
-                .map_err(|e| HttpError::Setup(format!("invalid CA certificate: {e}")))?;
-            builder = builder.add_root_certificate(cert);
-        }
-        let client = builder.build().map_err(|e| HttpError::Setup(e.to_string()))?;
+        let build = |accept_invalid_certs: bool| {
+            let mut builder = reqwest::Client::builder()
+                .user_agent(concat!("leakhound/", env!("CARGO_PKG_VERSION")))
+                // Waits after connecting (headers, body) are bounded by the request's [`Pace`].
+                .connect_timeout(Duration::from_secs(10))
+                .tls_danger_accept_invalid_certs(accept_invalid_certs);
+            if let Some(pem) = &options.ca_cert {
+                let cert = reqwest::Certificate::from_pem(pem)
+                    .map_err(|e| HttpError::Setup(format!("invalid CA certificate: {e}")))?;
+                builder = builder.add_root_certificate(cert);
+            }
+            builder.build().map_err(|e| HttpError::Setup(e.to_string()))
+        };
+        let client = build(insecure_here)?;
+        // A token server on a host the user did not name insecure gets verified TLS, even when
+        // this registry may go without.
+        let verified = if insecure_here { Some(build(false)?) } else { None };
         Ok(RegistryHttp {
             client,
+            verified,
             base,
             insecure_here,
             insecure: options.insecure.clone(),
@@ -759,16 +766,14 @@ impl RegistryHttp {
             token: Option<String>,
             access_token: Option<String>,
         }
-        if self.credentials.is_some() {
-            self.may_get_credentials(realm)?;
-        }
+        let client = self.realm_client(realm)?;
         let mut query: Vec<(&str, &str)> = vec![("scope", scope)];
         if let Some(service) = service {
             query.push(("service", service));
         }
         let (mut response, retries) = self
             .send(realm, transfer, || {
-                let request = self.client.get(realm).query(&query);
+                let request = client.get(realm).query(&query);
                 match &self.credentials {
                     Some(c) => request.basic_auth(&c.username, Some(&c.password)),
                     None => request,
@@ -797,27 +802,28 @@ impl RegistryHttp {
         })
     }
 
-    /// Refuses to send the credentials to a token server `realm` over plain HTTP, unless it is
-    /// this registry (named insecure) or a host named with `--insecure-registry=HOST` (#19).
-    fn may_get_credentials(&self, realm: &str) -> Result<(), HttpError> {
+    /// The client for token server `realm`. A host the user named insecure (this registry, or
+    /// one named with `--insecure-registry=HOST`) gets this registry's client; any other host
+    /// gets verified TLS, and never the credentials over plain HTTP (#19).
+    fn realm_client(&self, realm: &str) -> Result<&reqwest::Client, HttpError> {
         let url = reqwest::Url::parse(realm).map_err(|e| HttpError::Body {
             url: self.base.clone(),
             message: format!("the token realm {realm:?} is not a URL: {e}"),
         })?;
-        if url.scheme() == "https" {
-            return Ok(());
-        }
         let at = host_port(&url);
         let registry = reqwest::Url::parse(&self.base).map(|u| host_port(&u)).ok();
         if (self.insecure_here && registry.as_deref() == Some(at.as_str()))
             || self.insecure.names(&at)
         {
-            return Ok(());
+            return Ok(&self.client);
         }
-        Err(HttpError::PlainRealm {
-            realm: format!("{}://{at}{}", url.scheme(), url.path()),
-            host: at,
-        })
+        if url.scheme() != "https" && self.credentials.is_some() {
+            return Err(HttpError::PlainRealm {
+                realm: format!("{}://{at}{}", url.scheme(), url.path()),
+                host: at,
+            });
+        }
+        Ok(self.verified.as_ref().unwrap_or(&self.client))
     }
 
     /// True when anything answers HTTP(S) at the base URL (any status): used to choose between

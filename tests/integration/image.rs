@@ -8,7 +8,8 @@ use serde_json::Value;
 use crate::common::{TestEnv, fake, rule_ids};
 use crate::registry::{
     CUT_BODY, Compression, DROP, Entry, FaultyProxy, ImageSpec, Layout, Mode, PASSWORD, Registry,
-    STALL, TRICKLE, USER, compress, digest, failing_server, free_port, layer_tar,
+    STALL, TRICKLE, USER, UntrustedTls, answering_server, compress, digest, failing_server,
+    free_port, layer_tar,
 };
 
 fn file(path: &str, text: impl Into<String>) -> Entry {
@@ -860,4 +861,38 @@ fn a_registry_that_trickles_or_stalls_fails_that_image_within_the_limits() {
     assert_eq!(code, 2, "{doc} {stderr}");
     assert!(doc["errors"].to_string().contains("longer than --request-timeout (2.0 s)"), "{doc}");
     assert!(secs < 20.0, "deadline: failed in {secs:.1} s");
+}
+
+#[test]
+fn credentials_go_to_a_token_server_not_named_insecure_only_over_verified_tls() {
+    // Issue #19 item 2, over TLS: `--insecure-registry` lifts certificate checks for the
+    // registry, not for a token server on another host or port.
+    let env = TestEnv::new();
+    let tls = UntrustedTls::start();
+    let challenge = format!(
+        "WWW-Authenticate: Bearer realm=\"https://{}/service/token\",service=\"reg\"\r\n",
+        tls.addr
+    );
+    let image = format!("{}/proj/app:v1", answering_server(401, challenge));
+    let base = ["image", image.as_str(), "--insecure-registry", "-u", USER, "--password-stdin"];
+    let limits = ["--retries", "0", "--min-rate-window", "2"];
+    let mut args = base.to_vec();
+    args.extend(limits);
+    let (code, doc, stderr) = with_stdin(&env, &args, PASSWORD, &[]);
+    assert_eq!(code, 2, "{doc} {stderr}");
+    let message = doc["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&format!("token server {}", tls.addr))
+            && message.contains(&format!("--insecure-registry={}", tls.addr)),
+        "{doc}"
+    );
+    let received = || tls.received().to_ascii_lowercase();
+    assert!(!received().contains("authorization"), "no credentials: {}", received());
+    // Named insecure: the unverified server gets them (so the check above can fail).
+    let named = format!("--insecure-registry={}", tls.addr);
+    args.push(&named);
+    let (code, doc, stderr) = with_stdin(&env, &args, PASSWORD, &[]);
+    assert_eq!(code, 2, "it never answers: {doc} {stderr}");
+    assert!(received().contains("authorization: basic"), "{}", received());
+    assert!(!doc.to_string().contains(PASSWORD) && !stderr.contains(PASSWORD));
 }

@@ -610,6 +610,12 @@ impl Layout {
 /// A server that answers every request with `status` (the distribution registry cannot be made
 /// to fail on purpose; this stands in for a registry having an outage). Returns its address.
 pub fn failing_server(status: u16) -> String {
+    answering_server(status, String::new())
+}
+
+/// A server that answers every request with `status` and the header lines `headers` (each
+/// ending in `\r\n`). Returns its address.
+pub fn answering_server(status: u16, headers: String) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
     std::thread::spawn(move || {
@@ -619,7 +625,7 @@ pub fn failing_server(status: u16) -> String {
             let _ = stream.read(&mut buf);
             let _ = write!(
                 stream,
-                "HTTP/1.1 {status} Oops\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                "HTTP/1.1 {status} Oops\r\n{headers}Content-Length: 0\r\nConnection: close\r\n\r\n"
             );
         }
     });
@@ -758,4 +764,78 @@ fn proxy_one(client: TcpStream, upstream: &str, fault: &Fault) -> std::io::Resul
     }
     std::io::copy(&mut registry, &mut client)?;
     Ok(())
+}
+
+/// `openssl s_server` on 127.0.0.1 with a self-signed certificate no client trusts: it writes
+/// what it receives to a log and answers nothing (a token server whose TLS cannot be verified).
+/// Stopped on drop.
+pub struct UntrustedTls {
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+    log: PathBuf,
+    child: Child,
+    _dir: TempDir,
+}
+
+impl UntrustedTls {
+    /// Starts it.
+    pub fn start() -> UntrustedTls {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        run(Command::new("openssl").current_dir(d).args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.pem",
+        ]));
+        let log = d.join("received.log");
+        for _ in 0..20 {
+            let addr = format!("127.0.0.1:{}", free_port());
+            let mut child = Command::new("openssl")
+                .current_dir(d)
+                .args(["s_server", "-quiet", "-cert", "cert.pem", "-key", "key.pem", "-accept"])
+                .arg(&addr)
+                .stdin(Stdio::piped())
+                .stdout(std::fs::File::create(&log).expect("log"))
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("openssl runs");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                if TcpStream::connect(&addr).is_ok() {
+                    return UntrustedTls { addr, log, child, _dir: dir };
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("openssl s_server did not start");
+    }
+
+    /// What it received so far (decrypted).
+    pub fn received(&self) -> String {
+        String::from_utf8_lossy(&std::fs::read(&self.log).unwrap_or_default()).into_owned()
+    }
+}
+
+impl Drop for UntrustedTls {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -22,6 +22,7 @@ use super::manifest::{self, Descriptor};
 use super::{BlobStore, DigestOf, MAX_SMALL_BLOB, Plan, archive, plans_of};
 use crate::source::http::{
     HttpError, HttpOptions, Insecure, Notify, Pace, RegistryHttp, Retry, Transfer, TransferError,
+    host_port,
 };
 
 /// How to reach registries.
@@ -225,6 +226,17 @@ impl RemoteStore<'_> {
             }
             HttpError::Connect { message, .. } if message.contains("refused") => {
                 format!("cannot connect to {host}: connection refused (is the registry running?)")
+            }
+            HttpError::Connect { url, message, .. }
+                if (message.contains("certificate") || message.contains("Certificate"))
+                    && !url.starts_with(self.remote.http.base()) =>
+            {
+                let server =
+                    reqwest::Url::parse(url).map_or_else(|_| url.clone(), |u| host_port(&u));
+                format!(
+                    "TLS verification of the token server {server} failed ({message}): add its \
+                     CA with --ca-cert FILE, or pass --insecure-registry={server}"
+                )
             }
             HttpError::Connect { message, .. }
                 if message.contains("certificate") || message.contains("Certificate") =>
