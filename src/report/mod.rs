@@ -143,7 +143,7 @@ impl Options {
 /// commit's first line is shown. One automaton over all secrets: a pass per text, whatever
 /// their number.
 pub fn hide_secrets<'s>(report: &mut Report, secrets: impl IntoIterator<Item = &'s str>) {
-    // Shorter lines of a multi-line secret (`-----END KEY-----` aside) would hide ordinary words.
+    // Shorter lines of a multi-line secret (the short last line of a key) would hide plain words.
     const MIN_LINE: usize = 8;
     let mut needles: Vec<&str> = Vec::new();
     for secret in secrets {
