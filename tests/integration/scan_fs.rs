@@ -229,3 +229,23 @@ fn multi_gigabyte_file_is_skipped_without_reading_it() {
     assert_eq!(code, 0);
     assert_eq!(doc["stats"]["skipped_too_large"], 1);
 }
+
+#[test]
+fn cr_only_line_endings_give_right_line_numbers() {
+    // Issue #19: lines ended by CR alone (classic Mac OS, some exports) were all line 1.
+    let env = TestEnv::new();
+    env.file("mac.txt", format!("first\rsecond\r\rk = {}\r", fake::aws_key_id()));
+    env.file("mixed.txt", format!("one\r\ntwo\rthree\nk = {}\n", fake::github_pat()));
+    let (code, doc) = env.json(&["dir", "."]);
+    assert_eq!(code, 1, "{doc}");
+    let places: Vec<(&str, u64, u64)> = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            let n = |k: &str| f[k].as_u64().expect("number");
+            (f["path"].as_str().expect("path"), n("line"), n("column"))
+        })
+        .collect();
+    assert_eq!(places, [("mac.txt", 4, 5), ("mixed.txt", 4, 5)]);
+}
