@@ -377,7 +377,8 @@ fn added_lines(old: &git2::Blob<'_>, new: &[u8]) -> Result<Vec<(usize, usize)>, 
             ranges.push((start, start + lines - 1));
         }
     }
-    if memchr::memchr(b'\r', new).is_some() {
+    // UTF-16's CR is `0D 00`: recounting its raw bytes would find a lone CR in every CRLF.
+    if memchr::memchr(b'\r', new).is_some() && crate::blob::utf16(new).is_none() {
         ranges = crate::engine::location::from_lf_lines(new, &ranges);
     }
     Ok(ranges)

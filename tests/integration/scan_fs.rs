@@ -249,3 +249,54 @@ fn cr_only_line_endings_give_right_line_numbers() {
         .collect();
     assert_eq!(places, [("mac.txt", 4, 5), ("mixed.txt", 4, 5)]);
 }
+
+/// `text` as UTF-16 (`le` or big-endian), with a byte-order mark when `bom`.
+fn utf16(text: &str, le: bool, bom: bool) -> Vec<u8> {
+    let units = std::iter::once(0xFEFF).filter(|_| bom).chain(text.encode_utf16());
+    units.flat_map(|u| if le { u.to_le_bytes() } else { u.to_be_bytes() }).collect()
+}
+
+#[test]
+fn utf16_text_is_decoded_and_scanned() {
+    // Issue #19: UTF-16 (`reg export`, PowerShell's `Out-File`) was skipped as binary. It is
+    // scanned as the text it decodes to, from every source, at that text's line and column.
+    let env = TestEnv::new();
+    let text = format!(
+        "Windows Registry Editor Version 5.00\r\n\r\n\"Key\"=\"{}\"\r\n",
+        fake::aws_key_id()
+    );
+    env.file("le-bom.reg", utf16(&text, true, true));
+    env.file("be-bom.txt", utf16(&text, false, true));
+    env.file("le.ps1", utf16(&text, true, false));
+    let place = |v: &serde_json::Value| {
+        (v["path"].as_str().expect("path").to_owned(), v["line"].as_u64().expect("line"))
+    };
+    let places = |doc: &serde_json::Value| -> Vec<(String, u64)> {
+        let mut p: Vec<_> =
+            doc["findings"].as_array().expect("findings").iter().map(place).collect();
+        p.sort();
+        p
+    };
+    let expected: Vec<(String, u64)> =
+        ["be-bom.txt", "le-bom.reg", "le.ps1"].iter().map(|p| ((*p).to_owned(), 3)).collect();
+    let (code, doc) = env.json(&["dir", "."]);
+    assert_eq!(code, 1, "{doc}");
+    assert_eq!(places(&doc), expected, "dir");
+    assert_eq!(doc["findings"][0]["column"], 8, "{doc}");
+    assert_eq!(doc["stats"]["skipped_binary"], 0);
+    assert_eq!(doc["findings"][0]["secret"], "AKIA*****", "the decoded secret, redacted");
+
+    crate::common::git(env.path(), &["init", "-q", "-b", "main", "."]);
+    crate::common::git(env.path(), &["add", "."]);
+    let (code, doc) = env.json(&["staged"]);
+    assert_eq!((code, places(&doc)), (1, expected.clone()), "staged: {doc}");
+    crate::common::git(env.path(), &["commit", "-q", "-m", "exports"]);
+    // Git history reports one secret once, its other paths as occurrences.
+    let (code, doc) = env.json(&["git", "."]);
+    assert_eq!(code, 1, "{doc}");
+    let f = &doc["findings"][0];
+    let mut seen = vec![place(f)];
+    seen.extend(f["occurrences"].as_array().expect("occurrences").iter().map(place));
+    seen.sort();
+    assert_eq!(seen, expected, "git history: {doc}");
+}
