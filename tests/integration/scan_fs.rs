@@ -300,3 +300,42 @@ fn utf16_text_is_decoded_and_scanned() {
     seen.sort();
     assert_eq!(seen, expected, "git history: {doc}");
 }
+
+#[test]
+fn file_that_grows_while_read_is_an_error() {
+    // Issue #19: a file that changed size while it was read was reported as fully scanned. A
+    // writer appends to a log while the binary reads it; the size after the read differs from
+    // the size before. (The in-process reader test in src/source/fs.rs covers shrinking without
+    // a race.) The writer and the scan race: a run during which the writer never got the CPU
+    // while the file was read finds the file unchanged, and is tried again, a bounded number of
+    // times.
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let env = TestEnv::new();
+    let path = env.file("app.log", "GET /index.html 200\n".repeat(400_000));
+    let stop = AtomicBool::new(false);
+    let mut outcome = None;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut log =
+                std::fs::OpenOptions::new().append(true).open(&path).expect("open for append");
+            while !stop.load(Ordering::Relaxed) {
+                log.write_all(b"x").expect("append");
+            }
+        });
+        for _ in 0..10 {
+            let (code, doc) = env.json(&["dir", "app.log", "--max-file-size", "1G", "-j", "1"]);
+            assert!(code == 0 || code == 2, "{doc}");
+            if code == 2 {
+                outcome = Some(doc);
+                break;
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    let doc = outcome.expect("in ten scans of a file being appended to, none saw it change");
+    assert_eq!(doc["errors"][0]["origin"], "app.log", "{doc}");
+    let message = doc["errors"][0]["message"].as_str().expect("message");
+    assert!(message.contains("changed while it was read"), "{message}");
+    assert_eq!(doc["stats"]["scanned"], 1, "what was read is still scanned");
+}
