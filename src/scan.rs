@@ -147,6 +147,9 @@ impl<'e> Scan<'e> {
         let mut findings = self.findings.into_inner().unwrap_or_else(PoisonError::into_inner);
         findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         let mut errors = self.errors.into_inner().unwrap_or_else(PoisonError::into_inner);
+        errors.extend(
+            self.engine.failed_rules().into_iter().map(|e| ScanError::new("rules", e.to_string())),
+        );
         errors.sort_by(|a, b| a.origin.cmp(&b.origin).then_with(|| a.message.cmp(&b.message)));
         let mut skipped = self.not_scanned.into_inner().unwrap_or_else(PoisonError::into_inner);
         skipped.sort();

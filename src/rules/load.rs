@@ -143,11 +143,44 @@ pub fn build_rule_set(configs: &[Config]) -> RuleResult<RuleSet> {
 
 /// Builds the regex for a rule pattern with the options every caller must share: bytes, ASCII
 /// classes unless the pattern asks for Unicode (10x faster on large inputs, see
-/// `../shared/reference/performance-notes.md` §0.8), generous size limits for long alternations.
+/// `../shared/reference/performance-notes.md` §0.8), and size limits.
+///
+/// The compiled program may take 8 MiB: the largest built-in (`jwt.token`) takes 2 MiB, and
+/// [`MAX_PATTERN_SIZE`] keeps any pattern the loader accepts near that. The lazy DFA's cache may
+/// take 64 MiB per pattern: long chains need it (`x{8000}` fills most of it), and with less the
+/// regex crate falls back to its NFA simulation, which costs per byte as many steps as the
+/// pattern has positions.
 pub fn regex_builder(pattern: &str) -> regex::bytes::RegexBuilder {
     let mut builder = regex::bytes::RegexBuilder::new(pattern);
-    builder.unicode(false).size_limit(64 << 20).dfa_size_limit(64 << 20);
+    builder.unicode(false).size_limit(8 << 20).dfa_size_limit(64 << 20);
     builder
+}
+
+/// The most positions a rule's pattern may expand to (see [`expanded_size`]). The largest
+/// built-in pattern (`jwt.token`) has 12011. Measured (release, regex 1.13, one core): a chain
+/// of 8000 (`x{8000}` on 1 MB of 7999 `x` and a `y`, repeated) searches at 0.74 s/MB, 10000
+/// (`(x{100}){100}`) at 1.4 s/MB; `(x{1000}){1000}`, a million, did not finish.
+pub const MAX_PATTERN_SIZE: u64 = 16_384;
+
+/// How many positions a pattern's automaton has once every counted repetition is written out
+/// (`x{3}` is `xxx`, `x{3,}` is `xxxx*`), a Unicode class counting one per range of it. It bounds
+/// how many states a search tracks at once, so its work per byte of input, and its compiled
+/// size: `(x{1000}){1000}` is a million (#19), and searched a 1 MB line for minutes.
+pub fn expanded_size(hir: &regex_syntax::hir::Hir) -> u64 {
+    use regex_syntax::hir::{Class, HirKind};
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) | HirKind::Class(Class::Bytes(_)) => 1,
+        HirKind::Literal(literal) => literal.0.len() as u64,
+        HirKind::Class(Class::Unicode(class)) => class.ranges().len() as u64,
+        HirKind::Repetition(rep) => {
+            let copies = rep.max.unwrap_or(rep.min.saturating_add(1)).max(1);
+            expanded_size(&rep.sub).saturating_mul(u64::from(copies))
+        }
+        HirKind::Capture(capture) => expanded_size(&capture.sub),
+        HirKind::Concat(subs) | HirKind::Alternation(subs) => {
+            subs.iter().map(expanded_size).fold(0, u64::saturating_add)
+        }
+    }
 }
 
 /// Parses a pattern with the options [`regex_builder`] compiles it with, without compiling it;
@@ -188,6 +221,14 @@ pub(crate) fn validate(rule: &RuleSyntax, origin: &Origin) -> RuleResult<()> {
     }
     if hir.properties().minimum_len() == Some(0) {
         return fail("pattern can match the empty string".into());
+    }
+    let size = expanded_size(&hir);
+    if size > MAX_PATTERN_SIZE {
+        return fail(format!(
+            "pattern is too large to search in bounded time: its repetitions expand to {size} \
+             positions (at most {MAX_PATTERN_SIZE}); use smaller counts, or `+`, `*` in place of \
+             a large `{{n}}`"
+        ));
     }
     if rule.keywords.iter().any(String::is_empty) {
         return fail("a keyword is empty".into());
@@ -319,6 +360,23 @@ pattern = '''(x{3})'''
         let text = format!("{GOOD}\nbogus = 1\n");
         let err = parse_config(Path::new("u.toml"), &text).expect_err("unknown field");
         assert!(err.to_string().contains("u.toml"), "{err}");
+    }
+
+    #[test]
+    fn nested_repetition_rule_is_rejected_at_load() {
+        // Issue #19: `(x{1000}){1000}` loaded without a word and searched a 1 MB line forever.
+        let text = GOOD.replace("(x{3})", "((x{1000}){1000})");
+        let msg = parse_config(Path::new("u.toml"), &text).expect_err("too large").to_string();
+        assert!(msg.contains("test.other") && msg.contains("u.toml:7"), "{msg}");
+        assert!(msg.contains("1000000 positions"), "{msg}");
+        let size = |p: &str| expanded_size(&parse_pattern(p).expect("parses"));
+        assert_eq!(size("a{3}"), 3);
+        assert_eq!(size("(ab|c){2,}x*"), 10, "`{{2,}}` is two copies and a starred one");
+        assert_eq!(
+            (size("[a-cx-z]"), size("(?u)[a-cx-z]")),
+            (1, 2),
+            "a Unicode class: one per range"
+        );
     }
 
     #[test]

@@ -339,3 +339,27 @@ fn file_that_grows_while_read_is_an_error() {
     assert!(message.contains("changed while it was read"), "{message}");
     assert_eq!(doc["stats"]["scanned"], 1, "what was read is still scanned");
 }
+
+#[test]
+fn user_rule_with_nested_repetition_is_rejected_at_load() {
+    // Issue #19: `(x{1000}){1000}` loaded without a warning and did not finish on a 1 MB line.
+    // It is rejected when loaded, in either config format, naming the rule and the file.
+    let env = TestEnv::new();
+    env.file("big.txt", "x".repeat(1 << 20));
+    env.file(
+        "r.toml",
+        "[[rule]]\nid = \"acme.xes\"\nkeywords = [\"xxxx\"]\npattern = '''((x{1000}){1000})'''\n",
+    );
+    env.file(".gitleaks.toml", "[[rules]]\nid = \"xes\"\nregex = '''(x{1000}){1000}'''\n");
+    for (config, origin, id) in
+        [("r.toml", "r.toml:1", "acme.xes"), (".gitleaks.toml", ".gitleaks.toml:1", "gitleaks.xes")]
+    {
+        let out = env.run(&["dir", "big.txt", "--config", config]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(origin) && err.contains(id) && err.contains("too large"), "{err}");
+    }
+    let out = env.run(&["rules", "check", "r.toml"]);
+    assert_eq!(out.status.code(), Some(2), "rules check rejects it too");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("too large"));
+}
