@@ -62,6 +62,7 @@ pub enum RulesCommand {
         rules: RuleArgs,
     },
     /// Validate rule files: regex, capture group, examples, negative examples, entropy gates.
+    /// Gitleaks configs are read as `--config` reads them; their rules need no examples.
     Check {
         /// Rule files (TOML) to check; with none, the built-in rules.
         files: Vec<PathBuf>,

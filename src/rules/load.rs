@@ -60,6 +60,8 @@ pub struct Config {
     /// Things the file asks for that leakhound does not do, each naming file and line (gitleaks
     /// configs); commands print them.
     pub warnings: Vec<String>,
+    /// Translated from a gitleaks config, whose rules carry no examples to check.
+    pub gitleaks: bool,
 }
 
 /// Parses one file's text. `path` only names the file in errors and origins.
@@ -91,7 +93,7 @@ fn parse_rules(path: &Path, text: &str, validate_rules: bool) -> RuleResult<Conf
         }
         rules.push(Rule { syntax: rule.clone(), origin });
     }
-    Ok(Config { path: path.to_owned(), syntax, rules, warnings: Vec::new() })
+    Ok(Config { path: path.to_owned(), syntax, rules, warnings: Vec::new(), gitleaks: false })
 }
 
 /// Reads and parses a user's config or rule file.
