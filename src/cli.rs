@@ -96,6 +96,11 @@ pub struct RuleArgs {
     /// root is used when present.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Ignore `.leakhound.toml` and `.gitleaks.toml` in the scanned tree: a commit could
+    /// otherwise turn rules off for the scan of itself. For CI and sweeps (the GitLab template
+    /// passes it; `image` and `sweep` never read a scanned tree's config).
+    #[arg(long)]
+    pub no_repo_config: bool,
 }
 
 /// Where the report goes and how it looks: every command that reports (scans and `merge`).

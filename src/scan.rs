@@ -180,6 +180,7 @@ impl<'e> Scan<'e> {
                 .map(|i| RuleSummary::of(&self.engine.rule(i).syntax))
                 .collect(),
             root: None,
+            config: self.engine.config().cloned(),
         }
     }
 }

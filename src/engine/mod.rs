@@ -88,6 +88,7 @@ pub struct Engine {
     rules: Vec<CompiledRule>,
     prefilter: Prefilter,
     allow: Allow,
+    config: Option<crate::rules::load::ConfigUse>,
 }
 
 impl Engine {
@@ -132,7 +133,13 @@ impl Engine {
             origin: "global allowlist".into(),
             message,
         })?;
-        Ok(Engine { rules, prefilter, allow })
+        Ok(Engine { rules, prefilter, allow, config: set.config })
+    }
+
+    /// The config files the rules came from (see [`crate::rules::load::ConfigUse`]), for the
+    /// report.
+    pub fn config(&self) -> Option<&crate::rules::load::ConfigUse> {
+        self.config.as_ref()
     }
 
     /// The rules, indexed as [`Match::rule`].
@@ -448,7 +455,8 @@ mod tests {
 
     fn engine(text: &str) -> Engine {
         let config = parse_config(Path::new("t.toml"), text).expect("valid rules");
-        Engine::new(RuleSet { rules: config.rules, allow: config.syntax.allow }).expect("engine")
+        Engine::new(RuleSet { rules: config.rules, allow: config.syntax.allow, config: None })
+            .expect("engine")
     }
 
     const RULES: &str = r#"
@@ -596,7 +604,8 @@ commits = ["abc1234"]
         let config = parse_config(Path::new("t.toml"), RULES).expect("valid rules");
         let mut rules = config.rules;
         rules[0].syntax.pattern = "(tok_[a-z".into();
-        let e = Engine::new(RuleSet { rules, allow: config.syntax.allow }).expect("engine");
+        let e = Engine::new(RuleSet { rules, allow: config.syntax.allow, config: None })
+            .expect("engine");
         assert!(e.failed_rules().is_empty(), "nothing compiled yet");
         assert!(e.scan(b"x = tok_a1b2c3d4").is_empty());
         let failed: Vec<String> = e.failed_rules().iter().map(ToString::to_string).collect();

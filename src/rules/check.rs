@@ -4,7 +4,7 @@
 use crate::engine::{Engine, entropy};
 use crate::error::RuleError;
 use crate::rules::load::regex_builder;
-use crate::rules::{AllowSyntax, Rule, RuleSet};
+use crate::rules::{Rule, RuleSet};
 
 /// Checks each rule alone: its regex compiles and, when `examples` is set, it has examples and
 /// negative examples, every example yields a secret through the whole engine (keywords, entropy,
@@ -21,11 +21,10 @@ fn check_rule(rule: &Rule, examples: bool) -> Vec<RuleError> {
         origin: rule.origin.to_string(),
         message,
     };
-    let engine =
-        match Engine::new(RuleSet { rules: vec![rule.clone()], allow: AllowSyntax::default() }) {
-            Ok(engine) => engine,
-            Err(e) => return vec![e],
-        };
+    let engine = match Engine::new(RuleSet { rules: vec![rule.clone()], ..RuleSet::default() }) {
+        Ok(engine) => engine,
+        Err(e) => return vec![e],
+    };
     let compile_errors = engine.compile_all();
     if !compile_errors.is_empty() {
         return compile_errors;

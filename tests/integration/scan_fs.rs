@@ -363,3 +363,36 @@ fn user_rule_with_nested_repetition_is_rejected_at_load() {
     assert_eq!(out.status.code(), Some(2), "rules check rejects it too");
     assert!(String::from_utf8_lossy(&out.stderr).contains("too large"));
 }
+
+#[test]
+fn repository_config_that_turns_builtin_rules_off_is_named() {
+    // Issue #19: a `.gitleaks.toml` in the scanned tree replaced every built-in rule and the
+    // scan said nothing. The summary and every report name the file and what it turned off;
+    // `--no-repo-config` ignores it.
+    let env = TestEnv::new();
+    std::fs::create_dir(env.path().join(".git")).expect("mkdir");
+    env.file(".gitleaks.toml", "[[rules]]\nid = \"nothing\"\nregex = '''nothing_[0-9]{8}'''\n");
+    env.file("a.env", format!("AWS_ACCESS_KEY_ID={}\n", fake::aws_key_id()));
+    let (code, doc) = env.json(&["dir", "."]);
+    assert_eq!(code, 0, "{doc}");
+    let config = &doc["config"];
+    let all = config["builtin_rules"].as_u64().expect("count");
+    assert!(all > 50 && config["builtin_off"] == all, "{config}");
+    assert!(
+        config["files"][0].as_str().is_some_and(|f| f.ends_with("/.gitleaks.toml")),
+        "{config}"
+    );
+    let out = env.run(&["dir", "."]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(".gitleaks.toml")
+            && text.contains(&format!("{all} of {all} built-in rules off")),
+        "{text}"
+    );
+    let out = env.run(&["dir", ".", "--format", "gitlab"]);
+    let gitlab = String::from_utf8_lossy(&out.stdout);
+    assert!(gitlab.contains(&format!("{all} of {all} built-in rules off")), "{gitlab}");
+    let (code, doc) = env.json(&["dir", ".", "--no-repo-config"]);
+    assert_eq!((code, rule_ids(&doc)), (1, vec!["aws.access-key-id".to_owned()]), "{doc}");
+    assert!(doc.get("config").is_none(), "{doc}");
+}
