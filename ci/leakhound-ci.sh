@@ -21,6 +21,10 @@
 #   LEAKHOUND_FAIL_ON_FINDINGS  true (default): findings fail the job; false: report only
 #   LEAKHOUND_FULL_HISTORY      true: scan everything whatever the pipeline
 #   LEAKHOUND_BASELINE          a JSON report of accepted findings (--baseline), when present
+#   LEAKHOUND_CONFIG            a config file (--config), e.g. one kept outside the scanned project
+#   LEAKHOUND_REPO_CONFIG       false (default): ignore the project's .leakhound.toml/.gitleaks.toml
+#                               (--no-repo-config), since the pushed commit could turn rules off
+#                               for its own scan; true: honour it
 #   LEAKHOUND_ARGS              extra arguments for `leakhound git` (word-split)
 #   LEAKHOUND_DEEPEN            first deepening step for shallow clones (default: 50, doubles)
 set -eu
@@ -108,6 +112,12 @@ branch_point() {
 set --
 if [ -n "${LEAKHOUND_BASELINE:-}" ] && [ -f "$LEAKHOUND_BASELINE" ]; then
   set -- --baseline "$LEAKHOUND_BASELINE"
+fi
+if [ -n "${LEAKHOUND_CONFIG:-}" ]; then
+  set -- "$@" --config "$LEAKHOUND_CONFIG"
+fi
+if [ "${LEAKHOUND_REPO_CONFIG:-false}" != true ]; then
+  set -- "$@" --no-repo-config
 fi
 tip=${CI_COMMIT_SHA:-$(git rev-parse HEAD)}
 

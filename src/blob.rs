@@ -55,9 +55,86 @@ impl Blob {
 /// How many leading bytes decide whether content is binary (as git and ripgrep do).
 pub const BINARY_PROBE: usize = 8192;
 
-/// True when content looks binary: a NUL byte in its first [`BINARY_PROBE`] bytes.
+/// True when content looks binary: a NUL byte in its first [`BINARY_PROBE`] bytes, unless it is
+/// UTF-16 text (see [`utf16`]), whose ASCII characters all carry a zero byte.
 pub fn looks_binary(data: &[u8]) -> bool {
-    memchr::memchr(0, &data[..data.len().min(BINARY_PROBE)]).is_some()
+    memchr::memchr(0, &data[..data.len().min(BINARY_PROBE)]).is_some() && utf16(data).is_none()
+}
+
+/// The byte order of UTF-16 text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Utf16 {
+    /// Little-endian (what Windows writes: `reg export`, PowerShell's `Out-File`).
+    Le,
+    /// Big-endian.
+    Be,
+}
+
+impl Utf16 {
+    fn unit(self, pair: &[u8]) -> u16 {
+        let pair = [pair[0], pair[1]];
+        match self {
+            Utf16::Le => u16::from_le_bytes(pair),
+            Utf16::Be => u16::from_be_bytes(pair),
+        }
+    }
+}
+
+/// The byte order when `data` is UTF-16 text: a byte-order mark says so, or, without one, the
+/// first [`BINARY_PROBE`] bytes hold zeros in alternate positions (three pairs in four or more,
+/// as ASCII-range text does); either way those bytes must decode to text, so a binary that
+/// happens to start with `FF FE` or to be an array of small 16-bit numbers is not taken for it.
+pub fn utf16(data: &[u8]) -> Option<Utf16> {
+    let probe = &data[..data.len().min(BINARY_PROBE)];
+    let (order, units) = match probe {
+        // The UTF-32LE mark starts like UTF-16LE's.
+        [0xFF, 0xFE, 0, 0, ..] => return None,
+        [0xFF, 0xFE, rest @ ..] => (Utf16::Le, rest),
+        [0xFE, 0xFF, rest @ ..] => (Utf16::Be, rest),
+        _ => {
+            // Every ASCII character of BOM-less UTF-16 has a zero byte: text without a NUL (the
+            // usual case) costs one `memchr`.
+            memchr::memchr(0, probe)?;
+            let pairs = probe.len() / 2;
+            let zeros = |parity: usize| {
+                probe[..pairs * 2].iter().skip(parity).step_by(2).filter(|&&b| b == 0).count()
+            };
+            let (even, odd) = (zeros(0), zeros(1));
+            let mostly = |n: usize| pairs > 0 && n * 4 >= pairs * 3;
+            let order = match (mostly(even), mostly(odd)) {
+                (false, true) => Utf16::Le,
+                (true, false) => Utf16::Be,
+                _ => return None,
+            };
+            (order, probe)
+        }
+    };
+    let decoded = char::decode_utf16(units.chunks_exact(2).map(|p| order.unit(p)));
+    let (mut chars, mut odd) = (0usize, 0usize);
+    for c in decoded {
+        chars += 1;
+        let text = c.is_ok_and(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r' | '\x0c'));
+        odd += usize::from(!text);
+    }
+    // A stray control character (or a surrogate pair cut by the probe's end) is tolerated.
+    (chars > 0 && odd * 100 <= chars).then_some(order)
+}
+
+/// UTF-16 text (see [`utf16`]) as UTF-8, without its byte-order mark; `None` for anything else.
+/// An unpaired surrogate becomes U+FFFD; a last odd byte, which is no code unit, is dropped.
+pub fn utf16_to_utf8(data: &[u8]) -> Option<Vec<u8>> {
+    let order = utf16(data)?;
+    let body = match (order, data) {
+        (Utf16::Le, [0xFF, 0xFE, rest @ ..]) | (Utf16::Be, [0xFE, 0xFF, rest @ ..]) => rest,
+        _ => data,
+    };
+    let mut out = Vec::with_capacity(body.len() / 2);
+    let mut buf = [0; 4];
+    for c in char::decode_utf16(body.chunks_exact(2).map(|p| order.unit(p))) {
+        let c = c.unwrap_or(char::REPLACEMENT_CHARACTER);
+        out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -74,5 +151,44 @@ mod tests {
     fn binary_probe() {
         assert!(looks_binary(b"ab\0cd"));
         assert!(!looks_binary(b"plain text"));
+    }
+
+    fn encode(text: &str, order: Utf16, bom: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        for unit in std::iter::once(0xFEFF).filter(|_| bom).chain(text.encode_utf16()) {
+            out.extend(match order {
+                Utf16::Le => unit.to_le_bytes(),
+                Utf16::Be => unit.to_be_bytes(),
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn utf16_text_is_decoded_and_not_binary() {
+        let text = "Windows Registry Editor Version 5.00\r\n\r\n\"Key\"=\"välue €\"\r\n";
+        for (order, bom) in
+            [(Utf16::Le, true), (Utf16::Be, true), (Utf16::Le, false), (Utf16::Be, false)]
+        {
+            let data = encode(text, order, bom);
+            assert_eq!(utf16(&data), Some(order), "{order:?} bom={bom}");
+            assert!(!looks_binary(&data));
+            assert_eq!(utf16_to_utf8(&data).as_deref(), Some(text.as_bytes()));
+        }
+        // Non-Latin text has few zero bytes: only a byte-order mark tells.
+        let cjk = encode("密码 = 秘密", Utf16::Le, true);
+        assert_eq!(utf16_to_utf8(&cjk).as_deref(), Some("密码 = 秘密".as_bytes()));
+    }
+
+    #[test]
+    fn binaries_are_not_taken_for_utf16() {
+        // Small 16-bit numbers (zeros in alternate positions, but control characters), a
+        // UTF-32 mark, an executable header, and plain text.
+        let shorts: Vec<u8> = (1u16..200).flat_map(|n| (n % 31).to_le_bytes()).collect();
+        assert!(utf16(&shorts).is_none() && looks_binary(&shorts));
+        assert!(utf16(b"\xff\xfe\0\0a\0\0\0").is_none());
+        assert!(utf16(b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0").is_none());
+        assert!(utf16(b"plain text").is_none());
+        assert!(utf16_to_utf8(b"plain text").is_none());
     }
 }

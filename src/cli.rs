@@ -63,6 +63,7 @@ pub enum RulesCommand {
         rules: RuleArgs,
     },
     /// Validate rule files: regex, capture group, examples, negative examples, entropy gates.
+    /// Gitleaks configs are read as `--config` reads them; their rules need no examples.
     Check {
         /// Rule files (TOML) to check; with none, the built-in rules.
         files: Vec<PathBuf>,
@@ -96,6 +97,11 @@ pub struct RuleArgs {
     /// root is used when present.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Ignore `.leakhound.toml` and `.gitleaks.toml` in the scanned tree: a commit could
+    /// otherwise turn rules off for the scan of itself. For CI and sweeps (the GitLab template
+    /// passes it; `image` and `sweep` never read a scanned tree's config).
+    #[arg(long)]
+    pub no_repo_config: bool,
 }
 
 /// Where the report goes and how it looks: every command that reports (scans and `merge`).

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use crate::blob::{Blob, BlobId, looks_binary};
+use crate::blob::{Blob, BlobId, looks_binary, utf16_to_utf8};
 use crate::engine::{Engine, Match};
 use crate::error::ScanError;
 use crate::finding::{Finding, Provenance, Skipped, fingerprint};
@@ -87,7 +87,11 @@ impl<'e> Scan<'e> {
             self.counters.duplicates.fetch_add(1, Relaxed);
             return Some(Arc::clone(found));
         }
-        if looks_binary(data) {
+        // UTF-16 text (Windows configs, `.reg` and PowerShell exports) is scanned as the UTF-8
+        // it decodes to, and located by that text's lines and columns (#19).
+        let decoded = utf16_to_utf8(data);
+        let text = decoded.as_deref().unwrap_or(data);
+        if looks_binary(text) {
             self.skipped(Skip::Binary);
             return None;
         }
@@ -97,7 +101,7 @@ impl<'e> Scan<'e> {
             self.counters.scanned.fetch_add(1, Relaxed);
             self.counters.bytes.fetch_add(data.len() as u64, Relaxed);
         }
-        let found = Arc::new(self.engine.scan(data));
+        let found = Arc::new(self.engine.scan(text));
         if let Some(id) = id {
             lock(&self.seen).insert(id, Arc::clone(&found));
         }
@@ -143,6 +147,9 @@ impl<'e> Scan<'e> {
         let mut findings = self.findings.into_inner().unwrap_or_else(PoisonError::into_inner);
         findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         let mut errors = self.errors.into_inner().unwrap_or_else(PoisonError::into_inner);
+        errors.extend(
+            self.engine.failed_rules().into_iter().map(|e| ScanError::new("rules", e.to_string())),
+        );
         errors.sort_by(|a, b| a.origin.cmp(&b.origin).then_with(|| a.message.cmp(&b.message)));
         let mut skipped = self.not_scanned.into_inner().unwrap_or_else(PoisonError::into_inner);
         skipped.sort();
@@ -173,6 +180,7 @@ impl<'e> Scan<'e> {
                 .map(|i| RuleSummary::of(&self.engine.rule(i).syntax))
                 .collect(),
             root: None,
+            config: self.engine.config().cloned(),
         }
     }
 }

@@ -71,10 +71,12 @@ pub fn repository_root(path: &Path) -> PathBuf {
 }
 
 /// The configs in force: `--config` (leakhound or gitleaks format), else `.leakhound.toml` at
-/// `root`, else `.gitleaks.toml` there. Warnings about unsupported gitleaks features go to stderr.
+/// `root`, else `.gitleaks.toml` there, unless `--no-repo-config`. Warnings about unsupported
+/// gitleaks features go to stderr; the report names the file (see [`Report::config`]).
 pub fn configs(args: &RuleArgs, root: Option<&Path>) -> Result<Vec<Config>> {
     let path = match (&args.config, root) {
         (Some(path), _) => Some(path.clone()),
+        (None, Some(_)) if args.no_repo_config => None,
         (None, Some(root)) => [CONFIG_FILE, gitleaks::CONFIG_FILE]
             .iter()
             .map(|name| root.join(name))
@@ -144,6 +146,9 @@ pub fn deliver(report: &Report, args: &OutputArgs) -> Result<Outcome> {
         if !args.quiet {
             eprint_errors(report);
             for line in report::text::skipped_lines(report) {
+                eprintln!("leakhound: {line}");
+            }
+            if let Some(line) = report::text::config_line(report) {
                 eprintln!("leakhound: {line}");
             }
             eprintln!("{}", report::text::summary(&report.stats));

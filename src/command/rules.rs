@@ -7,7 +7,8 @@ use anyhow::{Result, bail};
 use super::{Outcome, configs};
 use crate::cli::{ListFormat, RulesCommand};
 use crate::rules::check::check;
-use crate::rules::load::{build_rule_set, load_builtin, load_config_file};
+use crate::rules::gitleaks::load_any;
+use crate::rules::load::{build_rule_set, load_builtin};
 
 /// Runs a `rules` subcommand.
 pub fn run(command: &RulesCommand) -> Result<Outcome> {
@@ -37,21 +38,30 @@ pub fn run(command: &RulesCommand) -> Result<Outcome> {
             Ok(Outcome::Clean)
         }
         RulesCommand::Check { files } => {
-            let mut rules = Vec::new();
+            let (mut count, mut errors) = (0, Vec::new());
             if files.is_empty() {
-                rules = load_builtin()?.rules;
+                let rules = load_builtin()?.rules;
+                count = rules.len();
+                errors = check(&rules, true);
             }
+            // The loader `--config` uses, so a file that loads there checks here, in either
+            // format (#19).
             for file in files {
-                rules.extend(load_config_file(file)?.rules);
+                for config in load_any(file)? {
+                    for warning in &config.warnings {
+                        eprintln!("leakhound: warning: {warning}");
+                    }
+                    count += config.rules.len();
+                    errors.extend(check(&config.rules, !config.gitleaks));
+                }
             }
-            let errors = check(&rules);
             for e in &errors {
                 eprintln!("leakhound: {e}");
             }
             if !errors.is_empty() {
-                bail!("{} problem(s) in {} rule(s)", errors.len(), rules.len());
+                bail!("{} problem(s) in {count} rule(s)", errors.len());
             }
-            eprintln!("{} rule(s) ok", rules.len());
+            eprintln!("{count} rule(s) ok");
             Ok(Outcome::Clean)
         }
     }

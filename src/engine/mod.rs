@@ -88,6 +88,7 @@ pub struct Engine {
     rules: Vec<CompiledRule>,
     prefilter: Prefilter,
     allow: Allow,
+    config: Option<crate::rules::load::ConfigUse>,
 }
 
 impl Engine {
@@ -132,7 +133,13 @@ impl Engine {
             origin: "global allowlist".into(),
             message,
         })?;
-        Ok(Engine { rules, prefilter, allow })
+        Ok(Engine { rules, prefilter, allow, config: set.config })
+    }
+
+    /// The config files the rules came from (see [`crate::rules::load::ConfigUse`]), for the
+    /// report.
+    pub fn config(&self) -> Option<&crate::rules::load::ConfigUse> {
+        self.config.as_ref()
     }
 
     /// The rules, indexed as [`Match::rule`].
@@ -164,6 +171,24 @@ impl Engine {
                     rule_id: r.rule.id().to_owned(),
                     origin: r.rule.origin.to_string(),
                     message,
+                })
+            })
+            .collect()
+    }
+
+    /// Rules whose regex a scan tried to compile and could not (over the size limit, say): they
+    /// found nothing, which a report must say rather than look clean.
+    pub fn failed_rules(&self) -> Vec<RuleError> {
+        self.rules
+            .iter()
+            .filter_map(|r| {
+                let Some(Err(message)) = r.regex.get() else { return None };
+                Some(RuleError::Rule {
+                    rule_id: r.rule.id().to_owned(),
+                    origin: r.rule.origin.to_string(),
+                    message: format!(
+                        "its pattern does not compile, so it searched nothing: {message}"
+                    ),
                 })
             })
             .collect()
@@ -430,7 +455,8 @@ mod tests {
 
     fn engine(text: &str) -> Engine {
         let config = parse_config(Path::new("t.toml"), text).expect("valid rules");
-        Engine::new(RuleSet { rules: config.rules, allow: config.syntax.allow }).expect("engine")
+        Engine::new(RuleSet { rules: config.rules, allow: config.syntax.allow, config: None })
+            .expect("engine")
     }
 
     const RULES: &str = r#"
@@ -571,6 +597,20 @@ commits = ["abc1234"]
         assert!(!e.allowed_at(&m[0], "a.txt", None));
         assert!(!e.allowed_at(&m[0], "a.txt", Some("def5678")));
         assert!(e.allowed_at(&m[0], "a.txt", Some("ABC1234def")), "commit prefix");
+    }
+
+    #[test]
+    fn rule_whose_regex_does_not_compile_is_reported() {
+        let config = parse_config(Path::new("t.toml"), RULES).expect("valid rules");
+        let mut rules = config.rules;
+        rules[0].syntax.pattern = "(tok_[a-z".into();
+        let e = Engine::new(RuleSet { rules, allow: config.syntax.allow, config: None })
+            .expect("engine");
+        assert!(e.failed_rules().is_empty(), "nothing compiled yet");
+        assert!(e.scan(b"x = tok_a1b2c3d4").is_empty());
+        let failed: Vec<String> = e.failed_rules().iter().map(ToString::to_string).collect();
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert!(failed[0].contains("test.token") && failed[0].contains("searched nothing"));
     }
 
     #[test]

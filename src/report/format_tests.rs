@@ -105,6 +105,7 @@ pub(crate) fn fixture() -> Report {
             rule("slack.bot-token", Severity::High, None),
         ],
         root: None,
+        config: None,
     }
 }
 

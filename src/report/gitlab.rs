@@ -56,6 +56,7 @@ pub fn document(report: &Report, options: &Options) -> Value {
         .chain(report.skipped.iter().map(|s| {
             json!({"level": "info", "value": format!("not scanned: {}: {}", s.origin, s.reason)})
         }))
+        .chain(super::text::config_line(report).map(|line| json!({"level": "info", "value": line})))
         .collect();
     if !messages.is_empty() {
         scan["messages"] = Value::Array(messages);

@@ -17,6 +17,7 @@
 //!   }],
 //!   "errors": [{"origin", "message"}],
 //!   "skipped": [{"origin", "reason"}],   // deliberately not scanned, named: not failures
+//!   "config": {"files", "builtin_rules", "builtin_off"},   // only when a config file was read
 //!   "stats": {"scanned", "bytes", "commit_messages", "findings", "skipped_binary",
 //!             "skipped_too_large", "skipped_special", "skipped_allowlisted", "duplicates",
 //!             "suppressed", "errors", "elapsed_ms"}
@@ -29,7 +30,8 @@
 //! commit messages are counted in `stats.commit_messages`.
 //!
 //! JSON Lines (`--format jsonl`): one finding object per line, then one `{"error": {...}}` line
-//! per failure, then one `{"skipped": {...}}` line per item not scanned.
+//! per failure, then one `{"skipped": {...}}` line per item not scanned, then a `{"config":
+//! {...}}` line when a config file was read.
 
 use std::io::{self, Write};
 
@@ -69,6 +71,9 @@ pub struct Document {
     pub skipped: Vec<Skipped>,
     /// Counters.
     pub stats: Stats,
+    /// The config files read and the built-in rules they turned off (absent with none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<crate::rules::load::ConfigUse>,
 }
 
 /// Findings as they may be shown.
@@ -89,6 +94,7 @@ pub fn write(report: &Report, options: &Options, out: &mut dyn Write) -> io::Res
         errors: report.errors.clone(),
         skipped: report.skipped.clone(),
         stats: report.stats.clone(),
+        config: report.config.clone(),
     };
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     writeln!(out)
@@ -106,6 +112,10 @@ pub fn write_lines(report: &Report, options: &Options, out: &mut dyn Write) -> i
     }
     for item in &report.skipped {
         serde_json::to_writer(&mut *out, &serde_json::json!({ "skipped": item }))?;
+        writeln!(out)?;
+    }
+    if let Some(config) = &report.config {
+        serde_json::to_writer(&mut *out, &serde_json::json!({ "config": config }))?;
         writeln!(out)?;
     }
     Ok(())

@@ -88,6 +88,9 @@ pub struct Report {
     /// The repository root the scan belongs to, when a command knows it: the ignore file is
     /// read there (otherwise at the current directory's repository root).
     pub root: Option<std::path::PathBuf>,
+    /// The config files the rules came from and the built-in rules they turned off; `None` with
+    /// the built-in rules alone.
+    pub config: Option<crate::rules::load::ConfigUse>,
 }
 
 /// What a reporter needs to know about a rule: a slice of [`crate::rules::RuleSyntax`] so reports

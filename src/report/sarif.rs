@@ -9,8 +9,9 @@
 //! under `properties`. The secret appears only with `--show-secrets` (`properties.secret`);
 //! messages carry the redacted form. Failures become tool execution notifications (level
 //! `error`) and mark the invocation unsuccessful; what was deliberately not scanned (the report's
-//! `skipped`) becomes notifications of level `note`. Depends only on [`Report`]; knows nothing
-//! of scanning.
+//! `skipped`) becomes notifications of level `note`. The run's `properties` hold the target, the
+//! stats and, when a config file was read, `config` (its files and the built-in rules it turned
+//! off). Depends only on [`Report`]; knows nothing of scanning.
 
 use std::io::{self, Write};
 
@@ -80,6 +81,10 @@ pub fn document(report: &Report, options: &Options) -> Value {
         })
     });
     let notifications: Vec<Value> = errors.chain(not_scanned).collect();
+    let mut properties = json!({"target": report.target, "stats": report.stats});
+    if let Some(config) = &report.config {
+        properties["config"] = json!(config);
+    }
     json!({
         "$schema": SCHEMA,
         "version": VERSION,
@@ -97,7 +102,7 @@ pub fn document(report: &Report, options: &Options) -> Value {
                 "toolExecutionNotifications": notifications,
             }],
             "results": results,
-            "properties": {"target": report.target, "stats": report.stats},
+            "properties": properties,
         }],
     })
 }

@@ -24,7 +24,23 @@ pub fn write(report: &Report, options: &Options, out: &mut dyn Write) -> io::Res
     for line in skipped_lines(report) {
         writeln!(out, "{line}")?;
     }
+    if let Some(line) = config_line(report) {
+        writeln!(out, "{line}")?;
+    }
     writeln!(out, "{}", summary(&report.stats))
+}
+
+/// `rules: config FILE, N of M built-in rules off`, when a config file was read: a config in the
+/// scanned tree may turn rules off, and the reader must see that it did.
+pub fn config_line(report: &Report) -> Option<String> {
+    let c = report.config.as_ref()?;
+    let files: Vec<String> = c.files.iter().map(|f| sanitize(f)).collect();
+    Some(format!(
+        "rules: config {}, {} of {} built-in rules off",
+        files.join(" + "),
+        c.builtin_off,
+        c.builtin_rules
+    ))
 }
 
 /// One `not scanned: ORIGIN: REASON` line per item deliberately not scanned (the report's

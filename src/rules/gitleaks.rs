@@ -310,7 +310,13 @@ pub fn load(path: &Path, text: &str, depth: usize) -> RuleResult<Vec<Config>> {
         allow: global,
         rules: rules.iter().map(|r| r.syntax.clone()).collect(),
     };
-    configs.push(Config { path: path.to_owned(), syntax, rules, warnings: file.warnings });
+    configs.push(Config {
+        path: path.to_owned(),
+        syntax,
+        rules,
+        warnings: file.warnings,
+        gitleaks: true,
+    });
     // The chain starts from the defaults when any file in it asks for them.
     let any_default = configs.iter().any(|c| c.syntax.extend.use_default);
     for c in &mut configs {

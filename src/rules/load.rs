@@ -60,6 +60,8 @@ pub struct Config {
     /// Things the file asks for that leakhound does not do, each naming file and line (gitleaks
     /// configs); commands print them.
     pub warnings: Vec<String>,
+    /// Translated from a gitleaks config, whose rules carry no examples to check.
+    pub gitleaks: bool,
 }
 
 /// Parses one file's text. `path` only names the file in errors and origins.
@@ -91,7 +93,7 @@ fn parse_rules(path: &Path, text: &str, validate_rules: bool) -> RuleResult<Conf
         }
         rules.push(Rule { syntax: rule.clone(), origin });
     }
-    Ok(Config { path: path.to_owned(), syntax, rules, warnings: Vec::new() })
+    Ok(Config { path: path.to_owned(), syntax, rules, warnings: Vec::new(), gitleaks: false })
 }
 
 /// Reads and parses a user's config or rule file.
@@ -108,11 +110,26 @@ pub fn load_builtin() -> RuleResult<RuleSet> {
         // Built-in rules are validated by the test suite (`rules check` over every one) and in
         // debug builds; release builds skip parsing their patterns at load, which was about a
         // fifth of a ten-file pre-commit run's CPU.
-        let path = PathBuf::from(format!("builtin:rules/{name}"));
+        let path = PathBuf::from(format!("{BUILTIN}rules/{name}"));
         let config = parse_rules(&path, text, cfg!(debug_assertions))?;
         set.rules.extend(config.rules);
     }
     Ok(set)
+}
+
+/// Which config files a run's rules come from and how many built-in rules do not run as shipped
+/// (disabled, replaced by a rule with the same id, or dropped by `use_default = false`). Every
+/// report carries it: a config in the scanned tree can turn every built-in rule off, and that
+/// must not pass unseen (#19).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigUse {
+    /// The config files read, in order (a later one overrides an earlier one).
+    pub files: Vec<String>,
+    /// The built-in rules.
+    pub builtin_rules: u64,
+    /// Built-in rules that do not run as shipped.
+    pub builtin_off: u64,
 }
 
 /// Combines the built-in rules with user configs, in order: later configs override earlier ones.
@@ -138,16 +155,67 @@ pub fn build_rule_set(configs: &[Config]) -> RuleResult<RuleSet> {
     let disabled: Vec<&String> =
         configs.iter().flat_map(|c| &c.syntax.extend.disabled_rules).collect();
     set.rules.retain(|r| !disabled.iter().any(|d| *d == r.id()));
+    if !configs.is_empty() {
+        // Counting headers spares parsing the built-in files when the config drops them all.
+        let builtin: usize =
+            builtin::FILES.iter().map(|(_, text)| rule_header_lines(text).len()).sum();
+        let running = set
+            .rules
+            .iter()
+            .filter(|r| r.origin.file.to_str().is_some_and(|f| f.starts_with(BUILTIN)))
+            .count();
+        set.config = Some(ConfigUse {
+            files: configs.iter().map(|c| c.path.display().to_string()).collect(),
+            builtin_rules: builtin as u64,
+            builtin_off: builtin.saturating_sub(running) as u64,
+        });
+    }
     Ok(set)
 }
 
+/// What the built-in files' paths start with.
+const BUILTIN: &str = "builtin:";
+
 /// Builds the regex for a rule pattern with the options every caller must share: bytes, ASCII
 /// classes unless the pattern asks for Unicode (10x faster on large inputs, see
-/// `../shared/reference/performance-notes.md` §0.8), generous size limits for long alternations.
+/// `../shared/reference/performance-notes.md` §0.8), and size limits.
+///
+/// The compiled program may take 8 MiB: the largest built-in (`jwt.token`) takes 2 MiB, and
+/// [`MAX_PATTERN_SIZE`] keeps any pattern the loader accepts near that. The lazy DFA's cache may
+/// take 64 MiB per pattern: long chains need it (`x{8000}` fills most of it), and with less the
+/// regex crate falls back to its NFA simulation, which costs per byte as many steps as the
+/// pattern has positions.
 pub fn regex_builder(pattern: &str) -> regex::bytes::RegexBuilder {
     let mut builder = regex::bytes::RegexBuilder::new(pattern);
-    builder.unicode(false).size_limit(64 << 20).dfa_size_limit(64 << 20);
+    builder.unicode(false).size_limit(8 << 20).dfa_size_limit(64 << 20);
     builder
+}
+
+/// The most positions a rule's pattern may expand to (see [`expanded_size`]). The largest
+/// built-in pattern (`jwt.token`) has 12011. Measured (release, regex 1.13, one core): a chain
+/// of 8000 (`x{8000}` on 1 MB of 7999 `x` and a `y`, repeated) searches at 0.74 s/MB, 10000
+/// (`(x{100}){100}`) at 1.4 s/MB; `(x{1000}){1000}`, a million, did not finish.
+pub const MAX_PATTERN_SIZE: u64 = 16_384;
+
+/// How many positions a pattern's automaton has once every counted repetition is written out
+/// (`x{3}` is `xxx`, `x{3,}` is `xxxx*`), a Unicode class counting one per range of it. It bounds
+/// how many states a search tracks at once, so its work per byte of input, and its compiled
+/// size: `(x{1000}){1000}` is a million (#19), and searched a 1 MB line for minutes.
+pub fn expanded_size(hir: &regex_syntax::hir::Hir) -> u64 {
+    use regex_syntax::hir::{Class, HirKind};
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) | HirKind::Class(Class::Bytes(_)) => 1,
+        HirKind::Literal(literal) => literal.0.len() as u64,
+        HirKind::Class(Class::Unicode(class)) => class.ranges().len() as u64,
+        HirKind::Repetition(rep) => {
+            let copies = rep.max.unwrap_or(rep.min.saturating_add(1)).max(1);
+            expanded_size(&rep.sub).saturating_mul(u64::from(copies))
+        }
+        HirKind::Capture(capture) => expanded_size(&capture.sub),
+        HirKind::Concat(subs) | HirKind::Alternation(subs) => {
+            subs.iter().map(expanded_size).fold(0, u64::saturating_add)
+        }
+    }
 }
 
 /// Parses a pattern with the options [`regex_builder`] compiles it with, without compiling it;
@@ -188,6 +256,14 @@ pub(crate) fn validate(rule: &RuleSyntax, origin: &Origin) -> RuleResult<()> {
     }
     if hir.properties().minimum_len() == Some(0) {
         return fail("pattern can match the empty string".into());
+    }
+    let size = expanded_size(&hir);
+    if size > MAX_PATTERN_SIZE {
+        return fail(format!(
+            "pattern is too large to search in bounded time: its repetitions expand to {size} \
+             positions (at most {MAX_PATTERN_SIZE}); use smaller counts, or `+`, `*` in place of \
+             a large `{{n}}`"
+        ));
     }
     if rule.keywords.iter().any(String::is_empty) {
         return fail("a keyword is empty".into());
@@ -322,6 +398,23 @@ pattern = '''(x{3})'''
     }
 
     #[test]
+    fn nested_repetition_rule_is_rejected_at_load() {
+        // Issue #19: `(x{1000}){1000}` loaded without a word and searched a 1 MB line forever.
+        let text = GOOD.replace("(x{3})", "((x{1000}){1000})");
+        let msg = parse_config(Path::new("u.toml"), &text).expect_err("too large").to_string();
+        assert!(msg.contains("test.other") && msg.contains("u.toml:7"), "{msg}");
+        assert!(msg.contains("1000000 positions"), "{msg}");
+        let size = |p: &str| expanded_size(&parse_pattern(p).expect("parses"));
+        assert_eq!(size("a{3}"), 3);
+        assert_eq!(size("(ab|c){2,}x*"), 10, "`{{2,}}` is two copies and a starred one");
+        assert_eq!(
+            (size("[a-cx-z]"), size("(?u)[a-cx-z]")),
+            (1, 2),
+            "a Unicode class: one per range"
+        );
+    }
+
+    #[test]
     fn override_and_disable() {
         let user = parse_config(
             Path::new("u.toml"),
@@ -330,6 +423,10 @@ pattern = '''(x{3})'''
         .expect("valid");
         let base = parse_config(Path::new("b.toml"), GOOD).expect("valid");
         let mut set = build_rule_set(&[base, user]).expect("builds");
+        let config = set.config.clone().expect("configs were used");
+        assert_eq!(config.files, ["b.toml", "u.toml"]);
+        assert_eq!(config.builtin_off, 0, "no built-in rule is touched");
+        assert!(config.builtin_rules > 50, "{config:?}");
         set.rules.retain(|r| r.id().starts_with("test."));
         assert_eq!(set.rules.iter().map(Rule::id).collect::<Vec<_>>(), ["test.token"]);
     }

@@ -246,6 +246,9 @@ pub struct RuleSet {
     pub rules: Vec<Rule>,
     /// Allowlist applied to every rule.
     pub allow: AllowSyntax,
+    /// The config files the set was built from and what they did to the built-in rules; `None`
+    /// when only the built-in rules are in force.
+    pub config: Option<load::ConfigUse>,
 }
 
 impl RuleSet {

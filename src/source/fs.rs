@@ -4,8 +4,9 @@
 
 use std::cell::Cell;
 use std::fs::File;
-use std::io::Read;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use ignore::{WalkBuilder, WalkState};
 
@@ -92,8 +93,15 @@ fn visit(
         return;
     }
     let mut blob = Blob::new(BUFFER.take());
-    match read_capped(path, options.max_file_size, &mut blob.data) {
+    let read = File::open(path)
+        .and_then(|mut f| read_capped(&mut f, options.max_file_size, &mut blob.data));
+    match read {
         Ok(Content::Text) => sink.blob(&blob, &Provenance::file(shown)),
+        Ok(Content::Changed(why)) => {
+            // What was read may hold a secret: report it, and the file as not wholly scanned.
+            sink.blob(&blob, &Provenance::file(shown.clone()));
+            sink.error(ScanError::new(shown, why));
+        }
         Ok(Content::Binary) => sink.skipped(Skip::Binary),
         Ok(Content::TooLarge) => sink.skipped(Skip::TooLarge),
         Err(e) => sink.error(ScanError::new(shown, io_message(&e))),
@@ -108,24 +116,57 @@ thread_local! {
 }
 
 /// What reading a file gave.
+#[derive(Debug, PartialEq, Eq)]
 enum Content {
     /// The whole file is in the buffer.
     Text,
+    /// The file changed while it was read (its size or modification time after the read differs
+    /// from before it): the buffer holds what was read, which may not be all of it. The message
+    /// says so.
+    Changed(String),
     /// Its head looks binary; the rest was not read.
     Binary,
     /// It is larger than the cap; nothing useful was read.
     TooLarge,
 }
 
+/// An open file as [`read_capped`] sees it: its bytes, and its size and modification time from
+/// the handle. [`File`] is the implementation; tests give one whose size changes when they say.
+trait Handle: Read {
+    /// The handle's size and modification time now (`fstat`).
+    fn stamp(&self) -> io::Result<Stamp>;
+}
+
+/// Size and modification time of an open file: when two taken around a read differ, the file
+/// changed while it was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+impl Handle for File {
+    fn stamp(&self) -> io::Result<Stamp> {
+        let meta = self.metadata()?;
+        Ok(Stamp { len: meta.len(), modified: meta.modified().ok() })
+    }
+}
+
 /// Reads a file into `data` unless it is larger than `cap` or its head looks binary.
 ///
-/// It reads as many bytes as the open handle's size says, so no read is spent finding the end
-/// (a file that grows meanwhile is scanned as it was when opened). A size of 0 may come from a
-/// file system that does not know sizes: such a file is read to its end, `cap` permitting.
-fn read_capped(path: &Path, cap: u64, data: &mut Vec<u8>) -> std::io::Result<Content> {
+/// It reads as many bytes as the open handle's size says, so no read is spent finding the end.
+/// A size of 0 may come from a file system that does not know sizes: such a file is read to its
+/// end, `cap` permitting. A read shorter than the size is the whole content when the size did
+/// not change meanwhile (sysfs reports 4096 for a few bytes).
+///
+/// A file that shrinks or grows while it is read (a log being written, a file being replaced)
+/// was scanned only in part; a second `fstat` after the read (one syscall a text file, which
+/// replaces none of the reads) tells, and the file is reported as changed, as ripgrep reports
+/// I/O errors (#19).
+fn read_capped(file: &mut impl Handle, cap: u64, data: &mut Vec<u8>) -> io::Result<Content> {
     data.clear();
-    let mut file = File::open(path)?;
-    let len = file.metadata()?.len();
+    let before = file.stamp()?;
+    let len = before.len;
     if len > cap {
         return Ok(Content::TooLarge);
     }
@@ -133,15 +174,27 @@ fn read_capped(path: &Path, cap: u64, data: &mut Vec<u8>) -> std::io::Result<Con
     data.reserve(len as usize);
     // The head first: binaries (libraries, images, archives) are not worth copying whole.
     let head = want.min(BINARY_PROBE as u64);
-    (&mut file).take(head).read_to_end(data)?;
+    (&mut *file).take(head).read_to_end(data)?;
     if looks_binary(data) {
         return Ok(Content::Binary);
     }
     // A head shorter than asked for already met the end of the file.
     if data.len() as u64 == head {
-        file.take(want - head).read_to_end(data)?;
+        (&mut *file).take(want - head).read_to_end(data)?;
     }
-    Ok(if data.len() as u64 <= cap { Content::Text } else { Content::TooLarge })
+    if data.len() as u64 > cap {
+        return Ok(Content::TooLarge);
+    }
+    let after = file.stamp()?;
+    if after != before {
+        return Ok(Content::Changed(format!(
+            "the file changed while it was read ({len} bytes when opened, {} read, {} now): \
+             not all of it was scanned; scan it again when nothing writes to it",
+            data.len(),
+            after.len
+        )));
+    }
+    Ok(Content::Text)
 }
 
 /// For a root inside `base`: (the root as walked, the root relative to `base`).
@@ -195,5 +248,66 @@ pub fn io_message(e: &std::io::Error) -> String {
         std::io::ErrorKind::NotFound => "no such file or directory".into(),
         std::io::ErrorKind::PermissionDenied => "permission denied: cannot read it".into(),
         _ => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    /// A file whose content is `content` and whose size, asked before and after the read, is
+    /// `stated` and then `later` (a file that changed size in between when they differ).
+    struct Fake {
+        content: Cursor<Vec<u8>>,
+        stamps: std::cell::RefCell<Vec<u64>>,
+    }
+
+    impl Fake {
+        fn new(content: &[u8], stated: u64, later: u64) -> Fake {
+            Fake { content: Cursor::new(content.to_vec()), stamps: vec![later, stated].into() }
+        }
+    }
+
+    impl Read for Fake {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.content.read(buf)
+        }
+    }
+
+    impl Handle for Fake {
+        fn stamp(&self) -> io::Result<Stamp> {
+            let mut stamps = self.stamps.borrow_mut();
+            let len = if stamps.len() > 1 { stamps.pop() } else { stamps.last().copied() };
+            Ok(Stamp { len: len.expect("a size"), modified: None })
+        }
+    }
+
+    fn read(mut file: Fake) -> (Content, usize) {
+        let mut data = Vec::new();
+        let content = read_capped(&mut file, 1 << 30, &mut data).expect("reads");
+        (content, data.len())
+    }
+
+    #[test]
+    fn file_that_shrinks_or_grows_while_read_is_an_error() {
+        // Issue #19: 505 MB when opened, 199 MB read, reported as fully scanned.
+        let text = "line of text\n".repeat(2000);
+        let (content, got) = read(Fake::new(text.as_bytes(), 26_000 + 505, 26_000));
+        let Content::Changed(why) = content else {
+            panic!("shrunk file not reported: {content:?}")
+        };
+        assert!(why.contains("26505 bytes when opened, 26000 read, 26000 now"), "{why}");
+        assert_eq!(got, 26_000, "what was read is kept, to be scanned");
+        // Grown: as many bytes as stated were read, but the file is longer now.
+        let (content, _) = read(Fake::new(text.as_bytes(), 20_000, 26_000));
+        assert!(
+            matches!(content, Content::Changed(ref m) if m.contains("26000 now")),
+            "{content:?}"
+        );
+        // Unchanged: read whole.
+        assert_eq!(read(Fake::new(text.as_bytes(), 26_000, 26_000)), (Content::Text, 26_000));
+        // A size that is not the content's but does not change (sysfs): the content is whole.
+        assert_eq!(read(Fake::new(b"always [madvise] never\n", 4096, 4096)), (Content::Text, 23));
     }
 }

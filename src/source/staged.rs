@@ -363,7 +363,8 @@ fn read(
 }
 
 /// The line ranges `new` adds to `old`. Without context lines every hunk's new side is exactly
-/// the added lines, so the hunk headers suffice and no line is visited.
+/// the added lines, so the hunk headers suffice and no line is visited. Git counts lines at `\n`
+/// only; where a CR may end lines too, the ranges are recounted as the engine counts them.
 fn added_lines(old: &git2::Blob<'_>, new: &[u8]) -> Result<Vec<(usize, usize)>, git2::Error> {
     let mut options = DiffOptions::new();
     options.context_lines(0).interhunk_lines(0).force_text(true);
@@ -375,6 +376,10 @@ fn added_lines(old: &git2::Blob<'_>, new: &[u8]) -> Result<Vec<(usize, usize)>, 
         if lines > 0 {
             ranges.push((start, start + lines - 1));
         }
+    }
+    // UTF-16's CR is `0D 00`: recounting its raw bytes would find a lone CR in every CRLF.
+    if memchr::memchr(b'\r', new).is_some() && crate::blob::utf16(new).is_none() {
+        ranges = crate::engine::location::from_lf_lines(new, &ranges);
     }
     Ok(ranges)
 }

@@ -583,6 +583,7 @@ pub fn assemble<B: Assembler>(
             // The command fills in the rules in force; a sweep has no repository root.
             rules: Vec::new(),
             root: None,
+            config: None,
         },
         projects.into_values().collect(),
     ))

@@ -266,3 +266,34 @@ fn template_runs_the_script_and_uploads_the_report() {
     let script = std::fs::read_to_string(root.join("ci/leakhound-ci.sh")).expect("script");
     assert!(script.contains("gl-secret-detection-report.json"));
 }
+
+#[test]
+fn repository_config_is_ignored_by_the_template_unless_asked() {
+    // Issue #19: a pushed `.gitleaks.toml` that replaces every built-in rule hid the secret
+    // pushed with it. The template ignores the project's config unless LEAKHOUND_REPO_CONFIG.
+    let (p, before) = project_with_history();
+    std::fs::write(
+        p.env.path().join("dev/.gitleaks.toml"),
+        "[[rules]]\nid = \"nothing\"\nregex = '''nothing_[0-9]{8}'''\n",
+    )
+    .expect("write");
+    let c1 = p.commit("secret-c.env", &format!("KEY={}", key('C')), "config and secret");
+    p.dev(&["push", "-q", "origin", "main"]);
+    let clone = p.runner_clone("ci-config", "+refs/heads/main:refs/remotes/origin/main", 1, &c1);
+    let vars = [
+        ("CI_PIPELINE_SOURCE", "push"),
+        ("CI_COMMIT_SHA", c1.as_str()),
+        ("CI_COMMIT_BEFORE_SHA", before.as_str()),
+        ("CI_COMMIT_BRANCH", "main"),
+        ("CI_COMMIT_REF_NAME", "main"),
+    ];
+    let (out, found) = run_ci(&clone, &vars);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(found, BTreeSet::from([('C', c1.clone())]), "{}", stderr(&out));
+    let mut vars = vars.to_vec();
+    vars.push(("LEAKHOUND_REPO_CONFIG", "true"));
+    let (out, found) = run_ci(&clone, &vars);
+    assert_eq!((out.status.code(), found.len()), (Some(0), 0), "{}", stderr(&out));
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(summary.contains("built-in rules off"), "the summary says so: {summary}");
+}

@@ -183,3 +183,23 @@ fn commit_allowlists_and_gitleaksignore_in_git_history() {
     let (code, doc) = env.json(&["git", &repo_arg]);
     assert_eq!((code, &doc["stats"]["suppressed"]), (0, &serde_json::json!(1)), "{doc}");
 }
+
+#[test]
+fn rules_check_accepts_a_gitleaks_config_that_config_loads() {
+    // Issue #19: `rules check` read only leakhound's format and rejected a gitleaks config that
+    // `--config` loads. It now uses the same loader; gitleaks rules need no examples.
+    let env = TestEnv::new();
+    env.file("team.toml", CONFIG);
+    assert_ne!(env.run(&["dir", ".", "--config", "team.toml"]).status.code(), Some(2));
+    let out = env.run(&["rules", "check", "team.toml"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("rule(s) ok"), "{err}");
+    assert!(err.contains("team.toml:31") && err.contains("pem-files"), "warnings shown: {err}");
+    // What is wrong is still found.
+    env.file("bad.toml", "[[rules]]\nid = \"acme\"\nregex = '''acme_[a-z'''\n");
+    let out = env.run(&["rules", "check", "bad.toml"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("bad.toml:1") && err.contains("gitleaks.acme"), "{err}");
+}

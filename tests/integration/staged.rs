@@ -101,6 +101,23 @@ fn reports_only_added_lines_at_their_staged_line() {
 }
 
 #[test]
+fn cr_only_line_endings_give_right_line_numbers_for_added_lines() {
+    // Issue #19: git counts lines at LF only, the engine at CR too; the added lines are
+    // recounted, so the secret added below a CR-ended line is reported and the committed one is not.
+    let repo = Repo::new();
+    repo.stage("mac.txt", format!("a = 1\rOLD = '{}'\n", fake::github_pat()));
+    repo.commit("old secret, already committed");
+    repo.stage(
+        "mac.txt",
+        format!("a = 1\rOLD = '{}'\nkey = {}\n", fake::github_pat(), fake::aws_key_id()),
+    );
+    let (code, doc) = repo.staged(&[]);
+    assert_eq!(code, 1, "{doc}");
+    assert_eq!(rule_ids(&doc), ["aws.access-key-id"]);
+    assert_eq!(places(&doc), [("mac.txt".to_owned(), 3)]);
+}
+
+#[test]
 fn initial_commit_without_head_scans_every_staged_line() {
     let repo = Repo::new();
     repo.stage("config/.env", format!("# settings\n\nAWS_ACCESS_KEY_ID={}\n", fake::aws_key_id()));
