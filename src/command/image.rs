@@ -5,10 +5,9 @@ use std::io::Read;
 
 use anyhow::{Context, Result, bail};
 
-use super::{Outcome, engine, finish};
+use super::{Outcome, engine, finish, new_scan};
 use crate::cli::{ImageArgs, RegistryArgs};
 use crate::report::text::sanitize;
-use crate::scan::Scan;
 use crate::source::http::{Notify, Retry};
 use crate::source::oci::auth::{self, Credentials};
 use crate::source::oci::layer::LayerOptions;
@@ -47,7 +46,7 @@ pub fn run(args: &ImageArgs) -> Result<Outcome> {
         },
     };
     let engine = engine(&args.scan.rules, None)?;
-    let scan = Scan::new(&engine);
+    let scan = new_scan(&engine, &args.scan);
     let warnings = scan_images(&refs, &options, &scan);
     if !args.scan.output.quiet {
         for w in &warnings {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::{Outcome, configs, finish};
+use super::{Outcome, configs, finish, new_scan};
 use crate::cache::Cache;
 use crate::cli::SweepArgs;
 use crate::engine::Engine;
@@ -16,7 +16,6 @@ use crate::error::ScanError;
 use crate::report::RuleSummary;
 use crate::report::text::sanitize;
 use crate::rules::load::build_rule_set;
-use crate::scan::Scan;
 use crate::source::enumerate::{Filter, Listed};
 use crate::source::http::{HttpOptions, RegistryHttp, Retry, base_url};
 use crate::source::oci::auth;
@@ -70,7 +69,7 @@ pub fn run(args: &SweepArgs) -> Result<Outcome> {
     let set = build_rule_set(&configs(&args.scan.rules, None)?)?;
     let rules = set.digest();
     let engine = Engine::new(set)?;
-    let scan = Scan::new(&engine);
+    let scan = new_scan(&engine, &args.scan);
     let registry = Registry::new(RegistryOptions {
         credentials,
         insecure: access.insecure_registry,
