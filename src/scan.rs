@@ -246,6 +246,7 @@ impl<'e> Scan<'e> {
                 }));
             }
             Item::TooLarge => self.skipped(Skip::TooLarge),
+            Item::Binary => self.skipped(Skip::Binary),
             Item::Special => self.skipped(Skip::Special),
             Item::NotScanned { name, reason } => {
                 self.not_scanned(Skipped::new(place(&name), reason));

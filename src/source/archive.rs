@@ -14,7 +14,7 @@
 use std::cell::Cell;
 use std::io::{self, Cursor, Read};
 
-use crate::blob::{Blob, BlobId};
+use crate::blob::{BINARY_PROBE, Blob, BlobId, looks_binary};
 
 /// An inflate ratio above this (inflated : stored) marks a member as a decompression bomb.
 /// Text compresses 3–20:1, long runs of one line rarely beyond 200:1; deflate's own ceiling is
@@ -154,6 +154,8 @@ pub enum Item<'a> {
     },
     /// A member over the size cap: counted, not read.
     TooLarge,
+    /// A member whose head looks binary (and is no archive): counted, not read further.
+    Binary,
     /// A symlink member (its content is a path), never followed.
     Special,
     /// Content deliberately not scanned (a cap, an encrypted member, an unsupported format):
@@ -275,7 +277,18 @@ impl Walker<'_> {
         }
         let mut data = std::mem::take(&mut self.buffer);
         data.clear();
-        let result = reader.take(self.limits.max_member + 1).read_to_end(&mut data);
+        // The head first, as files are read: most of a jar or wheel is classes and shared
+        // libraries, not worth inflating whole (nor hashing) once their head looks binary.
+        let head = reader.take(BINARY_PROBE as u64).read_to_end(&mut data);
+        if head.is_ok() && looks_binary(&data) && sniff(&data).is_none() {
+            (self.out)(Item::Binary);
+            self.buffer = data;
+            return Read1::Done;
+        }
+        let result = head.and_then(|_| {
+            let left = (self.limits.max_member + 1).saturating_sub(data.len() as u64);
+            reader.take(left).read_to_end(&mut data)
+        });
         let step = match result {
             Ok(_) if data.len() as u64 > self.limits.max_member => {
                 // The header understated the size.
@@ -522,6 +535,7 @@ mod tests {
                     format!("{name}={}", String::from_utf8_lossy(&blob.data))
                 }
                 Item::TooLarge => "too large".into(),
+                Item::Binary => "binary".into(),
                 Item::Special => "special".into(),
                 Item::NotScanned { name, reason } => format!("skip {name}: {reason}"),
                 Item::Error { name, reason } => format!("error {name}: {reason}"),
@@ -550,8 +564,8 @@ mod tests {
 
     #[test]
     fn zip_members_in_order() {
-        let data = zip_of(&[("a.txt", b"one"), ("dir/b.txt", b"two")]);
-        assert_eq!(items(&data, &Limits::default()), ["a.txt=one", "dir/b.txt=two"]);
+        let data = zip_of(&[("a.txt", b"one"), ("lib.so", b"\x7fELF\0\0"), ("dir/b.txt", b"two")]);
+        assert_eq!(items(&data, &Limits::default()), ["a.txt=one", "binary", "dir/b.txt=two"]);
     }
 
     #[test]
@@ -564,8 +578,8 @@ mod tests {
 
     #[test]
     fn ratio_cap_stops_a_bomb_member() {
-        let zeros = vec![0u8; 8 << 20];
-        let data = zip_of(&[("bomb", &zeros), ("after.txt", b"fine")]);
+        let filler = vec![b'A'; 8 << 20];
+        let data = zip_of(&[("bomb", &filler), ("after.txt", b"fine")]);
         let out = items(&data, &Limits { max_member: 64 << 20, ..Limits::default() });
         assert!(out[0].starts_with("skip bomb: inflates more than 500:1"), "{out:?}");
         assert_eq!(out[1], "after.txt=fine");
