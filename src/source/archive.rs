@@ -593,6 +593,49 @@ mod tests {
         assert!(out[1].starts_with("skip b: inflates past --max-archive-inflated"), "{out:?}");
     }
 
+    /// Valid archives of every format, to damage.
+    fn samples() -> Vec<Vec<u8>> {
+        let text = b"key=value\n".repeat(200);
+        let zip = zip_of(&[("a.txt", &text), ("b.txt", b"two")]);
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(text.len() as u64);
+        header.set_cksum();
+        tar.append_data(&mut header, "t.txt", &text[..]).expect("tar");
+        let tar = tar.into_inner().expect("tar");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar).expect("gzip");
+        let zst = zstd::encode_all(&tar[..], 1).expect("zstd");
+        vec![zip, tar, gz.finish().expect("gzip"), zst]
+    }
+
+    proptest::proptest! {
+        /// Damaged archives (bytes flipped, cut short) never panic or hang, and every item
+        /// handed out stays within the caps.
+        #[test]
+        fn damaged_archives_never_panic(
+            which in 0usize..4,
+            flips in proptest::collection::vec((0usize..4096, proptest::num::u8::ANY), 0..8),
+            cut in 0usize..4096,
+        ) {
+            let mut data = samples().swap_remove(which);
+            for (at, byte) in flips {
+                let len = data.len();
+                data[at % len] ^= byte;
+            }
+            data.truncate(data.len() - cut % data.len());
+            let limits = Limits { max_member: 1 << 16, max_inflated: 1 << 20, max_depth: 4 };
+            if let Some(format) = sniff(&data) {
+                let budget = Budget::new(limits.max_inflated);
+                walk(&data, format, &limits, &budget, &mut |item| {
+                    if let Item::Member { blob, .. } = item {
+                        assert!(blob.data.len() as u64 <= limits.max_member);
+                    }
+                });
+            }
+        }
+    }
+
     #[test]
     fn member_over_the_size_cap_is_counted() {
         let data = zip_of(&[("big", &[b'x'; 100]), ("small", b"s")]);
