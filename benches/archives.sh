@@ -52,27 +52,15 @@ cat "${archives[@]}" >/dev/null
 # Whole wheels are larger than the default --max-file-size (10M): let every tool open them all.
 # unzip runs one archive after another (one core); leakhound and Kingfisher use every core, as
 # users run them. Interleaved rounds: this machine's speed drifts within a minute.
-python3 - "$bytes" "${RUNS:-5}" \
+medians=$work/archives-medians.json
+ROUNDS_OUT=$medians python3 "$here/benches/rounds.py" "$bytes" "${RUNS:-5}" \
   unzip "xargs -a '$list' -d '\n' -n1 unzip -p -qq >/dev/null" \
   leakhound "$bin dir '$tree' --quiet --max-file-size 512M --format json --report /dev/null" \
-  kingfisher "$peers/bin/kingfisher scan '$tree' --git-history none --no-validate --max-file-size 512 >/dev/null 2>&1" \
-  <<'PY'
-import statistics, subprocess, sys, time
-mb, runs = int(sys.argv[1]) / 1e6, int(sys.argv[2])
-tools = dict(zip(sys.argv[3::2], sys.argv[4::2]))
-times = {name: [] for name in tools}
-for round in range(runs + 1):
-    for name, command in tools.items():
-        clock = time.perf_counter()
-        subprocess.run(command, shell=True, check=False)
-        if round > 0:
-            times[name].append(time.perf_counter() - clock)
-med = {name: statistics.median(t) for name, t in times.items()}
+  kingfisher "$peers/bin/kingfisher scan '$tree' --git-history none --no-validate --max-file-size 512 >/dev/null 2>&1"
+python3 - "$medians" <<'PY'
+import json, sys
+med = json.load(open(sys.argv[1]))
 lh = med["leakhound"]
-print(f"{runs} interleaved rounds, median seconds (MB/s of stored archive bytes)")
-print(f"{'tool':<12}{'median s':>9}{'min s':>8}{'MB/s':>8}{'vs leakhound':>14}")
-for name, t in sorted(med.items(), key=lambda kv: kv[1]):
-    print(f"{name:<12}{t:>9.3f}{min(times[name]):>8.3f}{mb / t:>8.0f}{t / lh:>13.2f}x")
 print(f"\nleakhound vs Kingfisher: {med['kingfisher'] / lh:.1f}x faster (target >= 3x)")
 print(f"leakhound time vs unzip -p: {lh / med['unzip']:.2f}x (target <= 1.5x)")
 PY

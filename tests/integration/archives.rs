@@ -58,6 +58,16 @@ fn paths_and_lines(doc: &Value) -> Vec<(String, u64)> {
         .collect()
 }
 
+/// Runs `args` and checks that it exits 1 with exactly these findings (path, line).
+fn found_exactly(env: &TestEnv, args: &[&str], expected: &[(&str, u64)]) -> Value {
+    let (code, doc) = env.json(args);
+    assert_eq!(code, 1, "{doc}");
+    let expected: Vec<(String, u64)> =
+        expected.iter().map(|(p, l)| ((*p).to_owned(), *l)).collect();
+    assert_eq!(paths_and_lines(&doc), expected, "{doc}");
+    doc
+}
+
 fn listed<'a>(doc: &'a Value, key: &str) -> Vec<(&'a str, &'a str)> {
     let field = if key == "errors" { "message" } else { "reason" };
     doc[key]
@@ -131,13 +141,7 @@ fn wheel_built_by_python_zipfile() {
     let out =
         std::process::Command::new("python3").args(["-c", &script]).output().expect("python3");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let (code, doc) = env.json(&["dir", "."]);
-    assert_eq!(code, 1, "{doc}");
-    assert_eq!(
-        paths_and_lines(&doc),
-        [("pkg-1.0-py3-none-any.whl!pkg/settings.py".to_owned(), 2)],
-        "{doc}"
-    );
+    found_exactly(&env, &["dir", "."], &[("pkg-1.0-py3-none-any.whl!pkg/settings.py", 2)]);
 }
 
 #[test]
@@ -152,9 +156,7 @@ fn tar_gz_committed_then_deleted_found_in_history() {
     let added = git(dir, &["rev-parse", "HEAD"]);
     git(dir, &["rm", "-q", "configs.tar.gz"]);
     git(dir, &["commit", "-q", "-m", "remove configs"]);
-    let (code, doc) = env.json(&["git", "."]);
-    assert_eq!(code, 1, "{doc}");
-    assert_eq!(paths_and_lines(&doc), [("configs.tar.gz!etc/app.env".to_owned(), 3)], "{doc}");
+    let doc = found_exactly(&env, &["git", "."], &[("configs.tar.gz!etc/app.env", 3)]);
     assert_eq!(findings(&doc)[0]["commit"]["sha"], added.as_str());
 }
 
@@ -165,13 +167,7 @@ fn staged_jar_is_opened() {
     git(dir, &["init", "-q", "-b", "main"]);
     env.file("lib/app.jar", zip_of(&[("application.properties", properties().as_bytes())]));
     git(dir, &["add", "lib/app.jar"]);
-    let (code, doc) = env.json(&["staged"]);
-    assert_eq!(code, 1, "{doc}");
-    assert_eq!(
-        paths_and_lines(&doc),
-        [("lib/app.jar!application.properties".to_owned(), 3)],
-        "{doc}"
-    );
+    found_exactly(&env, &["staged"], &[("lib/app.jar!application.properties", 3)]);
 }
 
 #[test]
@@ -225,9 +221,8 @@ fn zip_bomb_is_cut_short_and_named_and_the_rest_scanned() {
         zip_of(&[("big/bomb.zip", &bomb), ("notes.txt", properties().as_bytes())]),
     );
     env.file("42.zip", nested);
-    let (code, doc) = env.json(&["dir", "."]);
-    assert_eq!(code, 1, "the secret beside the bomb is found, the bomb is a skip: {doc}");
-    assert_eq!(paths_and_lines(&doc), [("bomb.zip!notes.txt".to_owned(), 3)], "{doc}");
+    // The secret beside the bomb is found, the bomb is a skip.
+    let doc = found_exactly(&env, &["dir", "."], &[("bomb.zip!notes.txt", 3)]);
     let skipped = listed(&doc, "skipped");
     assert!(
         skipped.iter().any(|(o, r)| *o == "bomb.zip!big/bomb.zip!filler.txt"
