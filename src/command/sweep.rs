@@ -100,7 +100,14 @@ pub fn sweep_with<B: Backend>(
     rules: String,
     summaries: Vec<RuleSummary>,
 ) -> Result<Outcome> {
-    let cache = args.cache.as_deref().map(|path| Cache::open(path, &rules)).transpose()?;
+    // Cached layer results hold what archives inside them gave, so how far archives are followed
+    // is part of the cache key: a cache from before archives were opened, or with other caps,
+    // rescans.
+    let key = format!(
+        "{rules} archives:{}:{}",
+        args.scan.max_archive_depth, args.scan.max_archive_inflated
+    );
+    let cache = args.cache.as_deref().map(|path| Cache::open(path, &key)).transpose()?;
     let options = SweepOptions {
         registry: registry.to_owned(),
         shard: args.shard.unwrap_or(Shard::ALL),
