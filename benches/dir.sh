@@ -55,31 +55,17 @@ cat /dev/null >"$work/empty.toml"
 cat $(find "$tree" -type f) >/dev/null 2>&1 || true
 
 pattern='AKIA[0-9A-Z]{16}|ghp_[0-9A-Za-z]{36}|-----BEGIN [A-Z ]*PRIVATE KEY'
-# The tools run in interleaved rounds (one run of each per round, after one warm-up round), not
-# one tool's runs after another's: this machine's speed drifts by a third within a minute, and
-# back-to-back blocks of runs turned that drift into a ratio.
-python3 - "$bytes" "${RUNS:-5}" \
+# Interleaved rounds (see benches/rounds.py).
+medians=$work/dir-medians.json
+ROUNDS_OUT=$medians python3 "$here/benches/rounds.py" "$bytes" "${RUNS:-5}" \
   ripgrep "rg -uu -a -c '$pattern' '$tree' >/dev/null" \
   leakhound "$bin dir '$tree' --quiet --format json --report /dev/null" \
   betterleaks "$peers/bin/betterleaks fs '$tree' --no-banner -s >/dev/null 2>&1" \
-  kingfisher "$peers/bin/kingfisher scan '$tree' --git-history none --no-validate >/dev/null 2>&1" \
-  <<'PY'
-import statistics, subprocess, sys, time
-mb, runs = int(sys.argv[1]) / 1e6, int(sys.argv[2])
-tools = dict(zip(sys.argv[3::2], sys.argv[4::2]))
-times = {name: [] for name in tools}
-for round in range(runs + 1):
-    for name, command in tools.items():
-        clock = time.perf_counter()
-        subprocess.run(command, shell=True, check=False)
-        if round > 0:
-            times[name].append(time.perf_counter() - clock)
-med = {name: statistics.median(t) for name, t in times.items()}
+  kingfisher "$peers/bin/kingfisher scan '$tree' --git-history none --no-validate >/dev/null 2>&1"
+python3 - "$medians" <<'PY'
+import json, sys
+med = json.load(open(sys.argv[1]))
 lh = med["leakhound"]
-print(f"{runs} interleaved rounds, median seconds")
-print(f"{'tool':<12}{'median s':>9}{'min s':>8}{'MB/s':>8}{'vs leakhound':>14}")
-for name, t in sorted(med.items(), key=lambda kv: kv[1]):
-    print(f"{name:<12}{t:>9.3f}{min(times[name]):>8.3f}{mb / t:>8.0f}{t / lh:>13.2f}x")
 peer = min(med["kingfisher"], med["betterleaks"])
 print(f"\nleakhound throughput vs faster peer: {peer / lh:.1f}x (target >= 5x)")
 print(f"leakhound time vs ripgrep:           {lh / med['ripgrep']:.1f}x (target <= 4x)")

@@ -139,6 +139,14 @@ pub struct ScanArgs {
     /// Worker threads (default: one per core).
     #[arg(long, short = 'j', default_value_t = 0)]
     pub threads: usize,
+    /// Open archives found by their content (zip, jar, war, whl, apk, tar, gzip, bzip2, xz,
+    /// zstd) nested up to this deep and scan their members; 0 turns archive scanning off.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub max_archive_depth: u32,
+    /// Stop reading an archive, with everything nested in it, once this much has been inflated
+    /// from it (decompression bombs); what was cut off is listed as not scanned.
+    #[arg(long, value_name = "SIZE", default_value = "4G", value_parser = parse_size)]
+    pub max_archive_inflated: u64,
     #[command(flatten)]
     pub rules: RuleArgs,
 }

@@ -1,8 +1,10 @@
 //! The join between sources and the engine: a [`Scan`] receives blobs from any source, runs the
 //! engine once per distinct content, turns matches into findings at the blob's provenance, and
-//! counts what it skipped and what failed.
+//! counts what it skipped and what failed. Archives are opened here, before the binary probe
+//! (see [`Scan::archive`]), so every source looks inside them alike.
 
 use std::collections::HashMap;
+use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
@@ -12,7 +14,42 @@ use crate::engine::{Engine, Match};
 use crate::error::ScanError;
 use crate::finding::{Finding, Provenance, Skipped, fingerprint};
 use crate::report::{Report, RuleSummary, Stats};
+use crate::source::archive::{self, Budget, Item, Limits};
 use crate::source::{Sink, Skip};
+
+/// A match in a blob, or in a member of the archive the blob is.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    /// The engine's match, in the member's own lines when `member` is set.
+    pub found: Match,
+    /// The member's path inside the blob, levels joined with `!` (`WEB-INF/lib/core.jar!a.conf`);
+    /// `None` for a match in the blob itself.
+    pub member: Option<Arc<str>>,
+}
+
+// A hit reads as its match: sources that look at lines (`staged`) need not care about members.
+impl Deref for Hit {
+    type Target = Match;
+
+    fn deref(&self) -> &Match {
+        &self.found
+    }
+}
+
+/// What scanning one distinct content found, shared by every place that holds it.
+pub type Hits = Arc<Vec<Hit>>;
+
+/// Where in an archive tree the scan step is.
+struct Nest<'a> {
+    /// What a report names for this blob: the caller's path (or `blob <id>`), then members.
+    origin: &'a dyn Fn() -> String,
+    /// Archives above this blob.
+    depth: u32,
+    /// The outermost archive's budget, once inside one.
+    budget: Option<&'a Budget>,
+    /// Ids of the archives above (a member equal to one of them is a quine).
+    ancestors: &'a [BlobId],
+}
 
 #[derive(Default)]
 struct Counters {
@@ -24,6 +61,8 @@ struct Counters {
     skipped_special: AtomicU64,
     skipped_allowlisted: AtomicU64,
     duplicates: AtomicU64,
+    archives: AtomicU64,
+    archive_members: AtomicU64,
 }
 
 /// Collects the results of one run.
@@ -31,11 +70,12 @@ pub struct Scan<'e> {
     engine: &'e Engine,
     started: Instant,
     started_unix: u64,
-    seen: Mutex<HashMap<BlobId, Arc<Vec<Match>>>>,
+    seen: Mutex<HashMap<BlobId, Hits>>,
     findings: Mutex<Vec<Finding>>,
     errors: Mutex<Vec<ScanError>>,
     not_scanned: Mutex<Vec<Skipped>>,
     counters: Counters,
+    archives: Limits,
 }
 
 impl<'e> Scan<'e> {
@@ -50,7 +90,15 @@ impl<'e> Scan<'e> {
             errors: Mutex::default(),
             not_scanned: Mutex::default(),
             counters: Counters::default(),
+            archives: Limits::default(),
         }
+    }
+
+    /// How far archives inside blobs are followed (default: [`Limits::default`]).
+    #[must_use]
+    pub fn with_archives(mut self, limits: Limits) -> Self {
+        self.archives = limits;
+        self
     }
 
     /// The engine.
@@ -59,33 +107,50 @@ impl<'e> Scan<'e> {
     }
 
     /// Matches in `blob`, scanning each distinct content id once; `None` when it looks binary.
-    pub fn matches(&self, blob: &Blob) -> Option<Arc<Vec<Match>>> {
-        self.matches_in(blob.id, &blob.data)
+    /// `origin` names the blob in the report when something inside it (an archive member)
+    /// cannot be scanned.
+    pub fn matches(&self, blob: &Blob, origin: &str) -> Option<Hits> {
+        self.matches_at(blob.id, &blob.data, &|| origin.to_owned())
     }
 
     /// [`Scan::matches`] for bytes the source does not own (a pack traversal's buffer), so they
-    /// need not be copied into a [`Blob`].
-    pub fn matches_in(&self, id: Option<BlobId>, data: &[u8]) -> Option<Arc<Vec<Match>>> {
-        self.matches_counted(id, data, false)
+    /// need not be copied into a [`Blob`]. The report names the blob by its id.
+    pub fn matches_in(&self, id: Option<BlobId>, data: &[u8]) -> Option<Hits> {
+        let origin = || id.map_or_else(|| "blob".to_owned(), |id| format!("blob {id}"));
+        self.matches_at(id, data, &origin)
     }
 
     /// Matches in a commit message: scanned like a blob, but counted apart
     /// (`stats.commit_messages`), since a message is neither a file nor a blob.
-    pub fn matches_in_message(&self, message: &[u8]) -> Option<Arc<Vec<Match>>> {
-        self.matches_counted(None, message, true)
+    pub fn matches_in_message(&self, message: &[u8]) -> Option<Hits> {
+        if looks_binary(message) {
+            self.skipped(Skip::Binary);
+            return None;
+        }
+        self.counters.commit_messages.fetch_add(1, Relaxed);
+        Some(Arc::new(whole(self.engine.scan(message))))
     }
 
-    fn matches_counted(
+    fn matches_at(
         &self,
         id: Option<BlobId>,
         data: &[u8],
-        message: bool,
-    ) -> Option<Arc<Vec<Match>>> {
+        origin: &dyn Fn() -> String,
+    ) -> Option<Hits> {
+        let top = Nest { origin, depth: 0, budget: None, ancestors: &[] };
+        self.scan_step(id, data, &top)
+    }
+
+    /// The scan step every blob and archive member goes through: dedupe by id, open archives,
+    /// skip binaries, run the engine.
+    fn scan_step(&self, id: Option<BlobId>, data: &[u8], at: &Nest<'_>) -> Option<Hits> {
         if let Some(id) = id
-            && let Some(found) = lock(&self.seen).get(&id)
+            && let Some(found) = self.seen(id)
         {
-            self.counters.duplicates.fetch_add(1, Relaxed);
-            return Some(Arc::clone(found));
+            return Some(found);
+        }
+        if let Some(found) = self.archive(id, data, at) {
+            return Some(found);
         }
         // UTF-16 text (Windows configs, `.reg` and PowerShell exports) is scanned as the UTF-8
         // it decodes to, and located by that text's lines and columns (#19).
@@ -95,23 +160,117 @@ impl<'e> Scan<'e> {
             self.skipped(Skip::Binary);
             return None;
         }
-        if message {
-            self.counters.commit_messages.fetch_add(1, Relaxed);
-        } else {
-            self.counters.scanned.fetch_add(1, Relaxed);
-            self.counters.bytes.fetch_add(data.len() as u64, Relaxed);
-        }
-        let found = Arc::new(self.engine.scan(text));
+        self.counters.scanned.fetch_add(1, Relaxed);
+        self.counters.bytes.fetch_add(data.len() as u64, Relaxed);
+        let found = Arc::new(whole(self.engine.scan(text)));
         if let Some(id) = id {
             lock(&self.seen).insert(id, Arc::clone(&found));
         }
         Some(found)
     }
 
+    fn seen(&self, id: BlobId) -> Option<Hits> {
+        let found = lock(&self.seen).get(&id).map(Arc::clone);
+        if found.is_some() {
+            self.counters.duplicates.fetch_add(1, Relaxed);
+        }
+        found
+    }
+
+    /// The archive step, before the binary probe: when `data` is an archive (by its magic
+    /// bytes), its members are scanned through [`Scan::scan_step`] and their hits become the
+    /// blob's, each at its member path. `None` when `data` is not an archive (or archives are
+    /// off). An archive too deep, or one that holds itself, is named as not scanned.
+    fn archive(&self, id: Option<BlobId>, data: &[u8], at: &Nest<'_>) -> Option<Hits> {
+        let limits = &self.archives;
+        if limits.max_depth == 0 {
+            return None;
+        }
+        let format = archive::sniff(data)?;
+        if at.depth >= limits.max_depth {
+            self.not_scanned(Skipped::new(
+                (at.origin)(),
+                format!(
+                    "a {} archive nested deeper than --max-archive-depth ({}): not opened",
+                    format.name(),
+                    limits.max_depth
+                ),
+            ));
+            return Some(Arc::default());
+        }
+        // Files come without an id; an archive is worth hashing, so copies open once.
+        let id = if let Some(id) = id {
+            id
+        } else {
+            let id = BlobId::of(data);
+            if let Some(found) = self.seen(id) {
+                return Some(found);
+            }
+            id
+        };
+        if at.ancestors.contains(&id) {
+            self.not_scanned(Skipped::new(
+                (at.origin)(),
+                "an archive that contains itself (a zip quine): not opened again",
+            ));
+            return Some(Arc::default());
+        }
+        self.counters.archives.fetch_add(1, Relaxed);
+        let own;
+        let budget = if let Some(budget) = at.budget {
+            budget
+        } else {
+            own = Budget::new(limits.max_inflated);
+            &own
+        };
+        let mut ancestors = at.ancestors.to_vec();
+        ancestors.push(id);
+        let mut hits = Vec::new();
+        let place = |name: &str| {
+            let outer = (at.origin)();
+            if name.is_empty() { outer } else { format!("{outer}!{name}") }
+        };
+        archive::walk(data, format, limits, budget, &mut |item| match item {
+            Item::Member { name, blob } => {
+                self.counters.archive_members.fetch_add(1, Relaxed);
+                let origin = || place(name);
+                let inner = Nest {
+                    origin: &origin,
+                    depth: at.depth + 1,
+                    budget: Some(budget),
+                    ancestors: &ancestors,
+                };
+                let Some(found) = self.scan_step(blob.id, &blob.data, &inner) else { return };
+                hits.extend(found.iter().map(|hit| Hit {
+                    found: hit.found.clone(),
+                    member: Some(match &hit.member {
+                        Some(deeper) => format!("{name}!{deeper}").into(),
+                        None => name.into(),
+                    }),
+                }));
+            }
+            Item::TooLarge => self.skipped(Skip::TooLarge),
+            Item::Binary => self.skipped(Skip::Binary),
+            Item::Special => self.skipped(Skip::Special),
+            Item::NotScanned { name, reason } => {
+                self.not_scanned(Skipped::new(place(&name), reason));
+            }
+            Item::Error { name, reason } => self.error(ScanError::new(place(&name), reason)),
+        });
+        let found: Hits = Arc::new(hits);
+        lock(&self.seen).insert(id, Arc::clone(&found));
+        Some(found)
+    }
+
     /// A finding for `m` at `provenance`, unless a path or commit allowlist accepts it.
-    pub fn finding(&self, m: &Match, provenance: &Provenance) -> Option<Finding> {
+    /// A hit in an archive member is at the blob's path, `!`, and the member's path.
+    pub fn finding(&self, m: &Hit, provenance: &Provenance) -> Option<Finding> {
         let commit = provenance.commit.as_ref().map(|c| c.sha.as_str());
-        if self.engine.allowed_at(m, &provenance.path, commit) {
+        let path = match &m.member {
+            Some(member) => format!("{}!{member}", provenance.path),
+            None => provenance.path.clone(),
+        };
+        if self.engine.allowed_at(m, &path, commit) {
             return None;
         }
         let rule = &self.engine.rule(m.rule).syntax;
@@ -123,13 +282,13 @@ impl<'e> Scan<'e> {
                 rule.description.clone()
             },
             severity: rule.severity,
-            path: provenance.path.clone(),
+            fingerprint: fingerprint(&rule.id, &m.secret, &path),
+            path,
             line: m.start_at.line,
             column: m.start_at.column,
             end_line: m.end_at.line,
             end_column: m.end_at.column,
             secret: String::from_utf8_lossy(&m.secret).into_owned(),
-            fingerprint: fingerprint(&rule.id, &m.secret, &provenance.path),
             commit: provenance.commit.clone(),
             image: provenance.image.clone(),
             occurrences: Vec::new(),
@@ -164,6 +323,8 @@ impl<'e> Scan<'e> {
             skipped_special: c.skipped_special.load(Relaxed),
             skipped_allowlisted: c.skipped_allowlisted.load(Relaxed),
             duplicates: c.duplicates.load(Relaxed),
+            archives: c.archives.load(Relaxed),
+            archive_members: c.archive_members.load(Relaxed),
             suppressed: 0,
             errors: errors.len() as u64,
             elapsed_ms: self.started.elapsed().as_millis() as u64,
@@ -187,7 +348,7 @@ impl<'e> Scan<'e> {
 
 impl Sink for Scan<'_> {
     fn blob(&self, blob: &Blob, provenance: &Provenance) {
-        let Some(matches) = self.matches(blob) else { return };
+        let Some(matches) = self.matches(blob, &provenance.path) else { return };
         if matches.is_empty() {
             return;
         }
@@ -217,6 +378,11 @@ impl Sink for Scan<'_> {
     fn path_allowed(&self, path: &str) -> bool {
         self.engine.path_allowed_globally(path)
     }
+}
+
+/// The engine's matches in a blob itself (no member path).
+fn whole(found: Vec<Match>) -> Vec<Hit> {
+    found.into_iter().map(|found| Hit { found, member: None }).collect()
 }
 
 /// Locks a mutex; a panic in another worker must not hide this worker's results.

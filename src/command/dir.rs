@@ -2,16 +2,15 @@
 
 use anyhow::Result;
 
-use super::{Outcome, engine, finish, repository_root};
+use super::{Outcome, engine, finish, new_scan, repository_root};
 use crate::cli::DirArgs;
-use crate::scan::Scan;
 use crate::source::fs::{self, FsOptions};
 
 /// Scans the paths and reports.
 pub fn run(args: &DirArgs) -> Result<Outcome> {
     let root = args.paths.first().map(|p| repository_root(p));
     let engine = engine(&args.scan.rules, root.as_deref())?;
-    let scan = Scan::new(&engine);
+    let scan = new_scan(&engine, &args.scan);
     let options = FsOptions {
         respect_gitignore: args.respect_gitignore,
         follow_symlinks: args.follow_symlinks,

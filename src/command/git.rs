@@ -4,9 +4,8 @@ use std::io::IsTerminal;
 
 use anyhow::Result;
 
-use super::{Outcome, engine, finish};
+use super::{Outcome, engine, finish, new_scan};
 use crate::cli::{GitArgs, ScanArgs};
-use crate::scan::Scan;
 use crate::source::Sink;
 use crate::source::git::{self, GitOptions, Reader, Selection};
 
@@ -20,7 +19,7 @@ pub fn run(args: &GitArgs) -> Result<Outcome> {
         Ok(repo) => repo,
         Err(error) => {
             let engine = engine(&args.scan.rules, None)?;
-            let scan = Scan::new(&engine);
+            let scan = new_scan(&engine, &args.scan);
             scan.error(error);
             return finish(&scan.into_report(target), &args.scan.output);
         }
@@ -39,7 +38,7 @@ pub fn scan_history(
     target: String,
 ) -> Result<Outcome> {
     let engine = engine(&args.rules, repo.workdir())?;
-    let scan = Scan::new(&engine);
+    let scan = new_scan(&engine, args);
     let options = GitOptions {
         selection,
         all_objects,

@@ -6,10 +6,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use super::{Outcome, engine, finish};
+use super::{Outcome, engine, finish, new_scan};
 use crate::cli::{ImageArgs, RegistryArgs};
 use crate::report::text::sanitize;
-use crate::scan::Scan;
 use crate::source::http::{Insecure, Notify, Pace, Retry};
 use crate::source::oci::auth::{self, Credentials};
 use crate::source::oci::layer::LayerOptions;
@@ -50,7 +49,7 @@ pub fn run(args: &ImageArgs) -> Result<Outcome> {
         },
     };
     let engine = engine(&args.scan.rules, None)?;
-    let scan = Scan::new(&engine);
+    let scan = new_scan(&engine, &args.scan);
     let warnings = scan_images(&refs, &options, &scan);
     if !args.scan.output.quiet {
         for w in &warnings {

@@ -19,11 +19,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::baseline::Triage;
-use crate::cli::{Color, OutputArgs, RuleArgs};
+use crate::cli::{Color, OutputArgs, RuleArgs, ScanArgs};
 use crate::engine::Engine;
 use crate::report::{self, Format, Options, Report};
 use crate::rules::gitleaks;
 use crate::rules::load::{Config, build_rule_set};
+use crate::scan::Scan;
+use crate::source::archive::Limits;
 
 /// How a run ended; `main` maps it to the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +91,15 @@ pub fn configs(args: &RuleArgs, root: Option<&Path>) -> Result<Vec<Config>> {
         eprintln!("leakhound: warning: {warning}");
     }
     Ok(configs)
+}
+
+/// A run with `engine` that follows archives as the scan options say.
+pub fn new_scan<'e>(engine: &'e Engine, args: &ScanArgs) -> Scan<'e> {
+    Scan::new(engine).with_archives(Limits {
+        max_depth: args.max_archive_depth,
+        max_inflated: args.max_archive_inflated,
+        max_member: args.max_file_size,
+    })
 }
 
 /// The engine for a scan of `root`.

@@ -12,11 +12,10 @@ use std::sync::{Mutex, PoisonError};
 
 use anyhow::{Context, Result};
 
-use super::{Outcome, deliver, engine, triage};
+use super::{Outcome, deliver, engine, new_scan, triage};
 use crate::baseline::IGNORE_FILE;
 use crate::cli::StagedArgs;
 use crate::report::text::{human_bytes, sanitize};
-use crate::scan::Scan;
 use crate::source::fs::{self, FsOptions};
 use crate::source::staged::{Change, Item, Staged, StagedOptions, normalize};
 use crate::source::{Sink, Skip};
@@ -27,7 +26,7 @@ pub fn run(args: &StagedArgs) -> Result<Outcome> {
     let staged = Staged::open(&start)?;
     let root = staged.root().to_owned();
     let engine = engine(&args.scan.rules, Some(&root))?;
-    let scan = Scan::new(&engine);
+    let scan = new_scan(&engine, &args.scan);
     let mut changes = staged.changes()?;
     if let Some(files) = &args.files {
         let whole;
@@ -48,7 +47,9 @@ pub fn run(args: &StagedArgs) -> Result<Outcome> {
     let reader = staged.into_reader();
     let each = |item: Item| match item {
         Item::Blob(staged) => {
-            let Some(matches) = scan.matches(&staged.blob) else { return };
+            let Some(matches) = scan.matches(&staged.blob, &staged.provenance.path) else {
+                return;
+            };
             if matches.is_empty() {
                 return;
             }
@@ -58,7 +59,8 @@ pub fn run(args: &StagedArgs) -> Result<Outcome> {
             };
             let found: Vec<_> = matches
                 .iter()
-                .filter(|m| added.touches(m.start_at.line, m.end_at.line))
+                // A staged archive has no lines to diff: every hit in its members is new to it.
+                .filter(|m| m.member.is_some() || added.touches(m.start_at.line, m.end_at.line))
                 .filter_map(|m| scan.finding(m, &staged.provenance))
                 .collect();
             scan.push_findings(found);

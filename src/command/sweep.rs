@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::{Outcome, configs, finish};
+use super::{Outcome, configs, finish, new_scan};
 use crate::cache::Cache;
 use crate::cli::SweepArgs;
 use crate::engine::Engine;
@@ -16,7 +16,6 @@ use crate::error::ScanError;
 use crate::report::RuleSummary;
 use crate::report::text::sanitize;
 use crate::rules::load::build_rule_set;
-use crate::scan::Scan;
 use crate::source::enumerate::{Filter, Listed};
 use crate::source::http::{HttpOptions, Insecure, RegistryHttp, Retry, base_url};
 use crate::source::oci::auth;
@@ -72,7 +71,7 @@ pub fn run(args: &SweepArgs) -> Result<Outcome> {
     let set = build_rule_set(&configs(&args.scan.rules, None)?)?;
     let rules = set.digest();
     let engine = Engine::new(set)?;
-    let scan = Scan::new(&engine);
+    let scan = new_scan(&engine, &args.scan);
     let registry = Registry::new(RegistryOptions {
         credentials,
         insecure,
@@ -104,7 +103,14 @@ pub fn sweep_with<B: Backend>(
     rules: String,
     summaries: Vec<RuleSummary>,
 ) -> Result<Outcome> {
-    let cache = args.cache.as_deref().map(|path| Cache::open(path, &rules)).transpose()?;
+    // Cached layer results hold what archives inside them gave, so how far archives are followed
+    // is part of the cache key: a cache from before archives were opened, or with other caps,
+    // rescans.
+    let key = format!(
+        "{rules} archives:{}:{}",
+        args.scan.max_archive_depth, args.scan.max_archive_inflated
+    );
+    let cache = args.cache.as_deref().map(|path| Cache::open(path, &key)).transpose()?;
     let options = SweepOptions {
         registry: registry.to_owned(),
         shard: args.shard.unwrap_or(Shard::ALL),

@@ -58,6 +58,12 @@ pub struct Stats {
     pub skipped_allowlisted: u64,
     /// Blobs not rescanned because identical content was already scanned.
     pub duplicates: u64,
+    /// Archives opened (zip, jar, tar, gzip… at any depth; see `--max-archive-depth`).
+    #[serde(default)]
+    pub archives: u64,
+    /// Archive members handed to the scan (each also counted as scanned, binary or duplicate).
+    #[serde(default)]
+    pub archive_members: u64,
     /// Findings suppressed by a baseline or ignore file.
     pub suppressed: u64,
     /// Failures (see the report's `errors`).

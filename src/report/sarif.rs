@@ -173,13 +173,15 @@ pub fn security_severity(severity: Severity) -> &'static str {
     }
 }
 
-/// A relative URI reference for a path: every byte but unreserved characters and `/` is
+/// A relative URI reference for a path: every byte but unreserved characters, `/` and `!` is
 /// percent-encoded, so spaces, `#`, `?` and pseudo-paths such as `config:Env[3]` stay paths.
+/// `!` (a sub-delimiter RFC 3986 allows in a path) joins archive levels
+/// (`app.war!WEB-INF/lib/core.jar!a.conf`) and stays readable, as in `jar:` URLs.
 pub fn uri(path: &str) -> String {
     use std::fmt::Write as _;
     let mut out = String::with_capacity(path.len());
     for b in path.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/' | b'!') {
             out.push(b as char);
         } else {
             let _ = write!(out, "%{b:02X}");
@@ -197,6 +199,7 @@ mod tests {
         assert_eq!(uri("src/a b.txt"), "src/a%20b.txt");
         assert_eq!(uri("config:Env[3]"), "config%3AEnv%5B3%5D");
         assert_eq!(uri("caf\u{e9}.txt"), "caf%C3%A9.txt");
+        assert_eq!(uri("app.war!WEB-INF/lib/a b.jar!x"), "app.war!WEB-INF/lib/a%20b.jar!x");
     }
 
     #[test]

@@ -126,6 +126,10 @@ pub fn summary(stats: &Stats) -> String {
             stats.skipped_allowlisted
         );
     }
+    if stats.archives > 0 {
+        let _ =
+            write!(s, ", {} archive(s) opened ({} members)", stats.archives, stats.archive_members);
+    }
     if stats.suppressed > 0 {
         let _ = write!(s, ", {} suppressed by baseline/ignore", stats.suppressed);
     }

@@ -10,7 +10,7 @@ use std::time::SystemTime;
 
 use ignore::{WalkBuilder, WalkState};
 
-use super::{Sink, Skip};
+use super::{Sink, Skip, archive};
 use crate::blob::{BINARY_PROBE, Blob, looks_binary};
 use crate::error::ScanError;
 use crate::finding::Provenance;
@@ -175,7 +175,8 @@ fn read_capped(file: &mut impl Handle, cap: u64, data: &mut Vec<u8>) -> io::Resu
     // The head first: binaries (libraries, images, archives) are not worth copying whole.
     let head = want.min(BINARY_PROBE as u64);
     (&mut *file).take(head).read_to_end(data)?;
-    if looks_binary(data) {
+    // Archives look binary; the scan step opens them.
+    if looks_binary(data) && archive::sniff(data).is_none() {
         return Ok(Content::Binary);
     }
     // A head shorter than asked for already met the end of the file.

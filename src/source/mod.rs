@@ -1,6 +1,7 @@
 //! Sources turn inputs (directories, git objects, image layers) into [`Blob`]s with a
 //! [`Provenance`]. They know nothing of rules: they hand blobs to a [`Sink`].
 
+pub mod archive;
 pub mod catalog;
 pub mod enumerate;
 pub mod fs;

@@ -22,7 +22,7 @@ use git2::{
 };
 use rayon::prelude::*;
 
-use super::{Sink, Skip};
+use super::{Sink, Skip, archive};
 use crate::blob::{Blob, BlobId, looks_binary};
 use crate::error::ScanError;
 use crate::finding::Provenance;
@@ -349,7 +349,8 @@ fn read(
         }
     };
     let data = new.content();
-    if looks_binary(data) {
+    // Archives look binary; the scan step opens them.
+    if looks_binary(data) && archive::sniff(data).is_none() {
         sink.skipped(Skip::Binary);
         return None;
     }

@@ -1,5 +1,6 @@
 //! One integration test binary: every test drives the real `leakhound` binary.
 
+mod archives;
 mod ci;
 mod common;
 mod gitleaks;

@@ -21,15 +21,14 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use git2::{Oid, Repository};
 
 use crate::blob::BlobId;
-use crate::engine::Match;
 use crate::error::ScanError;
 use crate::finding::{CommitInfo, Finding, Occurrence, Provenance, Skipped};
-use crate::scan::Scan;
+use crate::scan::{Hits, Scan};
 use crate::source::{Sink, Skip};
 pub use packs::Reader;
 pub use walk::{Selection, ref_tips_under};
@@ -304,7 +303,7 @@ fn read_introduced(
 struct Walked {
     info: Option<CommitInfo>,
     introduced: Vec<walk::Introduced>,
-    message: Option<Arc<Vec<Match>>>,
+    message: Option<Hits>,
 }
 
 /// Why a blob is named as not scanned.
@@ -319,7 +318,7 @@ struct State<'s, 'e> {
     scan: &'s Scan<'e>,
     max_blob_size: u64,
     /// Blobs with matches.
-    targets: Mutex<HashMap<BlobId, Arc<Vec<Match>>>>,
+    targets: Mutex<HashMap<BlobId, Hits>>,
     /// Blobs to name as not scanned.
     named: Mutex<HashMap<BlobId, Named>>,
     /// Blobs the object database does not have.
@@ -531,7 +530,7 @@ impl State<'_, '_> {
     /// Findings in blobs that no selected commit reaches, at a pseudo-path naming the blob.
     fn unreachable(
         &self,
-        targets: &HashMap<BlobId, Arc<Vec<Match>>>,
+        targets: &HashMap<BlobId, Hits>,
         reached: &HashSet<BlobId>,
         order: usize,
         candidates: &mut Vec<(usize, Finding)>,

@@ -16,7 +16,7 @@ use super::{DigestOf, Scanner};
 use crate::blob::{BINARY_PROBE, Blob, looks_binary};
 use crate::error::ScanError;
 use crate::finding::{Finding, Provenance};
-use crate::source::Skip;
+use crate::source::{Skip, archive};
 
 /// Prefix of a whiteout entry's name (`dir/.wh.NAME` deletes `dir/NAME` from lower layers).
 pub const WHITEOUT_PREFIX: &str = ".wh.";
@@ -350,7 +350,8 @@ fn visit(
     // Read the head first: most of a root file system is binaries, not worth copying whole.
     let mut data = Vec::with_capacity(size.min(BINARY_PROBE as u64) as usize);
     entry.by_ref().take(BINARY_PROBE as u64).read_to_end(&mut data)?;
-    if looks_binary(&data) {
+    // Archives look binary; the scan step opens them.
+    if looks_binary(&data) && archive::sniff(&data).is_none() {
         stats.skip(Skip::Binary, scanner);
         return Ok(());
     }

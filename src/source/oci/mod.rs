@@ -46,7 +46,7 @@ pub trait Scanner: Sink {
 
 impl Scanner for Scan<'_> {
     fn findings(&self, blob: &Blob, provenance: &Provenance) -> Vec<Finding> {
-        self.matches(blob)
+        self.matches(blob, &provenance.path)
             .map(|found| found.iter().filter_map(|m| self.finding(m, provenance)).collect())
             .unwrap_or_default()
     }
