@@ -82,19 +82,21 @@ impl Utf16 {
 
 /// The byte order when `data` is UTF-16 text: a byte-order mark says so, or, without one, the
 /// first [`BINARY_PROBE`] bytes hold zeros in alternate positions (three pairs in four or more,
-/// as ASCII-range text does); either way those bytes must decode to text, so a binary that
-/// happens to start with `FF FE` or to be an array of small 16-bit numbers is not taken for it.
+/// as ASCII-range text does). Either way those bytes must hold a zero byte (a newline or space
+/// has one) and decode to text, so a binary that happens to start with `FF FE` or to be an array
+/// of small 16-bit numbers, or a Latin-1 text starting with `ÿþ`, is not taken for it.
 pub fn utf16(data: &[u8]) -> Option<Utf16> {
     let probe = &data[..data.len().min(BINARY_PROBE)];
+    // Every ASCII character in UTF-16, newline and space included, has a zero byte: text without
+    // a NUL (the usual case) costs one `memchr`, and a Latin-1 text that starts with `ÿþ` stays
+    // what it is.
+    memchr::memchr(0, probe)?;
     let (order, units) = match probe {
         // The UTF-32LE mark starts like UTF-16LE's.
         [0xFF, 0xFE, 0, 0, ..] => return None,
         [0xFF, 0xFE, rest @ ..] => (Utf16::Le, rest),
         [0xFE, 0xFF, rest @ ..] => (Utf16::Be, rest),
         _ => {
-            // Every ASCII character of BOM-less UTF-16 has a zero byte: text without a NUL (the
-            // usual case) costs one `memchr`.
-            memchr::memchr(0, probe)?;
             let pairs = probe.len() / 2;
             let zeros = |parity: usize| {
                 probe[..pairs * 2].iter().skip(parity).step_by(2).filter(|&&b| b == 0).count()
@@ -189,6 +191,7 @@ mod tests {
         assert!(utf16(b"\xff\xfe\0\0a\0\0\0").is_none());
         assert!(utf16(b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0").is_none());
         assert!(utf16(b"plain text").is_none());
+        assert!(utf16(b"\xff\xfe junk in Latin-1").is_none(), "a mark, but no zero byte");
         assert!(utf16_to_utf8(b"plain text").is_none());
     }
 }

@@ -37,7 +37,12 @@ pub fn scan(roots: &[PathBuf], options: &FsOptions, sink: &dyn Sink) {
     for root in roots {
         match std::fs::symlink_metadata(root) {
             Ok(_) => existing.push(root.clone()),
-            Err(e) => sink.error(ScanError::new(root.display().to_string(), io_message(&e))),
+            Err(e) => {
+                // Named as a file under it would be, so one run's paths share one root (#19).
+                let prefix: Vec<_> =
+                    base_prefix(root, options.base.as_deref()).into_iter().collect();
+                sink.error(ScanError::new(display_path(root, &prefix), io_message(&e)));
+            }
         }
     }
     let Some((first, rest)) = existing.split_first() else { return };
@@ -63,7 +68,7 @@ pub fn scan(roots: &[PathBuf], options: &FsOptions, sink: &dyn Sink) {
         Box::new(move |entry| {
             match entry {
                 Ok(entry) => visit(&entry, prefixes, options, sink),
-                Err(err) => sink.error(walk_error(&err)),
+                Err(err) => sink.error(walk_error(&err, prefixes)),
             }
             WalkState::Continue
         })
@@ -198,9 +203,13 @@ fn read_capped(file: &mut impl Handle, cap: u64, data: &mut Vec<u8>) -> io::Resu
     Ok(Content::Text)
 }
 
-/// For a root inside `base`: (the root as walked, the root relative to `base`).
+/// For a root inside `base`: (the root as walked, the root relative to `base`). A root that does
+/// not exist is placed by its parent.
 fn base_prefix(root: &Path, base: Option<&Path>) -> Option<(PathBuf, PathBuf)> {
-    let canonical = root.canonicalize().ok()?;
+    let canonical = root.canonicalize().ok().or_else(|| {
+        let parent = root.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        Some(parent.canonicalize().ok()?.join(root.file_name()?))
+    })?;
     let rel = canonical.strip_prefix(base?).ok()?;
     Some((root.to_owned(), rel.to_owned()))
 }
@@ -217,23 +226,35 @@ fn display_path(path: &Path, prefixes: &[(PathBuf, PathBuf)]) -> String {
     if shown.is_empty() { path.to_string_lossy().into_owned() } else { shown.into_owned() }
 }
 
-fn walk_error(err: &ignore::Error) -> ScanError {
-    fn path_of(err: &ignore::Error) -> Option<String> {
+/// A walk failure, named by its path as findings are (relative to the base), so that one run's
+/// paths share one root (#19).
+fn walk_error(err: &ignore::Error, prefixes: &[(PathBuf, PathBuf)]) -> ScanError {
+    fn path_of(err: &ignore::Error) -> Option<&Path> {
         match err {
-            ignore::Error::WithPath { path, .. } => Some(path.display().to_string()),
+            ignore::Error::WithPath { path, .. } => Some(path),
             ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
                 path_of(err)
             }
-            ignore::Error::Loop { child, .. } => Some(child.display().to_string()),
+            ignore::Error::Loop { child, .. } => Some(child),
             _ => None,
         }
     }
-    let origin = path_of(err).unwrap_or_else(|| "walk".into());
-    let message = match err {
+    let path = path_of(err);
+    let origin = path.map_or_else(|| "walk".into(), |p| display_path(p, prefixes));
+    let mut inner = err;
+    while let ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } =
+        inner
+    {
+        inner = err;
+    }
+    let message = match inner {
         ignore::Error::Loop { ancestor, .. } => {
-            format!("symlink loop back to {}: not followed", ancestor.display())
+            format!("symlink loop back to {}: not followed", display_path(ancestor, prefixes))
         }
-        _ => strip_path_prefix(&err.to_string(), &origin),
+        _ => strip_path_prefix(
+            &err.to_string(),
+            &path.map(|p| p.display().to_string()).unwrap_or_default(),
+        ),
     };
     ScanError::new(origin, message)
 }

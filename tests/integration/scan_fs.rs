@@ -396,3 +396,36 @@ fn repository_config_that_turns_builtin_rules_off_is_named() {
     assert_eq!((code, rule_ids(&doc)), (1, vec!["aws.access-key-id".to_owned()]), "{doc}");
     assert!(doc.get("config").is_none(), "{doc}");
 }
+
+#[cfg(unix)]
+#[test]
+fn error_paths_are_relative_to_the_same_root_as_findings() {
+    // Issue #19: run from a repository's subdirectory, findings were named from the repository
+    // root but walk errors and missing paths from the current directory.
+    let env = TestEnv::new();
+    std::fs::create_dir(env.path().join(".git")).expect("mkdir");
+    env.file("sub/k.txt", fake::aws_key_id());
+    std::os::unix::fs::symlink(env.path().join("sub"), env.path().join("sub/loop")).expect("link");
+    let out = env
+        .cmd()
+        .current_dir(env.path().join("sub"))
+        .args(["dir", ".", "missing", "-L", "--format", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(doc["findings"][0]["path"], "sub/k.txt", "{doc}");
+    let origins: Vec<&str> = doc["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| e["origin"].as_str().expect("origin"))
+        .collect();
+    assert_eq!(origins, ["sub/loop", "sub/missing"], "{doc}");
+    assert!(
+        doc["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.ends_with("back to sub: not followed")),
+        "{doc}"
+    );
+}
