@@ -1,3 +1,3 @@
 #![no_main]
-//! Fuzzes `leakhound::fuzzing::image_json` (see src/fuzzing.rs).
+//! Fuzzes `leakhound::fuzzing::image_json` (see src/fuzzing/mod.rs).
 libfuzzer_sys::fuzz_target!(|data: &[u8]| leakhound::fuzzing::image_json(data));

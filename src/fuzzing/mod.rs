@@ -20,6 +20,7 @@ use crate::baseline::{Triage, parse_baseline};
 use crate::engine::{Engine, decode};
 use crate::rules::{gitleaks, load};
 use crate::scan::Scan;
+use crate::source::archive::Limits;
 use crate::source::oci::layer::{LayerBlob, LayerOptions, scan_layer};
 use crate::source::oci::{config, manifest};
 use crate::source::{catalog, harbor, http};
@@ -40,6 +41,7 @@ pub struct Target {
 /// Every target, in the order the smoke test runs them.
 pub const TARGETS: &[Target] = &[
     Target { name: "layer", run: layer, seeds: layer_seeds },
+    Target { name: "archive", run: archive, seeds: archive_seeds },
     Target { name: "image_archive", run: image_archive, seeds: image_archive_seeds },
     Target { name: "image_json", run: image_json, seeds: image_json_seeds },
     Target { name: "git_history", run: git_history, seeds: git_history_seeds },
@@ -72,6 +74,14 @@ pub fn layer(data: &[u8]) {
     };
     let scan = Scan::new(engine());
     drop(scan_layer(Cursor::new(data), &blob, &options, &scan));
+}
+
+/// The scan step every blob goes through: archives (zip, tar, gzip, bzip2, xz, zstd, nested),
+/// UTF-16 decoding, the binary probe and the engine.
+pub fn archive(data: &[u8]) {
+    let limits = Limits { max_depth: 4, max_inflated: 64 << 20, max_member: 1 << 20 };
+    let scan = Scan::new(engine()).with_archives(limits);
+    drop(scan.matches_in(None, data));
 }
 
 /// Opens the bytes as a `docker save` tarball and as an OCI archive, scanning what they hold.
@@ -199,6 +209,7 @@ pub fn decoders(data: &[u8]) {
     drop(decode::views(data));
     drop(decode::percent(data));
     drop(decode::json_unescape(data));
+    drop(crate::blob::utf16_to_utf8(data));
     if let Some(decoded) = decode::base64(data) {
         drop(decode::base64(decode::base64_encode(&decoded).as_bytes()));
     }
@@ -385,6 +396,27 @@ fn layer_seeds() -> Vec<Vec<u8>> {
     ]);
     let zstd = zstd::encode_all(&tar[..], 1).unwrap_or_default();
     vec![gzip(&tar), zstd, tar]
+}
+
+fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write;
+    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    for (name, data) in files {
+        let options = zip::write::SimpleFileOptions::default();
+        drop(writer.start_file(*name, options));
+        drop(writer.write_all(data));
+    }
+    writer.finish().map(Cursor::into_inner).unwrap_or_default()
+}
+
+fn archive_seeds() -> Vec<Vec<u8>> {
+    let secret = SEED_FILES[1].as_bytes();
+    let jar = zip_of(&[("BOOT-INF/classes/application.properties", secret)]);
+    let war = zip_of(&[("WEB-INF/lib/core.jar", &jar), ("index.html", b"<html></html>")]);
+    let tar = tar_of(&[("conf/.env", secret), ("lib/app.jar", &jar)]);
+    let mut utf16 = vec![0xFF, 0xFE];
+    utf16.extend(SEED_FILES[1].encode_utf16().flat_map(u16::to_le_bytes));
+    vec![war, gzip(&tar), zstd::encode_all(&tar[..], 1).unwrap_or_default(), utf16]
 }
 
 fn image_archive_seeds() -> Vec<Vec<u8>> {
