@@ -119,6 +119,7 @@ impl<'e> Scan<'e> {
                 rule.description.clone()
             },
             severity: rule.severity,
+            confidence: self.engine.confidence_at(m, &provenance.path),
             path: provenance.path.clone(),
             line: m.start_at.line,
             column: m.start_at.column,
@@ -158,6 +159,7 @@ impl<'e> Scan<'e> {
             skipped_allowlisted: c.skipped_allowlisted.load(Relaxed),
             duplicates: c.duplicates.load(Relaxed),
             suppressed: 0,
+            below_min_confidence: 0,
             errors: errors.len() as u64,
             elapsed_ms: self.started.elapsed().as_millis() as u64,
         };

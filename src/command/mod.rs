@@ -19,9 +19,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::baseline::Triage;
-use crate::cli::{Color, OutputArgs, RuleArgs};
+use crate::cli::{Color, Command, OutputArgs, RuleArgs};
 use crate::engine::Engine;
 use crate::report::{self, Format, Options, Report};
+use crate::rules::Confidence;
 use crate::rules::gitleaks;
 use crate::rules::load::{Config, build_rule_set};
 
@@ -95,8 +96,31 @@ pub fn engine(args: &RuleArgs, root: Option<&Path>) -> Result<Engine> {
     Ok(Engine::new(set)?)
 }
 
+/// `command` with `--min-confidence` set to the command's default where the user gave none
+/// (issue #14). Hooks (`staged`, `pre-push`) and `dir`, which runs in CI on every change, report
+/// `medium` and up, so a reviewer is not asked about test vectors and weak generic matches;
+/// audits (`git` history, `image`, `sweep`, `merge`) and `baseline` want everything, `low` up.
+pub fn with_default_confidence(command: &Command) -> Command {
+    let mut command = command.clone();
+    let (output, default) = match &mut command {
+        Command::Dir(a) => (&mut a.scan.output, Confidence::Medium),
+        Command::Staged(a) => (&mut a.scan.output, Confidence::Medium),
+        Command::PrePush(a) => (&mut a.scan.output, Confidence::Medium),
+        Command::Git(a) => (&mut a.scan.output, Confidence::Low),
+        Command::Image(a) => (&mut a.scan.output, Confidence::Low),
+        Command::Sweep(a) => (&mut a.scan.output, Confidence::Low),
+        Command::Merge(a) => (&mut a.output, Confidence::Low),
+        Command::InstallHooks(_) | Command::Baseline(_) | Command::Rules { .. } => {
+            return command;
+        }
+    };
+    output.min_confidence.get_or_insert(default);
+    command
+}
+
 /// Applies triage (the ignore files at the repository root and `--baseline`; see
-/// [`crate::baseline`]) to a finished report. Every command goes through here, via [`finish`].
+/// [`crate::baseline`]) and `--min-confidence` to a finished report. Every command goes through
+/// here, via [`finish`].
 pub fn triage(report: &Report, args: &OutputArgs) -> Result<Report> {
     let root = match &report.root {
         Some(root) => root.clone(),
@@ -105,6 +129,11 @@ pub fn triage(report: &Report, args: &OutputArgs) -> Result<Report> {
     let triage = Triage::load(&root, args.baseline.as_deref())?;
     let mut report = report.clone();
     triage.apply(&mut report);
+    let min = args.min_confidence.unwrap_or(Confidence::Low);
+    let before = report.findings.len();
+    report.findings.retain(|f| f.confidence >= min);
+    report.stats.below_min_confidence += (before - report.findings.len()) as u64;
+    report.stats.findings = report.findings.len() as u64;
     Ok(report)
 }
 

@@ -2,6 +2,7 @@
 
 mod ci;
 mod common;
+mod confidence;
 mod gitleaks;
 mod image;
 mod pre_commit_framework;
