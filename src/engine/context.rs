@@ -66,8 +66,9 @@ fn test_file(name: &str) -> bool {
 const SAMPLE_WORDS: &[&str] =
     &["example", "sample", "dummy", "fake", "placeholder", "mock", "demo"];
 
-/// True when `line` calls what it holds an example: one of [`SAMPLE_WORDS`] as a word of its own
-/// (or a part of a snake, kebab or camel name: `EXAMPLE_TOKEN`, `fakeKey`).
+/// True when `line` calls what it holds an example: `example`, `sample`, `dummy`, `fake`,
+/// `placeholder`, `mock` or `demo` as a word of its own (or a part of a snake, kebab or camel
+/// name: `EXAMPLE_TOKEN`, `fakeKey`).
 pub fn sample_line(line: &[u8]) -> bool {
     let line = String::from_utf8_lossy(line);
     let mut word = String::new();
