@@ -215,6 +215,7 @@ mod tests {
             rule_id: rule.into(),
             description: String::new(),
             severity: Severity::High,
+            confidence: crate::rules::Confidence::High,
             path: path.into(),
             line,
             column: 1,

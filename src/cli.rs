@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::report::Format;
+use crate::rules::Confidence;
 use crate::source::http::Pace;
 
 /// Finds hardcoded credentials in directories, git histories, staged changes and container images.
@@ -20,7 +21,7 @@ pub struct Cli {
 }
 
 /// Subcommands.
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 #[allow(clippy::large_enum_variant)] // parsed once per run; boxing buys nothing
 pub enum Command {
     /// Scan files and directory trees.
@@ -52,7 +53,7 @@ pub enum Command {
 }
 
 /// `rules` subcommands.
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum RulesCommand {
     /// Print the rule set in force (built-in plus `--config`).
     List {
@@ -126,6 +127,13 @@ pub struct OutputArgs {
     /// Print nothing to the terminal but errors.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Report only findings at least this confident: `high` (checksum-verified, or a provider's
+    /// distinctive format), `medium` (also keyword-anchored and structured credentials whose
+    /// value passes the value model), `low` (everything, generic and test data included).
+    /// Default: `medium` for `dir`, `staged` and `pre-push`; `low` for `git`, `image`, `sweep`,
+    /// `merge` and `baseline`.
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub min_confidence: Option<Confidence>,
 }
 
 /// Options every scan shares.

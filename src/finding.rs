@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::rules::Severity;
+use crate::rules::{Confidence, Severity};
 
 /// The commit that introduced a secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,6 +84,10 @@ pub struct Finding {
     pub description: String,
     /// The rule's severity.
     pub severity: Severity,
+    /// How sure the finding is (issue #14). Reports of leakhound versions before it lack the
+    /// field; they read as `high`, so nothing they hold is hidden by `--min-confidence`.
+    #[serde(default)]
+    pub confidence: Confidence,
     /// Path (see [`Provenance::path`]).
     pub path: String,
     /// 1-based line of the secret's start.

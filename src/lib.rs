@@ -38,7 +38,7 @@ pub use command::Outcome;
 
 /// Runs one command line.
 pub fn run(cli: &Cli) -> Result<Outcome> {
-    match &cli.command {
+    match &command::with_default_confidence(&cli.command) {
         Command::Dir(args) => command::dir::run(args),
         Command::Git(args) => command::git::run(args),
         Command::PrePush(args) => command::pre_push::run(args),

@@ -282,6 +282,7 @@ impl<'e> Scan<'e> {
                 rule.description.clone()
             },
             severity: rule.severity,
+            confidence: self.engine.confidence_at(m, &path),
             fingerprint: fingerprint(&rule.id, &m.secret, &path),
             path,
             line: m.start_at.line,
@@ -326,6 +327,7 @@ impl<'e> Scan<'e> {
             archives: c.archives.load(Relaxed),
             archive_members: c.archive_members.load(Relaxed),
             suppressed: 0,
+            below_min_confidence: 0,
             errors: errors.len() as u64,
             elapsed_ms: self.started.elapsed().as_millis() as u64,
         };

@@ -25,6 +25,12 @@ pub fn run(args: &BaselineArgs) -> Result<Outcome> {
     }
     let mut command_line: Vec<OsString> = vec!["leakhound".into()];
     command_line.extend(args.scan.iter().cloned());
+    // A baseline records every finding, so lowering `--min-confidence` later surfaces nothing
+    // that was already accepted.
+    let chosen = |a: &OsString| a.to_string_lossy().starts_with("--min-confidence");
+    if !args.scan.iter().any(chosen) {
+        command_line.extend(["--min-confidence".into(), "low".into()]);
+    }
     command_line.extend([
         "--format".into(),
         "json".into(),

@@ -19,9 +19,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::baseline::Triage;
-use crate::cli::{Color, OutputArgs, RuleArgs, ScanArgs};
+use crate::cli::{Color, Command, OutputArgs, RuleArgs, ScanArgs};
 use crate::engine::Engine;
 use crate::report::{self, Format, Options, Report};
+use crate::rules::Confidence;
 use crate::rules::gitleaks;
 use crate::rules::load::{Config, build_rule_set};
 use crate::scan::Scan;
@@ -108,11 +109,33 @@ pub fn engine(args: &RuleArgs, root: Option<&Path>) -> Result<Engine> {
     Ok(Engine::new(set)?)
 }
 
+/// `command` with `--min-confidence` set to the command's default where the user gave none
+/// (issue #14). Hooks (`staged`, `pre-push`) and `dir`, which runs in CI on every change, report
+/// `medium` and up, so a reviewer is not asked about test vectors and weak generic matches;
+/// audits (`git` history, `image`, `sweep`, `merge`) and `baseline` want everything, `low` up.
+pub fn with_default_confidence(command: &Command) -> Command {
+    let mut command = command.clone();
+    let (output, default) = match &mut command {
+        Command::Dir(a) => (&mut a.scan.output, Confidence::Medium),
+        Command::Staged(a) => (&mut a.scan.output, Confidence::Medium),
+        Command::PrePush(a) => (&mut a.scan.output, Confidence::Medium),
+        Command::Git(a) => (&mut a.scan.output, Confidence::Low),
+        Command::Image(a) => (&mut a.scan.output, Confidence::Low),
+        Command::Sweep(a) => (&mut a.scan.output, Confidence::Low),
+        Command::Merge(a) => (&mut a.output, Confidence::Low),
+        Command::InstallHooks(_) | Command::Baseline(_) | Command::Rules { .. } => {
+            return command;
+        }
+    };
+    output.min_confidence.get_or_insert(default);
+    command
+}
+
 /// Applies triage (the ignore files at the repository root and `--baseline`; see
-/// [`crate::baseline`]) to a finished report, then, unless `--show-secrets`, hides every secret
-/// the run found (suppressed ones too) in the report's paths, commit details and messages
-/// ([`report::hide_secrets`]). Every command goes through here, via [`finish`], so no format can
-/// show a secret there.
+/// [`crate::baseline`]) and `--min-confidence` to a finished report, then, unless
+/// `--show-secrets`, hides every secret the run found (suppressed and below-confidence ones too)
+/// in the report's paths, commit details and messages ([`report::hide_secrets`]). Every command
+/// goes through here, via [`finish`], so no format can show a secret there.
 pub fn triage(report: &Report, args: &OutputArgs) -> Result<Report> {
     let root = match &report.root {
         Some(root) => root.clone(),
@@ -121,6 +144,11 @@ pub fn triage(report: &Report, args: &OutputArgs) -> Result<Report> {
     let triage = Triage::load(&root, args.baseline.as_deref())?;
     let mut shown = report.clone();
     triage.apply(&mut shown);
+    let min = args.min_confidence.unwrap_or(Confidence::Low);
+    let before = shown.findings.len();
+    shown.findings.retain(|f| f.confidence >= min);
+    shown.stats.below_min_confidence += (before - shown.findings.len()) as u64;
+    shown.stats.findings = shown.findings.len() as u64;
     if !args.show_secrets {
         report::hide_secrets(&mut shown, report.findings.iter().map(|f| f.secret.as_str()));
     }

@@ -5,7 +5,9 @@
 //!    (`prefilter`) gives candidate rules and where their keywords sit;
 //! 2. only those rules' regexes run, and only in windows around the hits (a rule's regex is
 //!    compiled on its first candidate, so a ten-file pre-commit scan compiles a handful);
-//! 3. the secret group is checked against entropy, checksum, allowlists and inline markers;
+//! 3. the secret group is checked against entropy, checksum, allowlists and inline markers, and
+//!    the value of a generic, keyword-anchored or structured rule is judged by the value model
+//!    ([`value`]), which also grades the match's [`Confidence`] (lowered by [`context`]);
 //! 4. encoded spans (base64, percent-encoding, JSON escapes) are decoded ([`decode`]) and their
 //!    decoded text goes through the same stages, a bounded number of levels deep.
 //!
@@ -14,10 +16,12 @@
 pub mod allow;
 mod alphabet;
 pub mod checksum;
+pub mod context;
 pub mod decode;
 pub mod entropy;
 pub mod location;
 mod prefilter;
+pub mod value;
 
 use std::sync::OnceLock;
 
@@ -26,14 +30,10 @@ use regex::bytes::Regex;
 
 use crate::error::{RuleError, RuleResult};
 use crate::rules::load::regex_builder;
-use crate::rules::{Rule, RuleSet};
+use crate::rules::{Confidence, GENERIC_PREFIX, Rule, RuleKind, RuleSet};
 use allow::Allow;
 use location::{LineCol, LineCounter, line_bounds};
 use prefilter::Prefilter;
-
-/// Id prefix of fallback rules: a generic rule's match is dropped where a specific rule matched
-/// the same secret, so a GitHub token in `token = "ghp_…"` is reported once, as a GitHub token.
-pub const GENERIC_PREFIX: &str = "generic.";
 
 /// How many encodings deep the engine looks: two covers a docker config.json (base64 `auth`)
 /// inside a Kubernetes Secret (base64 `data:`).
@@ -61,7 +61,22 @@ pub struct Match {
     pub end_at: LineCol,
     /// The secret's bytes.
     pub secret: Vec<u8>,
+    /// How sure the engine is, before the blob's path is known (see [`Engine::confidence_at`]).
+    pub confidence: Confidence,
+    /// False when the path may no longer lower the confidence: checksum-verified secrets, and
+    /// matches their own line already downgraded.
+    pub downgradable: bool,
 }
+
+/// The confidence of an accepted secret, as [`Engine::confirm`] records it next to the span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Grade {
+    confidence: Confidence,
+    downgradable: bool,
+}
+
+/// An accepted secret: rule index, start, end, grade.
+type Found = (usize, usize, usize, Grade);
 
 struct CompiledRule {
     rule: Rule,
@@ -69,7 +84,9 @@ struct CompiledRule {
     /// The rule's `requires` literals: a window must hold one for the regex to run.
     requires: Option<AhoCorasick>,
     allow: Allow,
+    /// A `generic.*` rule: yields to specific rules on the same secret.
     generic: bool,
+    kind: RuleKind,
 }
 
 impl CompiledRule {
@@ -120,7 +137,15 @@ impl Engine {
                 ),
             };
             let generic = rule.id().starts_with(GENERIC_PREFIX);
-            rules.push(CompiledRule { rule, regex: OnceLock::new(), requires, allow, generic });
+            let kind = rule.kind();
+            rules.push(CompiledRule {
+                rule,
+                regex: OnceLock::new(),
+                requires,
+                allow,
+                generic,
+                kind,
+            });
         }
         let prefilter = Prefilter::new(rules.iter().map(|r| r.rule.syntax.keywords.as_slice()))
             .map_err(|message| RuleError::Rule {
@@ -216,6 +241,16 @@ impl Engine {
         self.allow.allows_place(&c) || self.rules[m.rule].allow.allows_place(&c)
     }
 
+    /// The confidence of `m` found at `path`: one step lower in a test-vector or fixture path
+    /// (see [`context::test_path`]), unless the match is not [`Match::downgradable`].
+    pub fn confidence_at(&self, m: &Match, path: &str) -> Confidence {
+        if m.downgradable && context::test_path(path) {
+            m.confidence.lowered()
+        } else {
+            m.confidence
+        }
+    }
+
     /// Finds every secret in `data`, sorted by position, including secrets one or two encodings
     /// deep (see [`decode`]), which are reported at their encoded text.
     pub fn scan(&self, data: &[u8]) -> Vec<Match> {
@@ -271,6 +306,8 @@ impl Engine {
                         start_at: starts.at(view.start),
                         end_at: ends.at(view.end.saturating_sub(1).max(view.start)),
                         secret: m.secret,
+                        confidence: m.confidence,
+                        downgradable: m.downgradable,
                     });
                 }
             }
@@ -284,23 +321,25 @@ impl Engine {
     /// Finds every secret written in plain text in `data`, sorted by position.
     fn scan_plain(&self, data: &[u8]) -> Vec<Match> {
         let windows = self.candidate_windows(data);
-        let mut found: Vec<(usize, usize, usize)> = Vec::new();
+        let mut found: Vec<Found> = Vec::new();
         for &(rule_index, start, end) in &windows {
             self.confirm(rule_index, data, start, end, &mut found);
         }
-        found.sort_unstable_by_key(|&(rule, start, end)| (start, end, rule));
+        found.sort_unstable_by_key(|&(rule, start, end, _)| (start, end, rule));
         found.dedup();
         self.drop_shadowed_generic(&mut found);
         let mut lines = LineCounter::new(data);
         found
             .into_iter()
-            .map(|(rule, start, end)| Match {
+            .map(|(rule, start, end, grade)| Match {
                 rule,
                 start,
                 end,
                 start_at: lines.at(start),
                 end_at: lines.at(end.saturating_sub(1).max(start)),
                 secret: data[start..end].to_vec(),
+                confidence: grade.confidence,
+                downgradable: grade.downgradable,
             })
             .collect()
     }
@@ -337,7 +376,7 @@ impl Engine {
         data: &[u8],
         start: usize,
         end: usize,
-        found: &mut Vec<(usize, usize, usize)>,
+        found: &mut Vec<Found>,
     ) {
         let compiled = &self.rules[rule_index];
         // Extend to the end of the line (bounded), then search with the bytes before `start` as
@@ -358,33 +397,48 @@ impl Engine {
             let Some(m) = regex.captures_read_at(&mut locs, haystack, pos) else { break };
             pos = if m.end() > m.start() { m.end() } else { m.end() + 1 };
             let Some((s, e)) = secret_span(regex, &locs) else { continue };
-            if s < e && self.accept(compiled, data, (s, e), (m.start(), m.end())) {
-                found.push((rule_index, s, e));
+            if s < e
+                && let Some(grade) = self.accept(compiled, data, (s, e), (m.start(), m.end()))
+            {
+                found.push((rule_index, s, e, grade));
             }
         }
     }
 
-    /// Entropy, checksum, content allowlists and inline markers for the secret at `start..end`
-    /// of a match spanning `whole`.
+    /// Entropy, checksum, the value model, content allowlists and inline markers for the
+    /// secret at `start..end` of a match spanning `whole`; the grade of what passes.
     fn accept(
         &self,
         compiled: &CompiledRule,
         data: &[u8],
         (start, end): (usize, usize),
         whole: (usize, usize),
-    ) -> bool {
+    ) -> Option<Grade> {
         let secret = &data[start..end];
         let syntax = &compiled.rule.syntax;
         if let Some(gate) = &syntax.entropy
             && entropy::shannon(secret) < gate.min
         {
-            return false;
+            return None;
         }
-        if let Some(name) = &syntax.checksum
-            && !checksum::verify(name, secret)
-        {
-            return false;
+        let verified = match &syntax.checksum {
+            Some(name) if !checksum::verify(name, secret) => return None,
+            Some(_) => true,
+            None => false,
+        };
+        // Published samples are public whatever their format; every other judgement of the
+        // value is for rules whose format does not already say "secret".
+        if value::published_sample(secret) {
+            return None;
         }
+        let confidence = if verified || compiled.kind == RuleKind::Prefixed {
+            Confidence::High
+        } else {
+            match value::judge(secret).ok()? {
+                value::Strength::Strong => Confidence::Medium,
+                value::Strength::Weak => Confidence::Low,
+            }
+        };
         let (line_start, _) = line_bounds(data, whole.0.min(start));
         let (_, line_end) = line_bounds(data, whole.1.max(end).saturating_sub(1).max(start));
         let candidate = allow::Candidate {
@@ -394,20 +448,30 @@ impl Engine {
             ..allow::Candidate::default()
         };
         if compiled.allow.allows_content(&candidate) || self.allow.allows_content(&candidate) {
-            return false;
+            return None;
         }
-        !allow::has_inline_marker(&data[line_start..line_end])
+        let line = &data[line_start..line_end];
+        if allow::has_inline_marker(line) {
+            return None;
+        }
+        Some(if verified {
+            Grade { confidence, downgradable: false }
+        } else if context::sample_line(line) {
+            Grade { confidence: confidence.lowered(), downgradable: false }
+        } else {
+            Grade { confidence, downgradable: true }
+        })
     }
 
     /// One secret, one finding: drops generic-rule matches whose secret overlaps a specific
     /// rule's secret or an earlier generic rule's, specific matches of the very secret an earlier
     /// specific rule matched, and matches lying strictly inside another rule's longer match (an `xoxp-` token inside an `xoxe.xoxp-` one). `found` is sorted by
     /// start, so only neighbours that overlap are compared.
-    fn drop_shadowed_generic(&self, found: &mut Vec<(usize, usize, usize)>) {
+    fn drop_shadowed_generic(&self, found: &mut Vec<Found>) {
         if found.len() < 2 {
             return;
         }
-        let shadowed = |a: (usize, usize, usize), b: (usize, usize, usize)| {
+        let shadowed = |a: Found, b: Found| {
             let (ga, gb) = (self.rules[a.0].generic, self.rules[b.0].generic);
             let overlap = a.1 < b.2 && b.1 < a.2;
             let inside = b.1 <= a.1 && a.2 <= b.2 && (a.1, a.2) != (b.1, b.2);
@@ -494,7 +558,7 @@ pattern = '''token\s*=\s*"([^"]{8,})"'''
         let m = e.scan(br#"token = "tok_a1b2c3d4""#);
         assert_eq!(m.len(), 1);
         assert_eq!(e.rule(m[0].rule).id(), "test.token");
-        let m = e.scan(br#"token = "s3cr3t-v4lue""#);
+        let m = e.scan(br#"token = "Zr8vLq2Nw5Tk""#);
         assert_eq!(e.rule(m[0].rule).id(), "generic.assign");
     }
 
@@ -550,9 +614,9 @@ pattern = '''(tok_[a-z0-9]{8})'''
         assert_eq!(m[0].secret, b"tok_a1b2c3d4");
         assert_eq!((m[0].start_at.line, m[0].start_at.column), (2, 8));
         assert_eq!(&text.as_bytes()[m[0].start..m[0].end], encoded.as_bytes());
-        // A generic match on base64 is judged on the decoded text: `secret-value` is long enough
+        // A generic match on base64 is judged on the decoded text: `Zr8vLq2Nw5Tk` is long enough
         // for the test rule, `abcdefg` is not (though its base64 would be).
-        let long = "token = \"c2VjcmV0LXZhbHVl\"";
+        let long = format!("token = \"{}\"", decode::base64_encode(b"Zr8vLq2Nw5Tk"));
         assert_eq!(e.scan(long.as_bytes()).len(), 1, "base64 of a literal is still reported");
         let short = format!("token = \"{}\"", decode::base64_encode(b"abcdefg"));
         assert!(e.scan(short.as_bytes()).is_empty());

@@ -12,6 +12,7 @@ use super::{Options, Report};
 pub const HEADER: &[&str] = &[
     "rule_id",
     "severity",
+    "confidence",
     "path",
     "line",
     "column",
@@ -39,6 +40,7 @@ pub fn write(report: &Report, options: &Options, out: &mut dyn Write) -> io::Res
             [
                 f.rule_id.clone(),
                 f.severity.to_string(),
+                f.confidence.to_string(),
                 f.path.clone(),
                 f.line.to_string(),
                 f.column.to_string(),

@@ -10,7 +10,7 @@ use super::json::Document;
 use super::{Format, Options, Report, RuleSummary, Stats, write};
 use crate::error::ScanError;
 use crate::finding::{CommitInfo, Finding, ImageInfo, Occurrence, Skipped, fingerprint};
-use crate::rules::Severity;
+use crate::rules::{Confidence, Severity};
 use schema::validate;
 
 /// A fake AWS key id, assembled at run time (no secret-shaped literal in the source).
@@ -23,6 +23,7 @@ fn finding(rule: &str, severity: Severity, path: &str, line: usize, secret: &str
         rule_id: rule.into(),
         description: format!("{rule} description"),
         severity,
+        confidence: Confidence::High,
         path: path.into(),
         line,
         column: 5,
@@ -48,6 +49,7 @@ pub(crate) fn fixture() -> Report {
     };
     let mut git = finding("aws.access-key-id", Severity::High, "deploy/prod.env", 12, &aws());
     git.commit = Some(commit.clone());
+    git.confidence = Confidence::Medium;
     git.occurrences.push(Occurrence {
         path: "deploy/prod.env".into(),
         line: 14,
@@ -61,6 +63,7 @@ pub(crate) fn fixture() -> Report {
         3,
         "=s3cr3t-V4lue-9x",
     );
+    image.confidence = Confidence::Low;
     image.image = Some(ImageInfo {
         reference: "registry.example.com/team/app:1.2".into(),
         manifest_digest: format!("sha256:{}", "a".repeat(64)),

@@ -10,7 +10,10 @@
 //! stable id (a UUID-shaped hash of fingerprint, commit and line, so reruns give the same id), the
 //! rule as primary identifier, `location.file`, `start_line`, `end_line` and `location.commit`
 //! (`0000000` with empty author, date and message outside git, as GitLab's own analyzer writes).
-//! Image details and the fingerprint go in `details`. The secret appears only with
+//! Image details, the fingerprint and the confidence go in `details`. The confidence is also the
+//! vulnerability's `confidence` (`High`, `Medium`, `Low`: the field and values of GitLab's
+//! earlier security report schemas; 15.2.1 no longer defines it but allows it, since a
+//! vulnerability's properties are open). The secret appears only with
 //! `--show-secrets` (`raw_source_code_extract`). Depends only on [`Report`].
 
 use std::io::{self, Write};
@@ -19,7 +22,7 @@ use serde_json::{Value, json};
 
 use super::{Options, Report, utc_timestamp};
 use crate::finding::Finding;
-use crate::rules::Severity;
+use crate::rules::{Confidence, Severity};
 
 /// The schema version the report declares.
 pub const SCHEMA_VERSION: &str = "15.2.1";
@@ -97,6 +100,7 @@ fn vulnerability(f: &Finding, report: &Report, options: Options) -> Value {
     let mut details = serde_json::Map::new();
     details.insert("fingerprint".into(), text("Fingerprint", &f.fingerprint));
     details.insert("rule_id".into(), text("Rule", &f.rule_id));
+    details.insert("confidence".into(), text("Confidence", f.confidence.as_str()));
     if let Some(i) = &f.image {
         details.insert("image".into(), text("Image", &i.reference));
         details.insert("platform".into(), text("Platform", &i.platform));
@@ -120,6 +124,7 @@ fn vulnerability(f: &Finding, report: &Report, options: Options) -> Value {
         "name": truncate(name, 255),
         "description": format!("{description} found in {place} ({}).", options.secret(&f.secret)),
         "severity": severity(f.severity),
+        "confidence": confidence(f.confidence),
         "solution": "Revoke the secret at its provider, replace it, and remove it from the code \
                      (and history); then add its fingerprint to .leakhoundignore if it is accepted.",
         "identifiers": [identifier],
@@ -149,6 +154,15 @@ pub fn severity(severity: Severity) -> &'static str {
         Severity::Medium => "Medium",
         Severity::Low => "Low",
         Severity::Info => "Info",
+    }
+}
+
+/// GitLab's confidence names.
+pub fn confidence(confidence: Confidence) -> &'static str {
+    match confidence {
+        Confidence::High => "High",
+        Confidence::Medium => "Medium",
+        Confidence::Low => "Low",
     }
 }
 

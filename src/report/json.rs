@@ -7,7 +7,9 @@
 //!   "version": 1,
 //!   "tool": {"name": "leakhound", "version": "0.1.0"},
 //!   "findings": [{
-//!     "rule_id", "description", "severity", "path", "line", "column", "end_line", "end_column",
+//!     "rule_id", "description", "severity",
+//!     "confidence",    // "high" | "medium" | "low" (see `rules::Confidence`)
+//!     "path", "line", "column", "end_line", "end_column",
 //!     "secret",        // redacted unless --show-secrets
 //!     "fingerprint",   // hash of rule id, secret and path: survives line moves
 //!     "commit": null | {"sha", "author", "email", "date", "message"},
@@ -20,7 +22,7 @@
 //!   "config": {"files", "builtin_rules", "builtin_off"},   // only when a config file was read
 //!   "stats": {"scanned", "bytes", "commit_messages", "findings", "skipped_binary",
 //!             "skipped_too_large", "skipped_special", "skipped_allowlisted", "duplicates",
-//!             "suppressed", "errors", "elapsed_ms"}
+//!             "suppressed", "below_min_confidence", "errors", "elapsed_ms"}
 //! }
 //! ```
 //!

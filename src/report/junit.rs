@@ -63,7 +63,7 @@ pub fn write(report: &Report, options: &Options, out: &mut dyn Write) -> io::Res
             escape(&f.path),
             f.line,
             escape(&f.rule_id),
-            escape(&format!("{} ({})", f.description, f.severity)),
+            escape(&format!("{} ({}, {} confidence)", f.description, f.severity, f.confidence)),
             escape(&body)
         );
     }

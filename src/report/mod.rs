@@ -66,6 +66,9 @@ pub struct Stats {
     pub archive_members: u64,
     /// Findings suppressed by a baseline or ignore file.
     pub suppressed: u64,
+    /// Findings not reported because their confidence is below `--min-confidence`.
+    #[serde(default)]
+    pub below_min_confidence: u64,
     /// Failures (see the report's `errors`).
     pub errors: u64,
     /// Wall time in milliseconds.

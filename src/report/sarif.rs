@@ -6,7 +6,9 @@
 //! `secret` and `CWE-798` and a `security-severity` score; each finding is one result with a
 //! physical location (path, line, column; `endColumn` is exclusive as SARIF wants), the
 //! content-based fingerprint under `partialFingerprints["leakhound/v1"]`, and git or image details
-//! under `properties`. The secret appears only with `--show-secrets` (`properties.secret`);
+//! under `properties`. The finding's confidence is `properties.confidence` and shapes the result:
+//! its `level` is the severity's level capped by the confidence (`medium` at most `warning`, `low`
+//! at most `note`) and its `rank` (0–100, which SARIF viewers sort by) follows the confidence. The secret appears only with `--show-secrets` (`properties.secret`);
 //! messages carry the redacted form. Failures become tool execution notifications (level
 //! `error`) and mark the invocation unsuccessful; what was deliberately not scanned (the report's
 //! `skipped`) becomes notifications of level `note`. The run's `properties` hold the target, the
@@ -19,7 +21,7 @@ use serde_json::{Value, json};
 
 use super::{Options, Report, utc_timestamp};
 use crate::finding::Finding;
-use crate::rules::Severity;
+use crate::rules::{Confidence, Severity};
 
 /// The SARIF version written.
 pub const VERSION: &str = "2.1.0";
@@ -111,6 +113,7 @@ fn result(f: &Finding, rule_index: Option<usize>, options: Options) -> Value {
     let shown = options.secret(&f.secret);
     let mut properties = json!({
         "severity": f.severity.as_str(),
+        "confidence": f.confidence.as_str(),
         "fingerprint": f.fingerprint,
         "redacted": !options.show_secrets,
     });
@@ -128,7 +131,8 @@ fn result(f: &Finding, rule_index: Option<usize>, options: Options) -> Value {
     }
     let mut result = json!({
         "ruleId": f.rule_id,
-        "level": level(f.severity),
+        "level": result_level(f.severity, f.confidence),
+        "rank": rank(f.confidence),
         "message": {"text": format!("{} found: {shown}", describe(f))},
         "locations": [{"physicalLocation": {
             "artifactLocation": {"uri": uri(&f.path)},
@@ -158,6 +162,25 @@ pub fn level(severity: Severity) -> &'static str {
         Severity::Critical | Severity::High => "error",
         Severity::Medium => "warning",
         Severity::Low | Severity::Info => "note",
+    }
+}
+
+/// SARIF `level` of a result: the severity's level, capped by the confidence, so a dashboard's
+/// errors are findings leakhound is sure of.
+pub fn result_level(severity: Severity, confidence: Confidence) -> &'static str {
+    match (level(severity), confidence) {
+        (_, Confidence::Low) => "note",
+        ("error", Confidence::Medium) => "warning",
+        (level, _) => level,
+    }
+}
+
+/// SARIF `rank` (0.0–100.0, higher is more important) of a confidence.
+pub fn rank(confidence: Confidence) -> f64 {
+    match confidence {
+        Confidence::High => 90.0,
+        Confidence::Medium => 60.0,
+        Confidence::Low => 30.0,
     }
 }
 
@@ -200,6 +223,15 @@ mod tests {
         assert_eq!(uri("config:Env[3]"), "config%3AEnv%5B3%5D");
         assert_eq!(uri("caf\u{e9}.txt"), "caf%C3%A9.txt");
         assert_eq!(uri("app.war!WEB-INF/lib/a b.jar!x"), "app.war!WEB-INF/lib/a%20b.jar!x");
+    }
+
+    #[test]
+    fn confidence_caps_the_level() {
+        assert_eq!(result_level(Severity::Critical, Confidence::High), "error");
+        assert_eq!(result_level(Severity::Critical, Confidence::Medium), "warning");
+        assert_eq!(result_level(Severity::Critical, Confidence::Low), "note");
+        assert_eq!(result_level(Severity::Medium, Confidence::Medium), "warning");
+        assert_eq!(result_level(Severity::Info, Confidence::High), "note");
     }
 
     #[test]

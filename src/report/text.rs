@@ -59,7 +59,14 @@ pub fn finding_block(f: &Finding, options: &Options) -> String {
     };
     let mut s = String::new();
     let place = format!("{}:{}:{}", sanitize(&f.path), f.line, f.column);
-    let _ = writeln!(s, "{}  {} ({})", paint(BOLD, &place), paint(RED, &f.rule_id), f.severity);
+    let _ = writeln!(
+        s,
+        "{}  {} ({}, {} confidence)",
+        paint(BOLD, &place),
+        paint(RED, &f.rule_id),
+        f.severity,
+        f.confidence
+    );
     if !f.description.is_empty() {
         let _ = writeln!(s, "    {}", f.description);
     }
@@ -132,6 +139,9 @@ pub fn summary(stats: &Stats) -> String {
     }
     if stats.suppressed > 0 {
         let _ = write!(s, ", {} suppressed by baseline/ignore", stats.suppressed);
+    }
+    if stats.below_min_confidence > 0 {
+        let _ = write!(s, ", {} below --min-confidence", stats.below_min_confidence);
     }
     let _ = write!(s, ", {} error(s)", stats.errors);
     if stats.errors > 0 {

@@ -435,6 +435,9 @@ fn translate_rule(file: &mut File, spanned: &Spanned<GlRule>) -> RuleResult<Opti
         entropy: r.entropy.filter(|e| *e > 0.0).map(|min| EntropySyntax { min }),
         window: Some(WHOLE_FILE_WINDOW),
         requires: Vec::new(),
+        // gitleaks' generic rules (`generic-api-key`) are fallbacks like ours: their values go
+        // through the value model; every other gitleaks rule is taken as a provider format.
+        kind: gitleaks_id.contains("generic").then_some(super::RuleKind::Generic),
         checksum: None,
         allow,
         references: Vec::new(),

@@ -55,6 +55,78 @@ impl fmt::Display for Severity {
     }
 }
 
+/// How sure a finding is that it is a live secret (issue #14); `--min-confidence` filters on it.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    Default,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    /// A generic or entropy-only match, a weak value, or a match downgraded by its context
+    /// (a test-vector path, a line that says "example").
+    Low,
+    /// A keyword-anchored value or a structured credential whose value passes the value model.
+    Medium,
+    /// A checksum-verified secret, or a provider format with a distinctive prefix.
+    #[default]
+    High,
+}
+
+impl Confidence {
+    /// The lowercase name used in every report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+
+    /// One step down (context downgrades; `low` stays `low`).
+    #[must_use]
+    pub fn lowered(self) -> Confidence {
+        match self {
+            Confidence::High => Confidence::Medium,
+            Confidence::Medium | Confidence::Low => Confidence::Low,
+        }
+    }
+}
+
+impl fmt::Display for Confidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the secret of a rule looks like on its own, which decides whether the engine's value
+/// model judges it and how confident its findings are (issue #14).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleKind {
+    /// A provider format with a distinctive prefix or shape (`ghp_…`, `AKIA…`, a PEM block):
+    /// never second-guessed, `high` confidence. The default for rules whose id is not `generic.*`.
+    Prefixed,
+    /// A value with no shape of its own, found by the provider's name next to it
+    /// (`TWILIO_AUTH_TOKEN = <32 hex>`): judged by the value model, `medium` at best.
+    Anchored,
+    /// A credential in a structured format (a URL's userinfo, a connection string, a docker
+    /// `config.json`, an `Authorization` header): judged by the value model, `medium` at best.
+    Structured,
+    /// A value assigned to a name that says "secret": judged by the value model, `medium` when
+    /// the value is strong, else `low`. The default for `generic.*` rules.
+    Generic,
+}
+
 /// A minimum Shannon entropy (bits per byte) for the secret group.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -180,6 +252,10 @@ pub struct RuleSyntax {
     /// patterns that run near common keywords (`token`) but need rarer text (`</`, `@`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requires: Vec<String>,
+    /// What the secret looks like on its own (see [`RuleKind`]); by default `generic` for
+    /// `generic.*` ids and `prefixed` for the rest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<RuleKind>,
     /// A named check on the secret's own checksum (for example `github-crc32`).
     #[serde(default)]
     pub checksum: Option<String>,
@@ -230,11 +306,29 @@ impl Rule {
         &self.syntax.id
     }
 
+    /// The rule's [`RuleKind`], written or implied by its id.
+    pub fn kind(&self) -> RuleKind {
+        self.syntax.kind.unwrap_or(if self.id().starts_with(GENERIC_PREFIX) {
+            RuleKind::Generic
+        } else {
+            RuleKind::Prefixed
+        })
+    }
+
     /// Bytes either side of a keyword hit in which the pattern runs.
     pub fn window(&self) -> usize {
         self.syntax.window.unwrap_or(DEFAULT_WINDOW)
     }
 }
+
+/// Id prefix of fallback rules: a generic rule's match yields to a specific rule's on the same
+/// secret, and its value is judged by the engine's value model.
+pub const GENERIC_PREFIX: &str = "generic.";
+
+/// Version of the engine's judgement of values (its value model and confidence grading): part
+/// of [`RuleSet::digest`], since a change there changes what a scan reports with the same rules.
+/// Bump it with every change to `engine::value` or `engine::context`.
+pub const JUDGEMENT_VERSION: &str = "value-model-1";
 
 /// Default reach of a pattern around its keyword, in bytes.
 pub const DEFAULT_WINDOW: usize = 512;
@@ -257,6 +351,7 @@ impl RuleSet {
         use sha2::{Digest, Sha256};
         let mut hasher = Sha256::new();
         hasher.update(env!("CARGO_PKG_VERSION"));
+        hasher.update(JUDGEMENT_VERSION);
         for rule in &self.rules {
             let text = toml::to_string(&rule.syntax).unwrap_or_default();
             hasher.update(text.as_bytes());

@@ -82,6 +82,7 @@ mod tests {
             rule_id: "aws.access-key-id".into(),
             description: String::new(),
             severity: Severity::High,
+            confidence: crate::rules::Confidence::High,
             path: "etc/app.conf".into(),
             line: 3,
             column: 7,

@@ -710,6 +710,7 @@ mod tests {
                         rule_id: "test.secret".into(),
                         description: String::new(),
                         severity: Severity::High,
+                        confidence: crate::rules::Confidence::High,
                         path: "etc/secret".into(),
                         line: 1,
                         column: 1,

@@ -3,6 +3,7 @@
 mod archives;
 mod ci;
 mod common;
+mod confidence;
 mod gitleaks;
 mod image;
 mod pre_commit_framework;

@@ -63,5 +63,5 @@ fn junit_and_csv_from_the_binary() {
     let csv = String::from_utf8_lossy(&out.stdout);
     let rows: Vec<&str> = csv.lines().collect();
     assert_eq!(rows.len(), 2, "{csv}");
-    assert!(rows[1].starts_with("aws.access-key-id,high,k.txt,1,1,"), "{csv}");
+    assert!(rows[1].starts_with("aws.access-key-id,high,high,k.txt,1,1,"), "{csv}");
 }

@@ -106,6 +106,7 @@ mod tests {
             rule_id: "r.x".into(),
             description: String::new(),
             severity: Severity::High,
+            confidence: crate::rules::Confidence::High,
             path: path.into(),
             line: 1,
             column: 1,

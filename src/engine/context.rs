@@ -1,0 +1,141 @@
+//! Context that lowers a finding's confidence without dropping it (issue #14): test data and
+//! fixtures are still scanned, and a secret in them is still reported, one confidence step down,
+//! as is a secret on a line that calls itself an example. Checksum-verified secrets are never
+//! downgraded: a valid checksum is a real token wherever it sits.
+//!
+//! Pure functions of a path or a line; the engine asks about the line, and about the path once
+//! the source has told the scan where the blob came from.
+
+/// Directory names that hold test vectors, fixtures and samples.
+const TEST_DIRS: &[&str] = &[
+    "test",
+    "tests",
+    "testdata",
+    "test-data",
+    "test_data",
+    "testing",
+    "__tests__",
+    "spec",
+    "specs",
+    "fixture",
+    "fixtures",
+    "examples",
+    "example",
+    "samples",
+    "mocks",
+    "__mocks__",
+];
+
+/// True for paths of test vectors and fixtures: a directory named `tests/`, `testdata/`,
+/// `fixtures/`, `spec/` (and kin), or a test file by the conventions of Go (`*_test.go`),
+/// Python (`test_*.py`, `*_test.py`, `conftest.py`), JavaScript (`*.test.js`, `*.spec.ts`),
+/// Ruby (`*_spec.rb`) and Java (`*Test.java`).
+pub fn test_path(path: &str) -> bool {
+    let mut parts = path.split(['/', '\\']).filter(|p| !p.is_empty()).peekable();
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            return test_file(part);
+        }
+        if TEST_DIRS.iter().any(|d| part.eq_ignore_ascii_case(d)) {
+            return true;
+        }
+    }
+    false
+}
+
+fn test_file(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    let (stem, ext) = lower.rsplit_once('.').unwrap_or((&lower, ""));
+    match ext {
+        "go" => stem.ends_with("_test"),
+        "py" => stem.starts_with("test_") || stem.ends_with("_test") || stem == "conftest",
+        "rb" => stem.ends_with("_spec") || stem.ends_with("_test"),
+        "java" | "kt" | "cs" => {
+            name.rsplit_once('.').is_some_and(|(s, _)| s.ends_with("Test") || s.ends_with("Tests"))
+        }
+        "js" | "jsx" | "ts" | "tsx" | "mjs" | "cjs" => {
+            let inner = stem.rsplit_once('.').map_or("", |(_, inner)| inner);
+            inner == "test" || inner == "spec"
+        }
+        "rs" => stem == "tests" || stem.ends_with("_test") || stem.ends_with("_tests"),
+        _ => false,
+    }
+}
+
+/// Words that make a line describe a sample rather than configure a system.
+const SAMPLE_WORDS: &[&str] =
+    &["example", "sample", "dummy", "fake", "placeholder", "mock", "demo"];
+
+/// True when `line` calls what it holds an example: `example`, `sample`, `dummy`, `fake`,
+/// `placeholder`, `mock` or `demo` as a word of its own (or a part of a snake, kebab or camel
+/// name: `EXAMPLE_TOKEN`, `fakeKey`).
+pub fn sample_line(line: &[u8]) -> bool {
+    let line = String::from_utf8_lossy(line);
+    let mut word = String::new();
+    let flush = |word: &mut String| {
+        let hit = SAMPLE_WORDS.iter().any(|w| word.eq_ignore_ascii_case(w));
+        word.clear();
+        hit
+    };
+    let mut previous_lower = false;
+    for c in line.chars() {
+        // A word ends at a non-letter and at a camel hump (`fakeKey` → `fake`, `Key`).
+        if (!c.is_ascii_alphabetic() || (previous_lower && c.is_ascii_uppercase()))
+            && flush(&mut word)
+        {
+            return true;
+        }
+        if c.is_ascii_alphabetic() {
+            word.push(c);
+        }
+        previous_lower = c.is_ascii_lowercase();
+    }
+    flush(&mut word)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_vector_paths() {
+        for p in [
+            "tests/integration/main.rs",
+            "crate-1.0/testdata/keys.json",
+            "pkg/auth/token_test.go",
+            "lib/test_urlparse.py",
+            "app/conftest.py",
+            "web/src/login.spec.ts",
+            "web/src/login.test.js",
+            "spec/models/user_spec.rb",
+            "src/test/java/com/acme/ConfigTest.java",
+            "fixtures/decoys/settings.py",
+            "C:\\src\\Tests\\keys.txt",
+        ] {
+            assert!(test_path(p), "{p}");
+        }
+        for p in
+            ["src/main.rs", "config/app.yaml", "latest/settings.py", "contest.py", "attest/x.go"]
+        {
+            assert!(!test_path(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn sample_lines() {
+        for l in [
+            "# example: token = abc",
+            "EXAMPLE_TOKEN=abc",
+            "const fakeKey = \"abc\"",
+            "dummy_password: abc",
+            "Use a placeholder value",
+        ] {
+            assert!(sample_line(l.as_bytes()), "{l}");
+        }
+        for l in
+            ["token = abc", "counterexample_count = 3", "samplesize = 3", "token: demonstrable"]
+        {
+            assert!(!sample_line(l.as_bytes()), "{l}");
+        }
+    }
+}
