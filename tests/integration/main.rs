@@ -2,6 +2,7 @@
 
 mod ci;
 mod common;
+mod credential_files;
 mod gitleaks;
 mod image;
 mod pre_commit_framework;
