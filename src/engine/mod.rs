@@ -87,6 +87,11 @@ struct CompiledRule {
     /// A `generic.*` rule: yields to specific rules on the same secret.
     generic: bool,
     kind: RuleKind,
+    /// The rule reports only in some paths (`allow.only_in_paths`). The engine does not know the
+    /// path, so such a rule's match must not hide another rule's match of the same secret: the
+    /// path check after the scan may drop it (a `gradle.properties`-only rule would otherwise
+    /// hide `generic.password` on every `password=` line elsewhere).
+    path_conditional: bool,
 }
 
 impl CompiledRule {
@@ -138,6 +143,7 @@ impl Engine {
             };
             let generic = rule.id().starts_with(GENERIC_PREFIX);
             let kind = rule.kind();
+            let path_conditional = !rule.syntax.allow.only_in_paths.is_empty();
             rules.push(CompiledRule {
                 rule,
                 regex: OnceLock::new(),
@@ -145,6 +151,7 @@ impl Engine {
                 allow,
                 generic,
                 kind,
+                path_conditional,
             });
         }
         let prefilter = Prefilter::new(rules.iter().map(|r| r.rule.syntax.keywords.as_slice()))
@@ -296,8 +303,10 @@ impl Engine {
             for m in self.scan_to_depth(&view.text, depth - 1) {
                 let inside = m.start < view.decoded.end && view.decoded.start < m.end;
                 // One secret, one finding: what plain text already reported there wins.
-                let known =
-                    matches.iter().chain(&extra).any(|r| r.start < view.end && view.start < r.end);
+                // A path-conditional rule's match may yet be dropped, so it wins nothing here.
+                let known = matches.iter().chain(&extra).any(|r| {
+                    !self.rules[r.rule].path_conditional && r.start < view.end && view.start < r.end
+                });
                 if inside && !known {
                     extra.push(Match {
                         rule: m.rule,
@@ -479,7 +488,7 @@ impl Engine {
             // of either kind yields to a longer match of its kind around it.
             let same = (a.1, a.2) == (b.1, b.2) && b.0 < a.0;
             let yields = if ga { !gb || b.0 < a.0 || inside } else { !gb && (inside || same) };
-            overlap && yields
+            overlap && yields && !self.rules[b.0].path_conditional
         };
         let mut keep = vec![true; found.len()];
         for i in 0..found.len() {

@@ -18,7 +18,8 @@ pub struct ExtendSyntax {
     /// Start from the built-in rules (default true).
     #[serde(default = "yes")]
     pub use_default: bool,
-    /// Ids of rules to drop.
+    /// Ids of rules to drop; an entry ending in `.` drops every rule whose id starts with it
+    /// (`"hash."`).
     #[serde(default)]
     pub disabled_rules: Vec<String>,
 }
@@ -154,7 +155,12 @@ pub fn build_rule_set(configs: &[Config]) -> RuleResult<RuleSet> {
     }
     let disabled: Vec<&String> =
         configs.iter().flat_map(|c| &c.syntax.extend.disabled_rules).collect();
-    set.rules.retain(|r| !disabled.iter().any(|d| *d == r.id()));
+    // An entry ending in `.` turns off a whole kind (`"hash."`).
+    set.rules.retain(|r| {
+        !disabled
+            .iter()
+            .any(|d| *d == r.id() || (d.ends_with('.') && r.id().starts_with(d.as_str())))
+    });
     if !configs.is_empty() {
         // Counting headers spares parsing the built-in files when the config drops them all.
         let builtin: usize =

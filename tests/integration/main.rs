@@ -4,6 +4,7 @@ mod archives;
 mod ci;
 mod common;
 mod confidence;
+mod credential_files;
 mod gitleaks;
 mod image;
 mod pre_commit_framework;
