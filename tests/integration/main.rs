@@ -6,6 +6,7 @@ mod common;
 mod gitleaks;
 mod image;
 mod pre_commit_framework;
+mod pre_receive;
 mod registry;
 mod report;
 mod rules_catalog;
