@@ -1,6 +1,7 @@
 //! `leakhound pre-receive`: real `git push` over the local transport into a bare repository whose
 //! `hooks/pre-receive` execs the real binary (git itself creates the quarantine area).
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command as StdCommand;
 
@@ -25,7 +26,6 @@ impl Server {
             format!("#!/bin/sh\n{env}\nexec '{}' pre-receive {args}\n", bin.display()),
         )
         .expect("write hook");
-        use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         let clone = TestEnv::new();
         git(clone.path(), &["init", "-q", "-b", "main"]);
