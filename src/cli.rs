@@ -31,6 +31,9 @@ pub enum Command {
     Git(GitArgs),
     /// Scan the commits a `git push` sends (a pre-push hook: reads git's pre-push input on stdin).
     PrePush(PrePushArgs),
+    /// Server-side hook (git's pre-receive, GitLab's custom_hooks/pre-receive.d): reads
+    /// `<old> <new> <ref>` on stdin and refuses a push that adds a secret.
+    PreReceive(PreReceiveArgs),
     /// Scan what is about to be committed: the lines the index adds relative to HEAD.
     Staged(StagedArgs),
     /// Install the pre-commit and pre-push hooks into a repository.
@@ -291,6 +294,30 @@ pub struct PrePushArgs {
     pub url: Option<String>,
     #[command(flatten)]
     pub scan: ScanArgs,
+}
+
+/// `pre-receive` arguments. Everything comes from the server: the hook script that runs it and
+/// its environment, never the pushed commits.
+#[derive(Debug, Clone, Args)]
+pub struct PreReceiveArgs {
+    /// Honour `git push -o leakhound.skip` (logged with the pusher). Off unless the administrator
+    /// turns it on.
+    #[arg(long, env = "LEAKHOUND_ALLOW_PUSH_OPTION_BYPASS")]
+    pub allow_push_option_bypass: bool,
+    /// What an internal error (a corrupt object, unreadable config) does to the push.
+    #[arg(long, value_enum, env = "LEAKHOUND_ON_ERROR", default_value_t = OnError::Reject)]
+    pub on_error: OnError,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+}
+
+/// The pre-receive hook's answer when it cannot check a push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnError {
+    /// Refuse the push (the default: an unchecked push never slips through).
+    Reject,
+    /// Let the push in, saying it was not checked.
+    Accept,
 }
 
 /// Parses `2024-05-01`, `2024-05-01T10:00:00Z`, `2024-05-01T10:00:00+02:00` or `@1714557600`

@@ -42,6 +42,7 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         Command::Dir(args) => command::dir::run(args),
         Command::Git(args) => command::git::run(args),
         Command::PrePush(args) => command::pre_push::run(args),
+        Command::PreReceive(args) => command::pre_receive::run(args),
         Command::Staged(args) => command::staged::run(args),
         Command::InstallHooks(args) => command::install_hooks::run(args),
         Command::Baseline(args) => command::baseline::run(args),

@@ -6,6 +6,7 @@ use anyhow::Result;
 
 use super::{Outcome, engine, finish, new_scan};
 use crate::cli::{GitArgs, ScanArgs};
+use crate::report::Report;
 use crate::source::Sink;
 use crate::source::git::{self, GitOptions, Reader, Selection};
 
@@ -37,6 +38,17 @@ pub fn scan_history(
     args: &ScanArgs,
     target: String,
 ) -> Result<Outcome> {
+    finish(&history_report(repo, selection, all_objects, args, target)?, &args.output)
+}
+
+/// The report of a scan of `selection` in `repo`, before triage.
+pub fn history_report(
+    repo: &git2::Repository,
+    selection: Selection,
+    all_objects: bool,
+    args: &ScanArgs,
+    target: String,
+) -> Result<Report> {
     let engine = engine(&args.rules, repo.workdir())?;
     let scan = new_scan(&engine, args);
     let options = GitOptions {
@@ -51,7 +63,7 @@ pub fn scan_history(
     let mut report = scan.into_report(target);
     // The ignore files live at the scanned repository's root, wherever leakhound runs from.
     report.root = repo.workdir().map(std::path::Path::to_path_buf);
-    finish(&report, &args.output)
+    Ok(report)
 }
 
 /// Sizes the worker pool (0: one per core). The pool is global, so only the first call counts.

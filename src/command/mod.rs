@@ -8,6 +8,7 @@ pub mod image;
 pub mod install_hooks;
 pub mod merge;
 pub mod pre_push;
+pub mod pre_receive;
 pub mod rules;
 pub mod staged;
 pub mod sweep;

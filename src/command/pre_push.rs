@@ -41,7 +41,7 @@ pub fn run(args: &PrePushArgs) -> Result<Outcome> {
 /// not reachable from its old tip nor from any of the remote's tracking refs (a new branch).
 /// Deletions (an all-zeros local id) are skipped.
 fn selection(repo: &git2::Repository, input: &str, remote: Option<&str>) -> Result<Selection> {
-    let mut sel = Selection::default();
+    let mut updates = Vec::new();
     for line in input.lines().filter(|l| !l.trim().is_empty()) {
         let fields: Vec<&str> = line.split_whitespace().collect();
         let [_, local, _, remote_sha] = fields[..] else {
@@ -50,22 +50,38 @@ fn selection(repo: &git2::Repository, input: &str, remote: Option<&str>) -> Resu
                  ref> <remote sha>`; run it from a pre-push hook"
             );
         };
-        if git::is_zero_id(local) {
+        updates.push((remote_sha, local));
+    }
+    let prefix =
+        remote.map_or_else(|| "refs/remotes/".to_owned(), |r| format!("refs/remotes/{r}/"));
+    push_selection(repo, &updates, &prefix)
+}
+
+/// The commits a push adds, shared by both ends of a push (`pre-push` here, `pre-receive` on the
+/// server): for each `(old, new)` update, the commits of `new` not reachable from `old` nor from
+/// any ref under `known` (what the receiving side already has). A deletion (`new` all zeros)
+/// adds nothing.
+pub fn push_selection(
+    repo: &git2::Repository,
+    updates: &[(&str, &str)],
+    known: &str,
+) -> Result<Selection> {
+    let mut sel = Selection::default();
+    for &(old, new) in updates {
+        if git::is_zero_id(new) {
             continue;
         }
-        let local = Oid::from_str(local).with_context(|| format!("invalid commit id {local}"))?;
-        sel.include.push(local);
-        if !git::is_zero_id(remote_sha)
-            && let Ok(old) = Oid::from_str(remote_sha)
+        let new = Oid::from_str(new).with_context(|| format!("invalid commit id {new}"))?;
+        sel.include.push(new);
+        if !git::is_zero_id(old)
+            && let Ok(old) = Oid::from_str(old)
             && repo.find_commit(old).is_ok()
         {
             sel.hide.push(old);
         }
     }
     if !sel.include.is_empty() {
-        let prefix =
-            remote.map_or_else(|| "refs/remotes/".to_owned(), |r| format!("refs/remotes/{r}/"));
-        sel.hide.extend(git::ref_tips_under(repo, &prefix, &[]).context("cannot list refs")?);
+        sel.hide.extend(git::ref_tips_under(repo, known, &[]).context("cannot list refs")?);
     }
     Ok(sel)
 }

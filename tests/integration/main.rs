@@ -8,6 +8,7 @@ mod credential_files;
 mod gitleaks;
 mod image;
 mod pre_commit_framework;
+mod pre_receive;
 mod registry;
 mod report;
 mod rules_catalog;

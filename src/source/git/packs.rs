@@ -52,16 +52,50 @@ pub struct Visitor<'a> {
     pub total: &'a (dyn Fn(u64) + Sync),
 }
 
-/// Every object directory of the repository: its own, then its alternates.
+/// The object directories git's environment names: `GIT_OBJECT_DIRECTORY` and
+/// `GIT_ALTERNATE_OBJECT_DIRECTORIES` (colon-separated). In a pre-receive hook they are the push's
+/// quarantine area, where the pushed objects wait until the hook accepts them: read in place,
+/// never copied. Empty outside such an environment.
+pub fn env_object_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> =
+        std::env::var_os("GIT_OBJECT_DIRECTORY").map(PathBuf::from).into_iter().collect();
+    if let Some(list) = std::env::var_os("GIT_ALTERNATE_OBJECT_DIRECTORIES") {
+        dirs.extend(std::env::split_paths(&list).filter(|p| !p.as_os_str().is_empty()));
+    }
+    dirs
+}
+
+/// Opens the repository at `git_dir` with the object directories of [`env_object_dirs`] added
+/// as alternates, so every handle (each walker thread opens its own) sees a push's quarantined
+/// objects as `Repository::open_from_env` does.
+pub fn open_with_env_objects(git_dir: &Path) -> Result<git2::Repository, git2::Error> {
+    let repo = git2::Repository::open(git_dir)?;
+    let odb = repo.odb()?;
+    for dir in env_object_dirs() {
+        odb.add_disk_alternate(&dir.to_string_lossy())?;
+    }
+    drop(odb);
+    Ok(repo)
+}
+
+/// Every object directory of the repository: those git's environment names (a push's
+/// quarantine, see [`env_object_dirs`]), its own, then its alternates.
 pub fn object_dirs(common_dir: &Path) -> Vec<PathBuf> {
     let own = common_dir.join("objects");
-    let mut dirs = vec![own.clone()];
+    let mut dirs = env_object_dirs();
+    if !dirs.contains(&own) {
+        dirs.push(own.clone());
+    }
     if let Ok(text) = std::fs::read_to_string(own.join("info/alternates")) {
         for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
             let path = Path::new(line);
             dirs.push(if path.is_absolute() { path.to_owned() } else { own.join(path) });
         }
     }
+    // The environment's alternates usually repeat the repository's own directory: a pack read
+    // twice would report its findings twice.
+    let mut seen = HashSet::new();
+    dirs.retain(|d| seen.insert(d.canonicalize().unwrap_or_else(|_| d.clone())));
     dirs
 }
 

@@ -505,12 +505,12 @@ pub fn par_map<T: Send>(
     visit: impl Fn(&mut Walker<'_>, Oid) -> T + Sync,
 ) -> Result<Vec<T>, git2::Error> {
     // Opening a repository costs about a millisecond and a cold tree cache; chunks keep that rare.
-    let packs = open_packs(Repository::open(git_dir)?.commondir());
+    let packs = open_packs(super::packs::open_with_env_objects(git_dir)?.commondir());
     let chunk = (commits.len() / (rayon::current_num_threads() * 8)).clamp(64, 4096);
     let parts: Vec<Result<Vec<T>, git2::Error>> = commits
         .par_chunks(chunk)
         .map(|part| {
-            let repo = Repository::open(git_dir)?;
+            let repo = super::packs::open_with_env_objects(git_dir)?;
             let mut walker = Walker::with_packs(&repo, &packs)?;
             Ok(part.iter().map(|id| visit(&mut walker, *id)).collect())
         })
