@@ -111,7 +111,7 @@ pub fn engine(args: &RuleArgs, root: Option<&Path>) -> Result<Engine> {
 }
 
 /// `command` with `--min-confidence` set to the command's default where the user gave none
-/// (issue #14). Hooks (`staged`, `pre-push`) and `dir`, which runs in CI on every change, report
+/// (issue #14). Hooks (`staged`, `pre-push`, `pre-receive`) and `dir`, which runs in CI on every change, report
 /// `medium` and up, so a reviewer is not asked about test vectors and weak generic matches;
 /// audits (`git` history, `image`, `sweep`, `merge`) and `baseline` want everything, `low` up.
 pub fn with_default_confidence(command: &Command) -> Command {
@@ -120,6 +120,7 @@ pub fn with_default_confidence(command: &Command) -> Command {
         Command::Dir(a) => (&mut a.scan.output, Confidence::Medium),
         Command::Staged(a) => (&mut a.scan.output, Confidence::Medium),
         Command::PrePush(a) => (&mut a.scan.output, Confidence::Medium),
+        Command::PreReceive(a) => (&mut a.scan.output, Confidence::Medium),
         Command::Git(a) => (&mut a.scan.output, Confidence::Low),
         Command::Image(a) => (&mut a.scan.output, Confidence::Low),
         Command::Sweep(a) => (&mut a.scan.output, Confidence::Low),
