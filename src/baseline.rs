@@ -225,6 +225,7 @@ mod tests {
             commit: None,
             image: None,
             occurrences: Vec::new(),
+            verification: None,
         }
     }
 

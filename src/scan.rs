@@ -292,6 +292,7 @@ impl<'e> Scan<'e> {
             commit: provenance.commit.clone(),
             image: provenance.image.clone(),
             occurrences: Vec::new(),
+            verification: None,
         })
     }
 

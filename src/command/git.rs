@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 
 use anyhow::Result;
 
-use super::{Outcome, engine, finish, new_scan};
+use super::{Outcome, engine, finish_scan, new_scan};
 use crate::cli::{GitArgs, ScanArgs};
 use crate::source::Sink;
 use crate::source::git::{self, GitOptions, Reader, Selection};
@@ -21,7 +21,7 @@ pub fn run(args: &GitArgs) -> Result<Outcome> {
             let engine = engine(&args.scan.rules, None)?;
             let scan = new_scan(&engine, &args.scan);
             scan.error(error);
-            return finish(&scan.into_report(target), &args.scan.output);
+            return finish_scan(&scan.into_report(target), &args.scan);
         }
     };
     let selection = git::selection(&repo, &args.branch, args.range.as_deref(), args.since)
@@ -51,7 +51,7 @@ pub fn scan_history(
     let mut report = scan.into_report(target);
     // The ignore files live at the scanned repository's root, wherever leakhound runs from.
     report.root = repo.workdir().map(std::path::Path::to_path_buf);
-    finish(&report, &args.output)
+    finish_scan(&report, args)
 }
 
 /// Sizes the worker pool (0: one per core). The pool is global, so only the first call counts.

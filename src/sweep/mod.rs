@@ -727,6 +727,7 @@ mod tests {
                             deleted_in_layer: None,
                         }),
                         occurrences: Vec::new(),
+                        verification: None,
                     })
                 })
                 .collect()

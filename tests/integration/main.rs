@@ -15,3 +15,4 @@ mod staged;
 mod sweep;
 mod sweep_registry;
 mod triage;
+mod verify;

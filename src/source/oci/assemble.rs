@@ -116,6 +116,7 @@ mod tests {
             commit: None,
             image: None,
             occurrences: Vec::new(),
+            verification: None,
         }
     }
 
