@@ -226,6 +226,7 @@ mod tests {
             commit: None,
             image: None,
             occurrences: Vec::new(),
+            verification: None,
         }
     }
 

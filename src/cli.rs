@@ -160,6 +160,34 @@ pub struct ScanArgs {
     pub max_archive_inflated: u64,
     #[command(flatten)]
     pub rules: RuleArgs,
+    #[command(flatten)]
+    pub verify: VerifyArgs,
+}
+
+/// Live verification of found credentials (off unless `--verify`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct VerifyArgs {
+    /// Check each distinct secret found against its own service (read-only "who am I" calls)
+    /// and report verified, invalid or unverified; see the README for what is sent where.
+    #[arg(long)]
+    pub verify: bool,
+    /// Allow sending credentials to this host named by the scanned data (repeatable): private,
+    /// loopback and link-local addresses, plain HTTP and non-default ports need it.
+    #[arg(long, value_name = "HOST[:PORT]", requires = "verify")]
+    pub verify_host: Vec<String>,
+    /// Checks started per second, at most (0: no cap).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub verify_rate: u32,
+    /// The longest one check may take (seconds).
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub verify_timeout: u64,
+    /// Checks in flight at once (each provider gets at most half, at least 1).
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub verify_concurrency: usize,
+    /// The GitLab instance GitLab tokens are checked against (default: the `origin` remote's
+    /// host, else gitlab.com).
+    #[arg(long, value_name = "URL", requires = "verify")]
+    pub gitlab_url: Option<String>,
 }
 
 /// `dir` arguments.

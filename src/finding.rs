@@ -109,6 +109,9 @@ pub struct Finding {
     /// Other places the same secret was found, when a source groups them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub occurrences: Vec<Occurrence>,
+    /// Whether the secret is live, when the run verified (`--verify`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<crate::verify::Verification>,
 }
 
 /// Something a source deliberately did not scan and names in the report (a blob over the size

@@ -3,7 +3,7 @@
 //! Every input follows one flow:
 //!
 //! ```text
-//! Source ──► Blob + Provenance ──► Engine ──► Finding ──► Report
+//! Source ──► Blob + Provenance ──► Engine ──► Finding ──► [Verify] ──► Report
 //! ```
 //!
 //! - [`source`] turns directories, git objects and image layers into [`blob::Blob`]s with a
@@ -13,6 +13,8 @@
 //!   allowlists. It never learns where a blob came from.
 //! - [`scan`] joins the two: each distinct blob is scanned once, and matches become
 //!   [`finding::Finding`]s at the blob's provenance.
+//! - [`verify`] (only with `--verify`) checks each distinct secret once against its own service
+//!   and attaches the answer to its findings; it sees findings only.
 //! - [`report`] turns findings and counters into text, JSON and the CI formats.
 //! - [`command`] holds one function per subcommand; it is the only place that knows every stage.
 
@@ -30,6 +32,7 @@ pub mod rules;
 pub mod scan;
 pub mod source;
 pub mod sweep;
+pub mod verify;
 
 use anyhow::Result;
 

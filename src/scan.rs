@@ -293,6 +293,7 @@ impl<'e> Scan<'e> {
             commit: provenance.commit.clone(),
             image: provenance.image.clone(),
             occurrences: Vec::new(),
+            verification: None,
         })
     }
 

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 
-use super::{Outcome, engine, finish, new_scan, repository_root};
+use super::{Outcome, engine, finish_scan, new_scan, repository_root};
 use crate::cli::DirArgs;
 use crate::source::fs::{self, FsOptions};
 
@@ -25,5 +25,5 @@ pub fn run(args: &DirArgs) -> Result<Outcome> {
     );
     let mut report = scan.into_report(target);
     report.root = root;
-    finish(&report, &args.scan.output)
+    finish_scan(&report, &args.scan)
 }

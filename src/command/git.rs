@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 
 use anyhow::Result;
 
-use super::{Outcome, engine, finish, new_scan};
+use super::{Outcome, engine, finish_scan, new_scan};
 use crate::cli::{GitArgs, ScanArgs};
 use crate::report::Report;
 use crate::source::Sink;
@@ -22,7 +22,7 @@ pub fn run(args: &GitArgs) -> Result<Outcome> {
             let engine = engine(&args.scan.rules, None)?;
             let scan = new_scan(&engine, &args.scan);
             scan.error(error);
-            return finish(&scan.into_report(target), &args.scan.output);
+            return finish_scan(&scan.into_report(target), &args.scan);
         }
     };
     let selection = git::selection(&repo, &args.branch, args.range.as_deref(), args.since)
@@ -38,7 +38,7 @@ pub fn scan_history(
     args: &ScanArgs,
     target: String,
 ) -> Result<Outcome> {
-    finish(&history_report(repo, selection, all_objects, args, target)?, &args.output)
+    finish_scan(&history_report(repo, selection, all_objects, args, target)?, args)
 }
 
 /// The report of a scan of `selection` in `repo`, before triage.

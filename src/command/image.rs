@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use super::{Outcome, engine, finish, new_scan};
+use super::{Outcome, engine, finish_scan, new_scan};
 use crate::cli::{ImageArgs, RegistryArgs};
 use crate::report::text::sanitize;
 use crate::source::http::{Insecure, Notify, Pace, Retry};
@@ -61,7 +61,7 @@ pub fn run(args: &ImageArgs) -> Result<Outcome> {
     // a sweep groups them: an index of 500 platforms sharing a layer is one finding (#19).
     report.findings = group(std::mem::take(&mut report.findings));
     report.stats.findings = report.findings.len() as u64;
-    finish(&report, &args.scan.output)
+    finish_scan(&report, &args.scan)
 }
 
 /// The password from standard input, without the trailing newline (`sweep` reads it so too).

@@ -157,6 +157,49 @@ pub fn triage(report: &Report, args: &OutputArgs) -> Result<Report> {
     Ok(shown)
 }
 
+/// Checks the findings that triage leaves when `--verify` asks for it ([`crate::verify`]).
+/// Allowed hosts come from `--verify-host` and the `--config` file only: a config inside the
+/// scanned tree must not be able to aim credentials anywhere.
+pub fn verify(report: &mut Report, args: &ScanArgs) -> Result<()> {
+    let verify = &args.verify;
+    if !verify.verify {
+        return Ok(());
+    }
+    let from_config = match &args.rules.config {
+        Some(_) => configs(&args.rules, None)?,
+        None => Vec::new(),
+    };
+    let hosts = crate::verify::hosts::HostPolicy::new(
+        verify
+            .verify_host
+            .iter()
+            .chain(from_config.iter().flat_map(|c| &c.syntax.verify.allow_hosts))
+            .map(String::as_str),
+    );
+    let gitlab =
+        crate::verify::gitlab::instance(verify.gitlab_url.as_deref(), report.root.as_deref())
+            .map_err(anyhow::Error::msg)?;
+    let options = crate::verify::Options {
+        hosts,
+        concurrency: verify.verify_concurrency,
+        per_provider: (verify.verify_concurrency / 2).max(1),
+        rate: verify.verify_rate,
+        timeout: std::time::Duration::from_secs(verify.verify_timeout),
+        gitlab: Some(gitlab),
+        ca_cert: None,
+    };
+    crate::verify::run(&mut report.findings, options);
+    Ok(())
+}
+
+/// Applies triage, verifies when asked, writes the report where the user asked and returns the
+/// outcome: the end of every scan command.
+pub fn finish_scan(report: &Report, args: &ScanArgs) -> Result<Outcome> {
+    let mut shown = triage(report, &args.output)?;
+    verify(&mut shown, args)?;
+    deliver(&shown, &args.output)
+}
+
 /// Applies triage, writes the report where the user asked and returns the outcome.
 pub fn finish(report: &Report, args: &OutputArgs) -> Result<Outcome> {
     deliver(&triage(report, args)?, args)

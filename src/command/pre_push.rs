@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use git2::Oid;
 
 use super::git::scan_history;
-use super::{Outcome, engine, finish};
+use super::{Outcome, engine, finish_scan};
 use crate::cli::PrePushArgs;
 use crate::scan::Scan;
 use crate::source::git::{self, Selection};
@@ -23,7 +23,7 @@ pub fn run(args: &PrePushArgs) -> Result<Outcome> {
     if selection.include.is_empty() {
         // Only deletions: nothing new leaves this machine.
         let engine = engine(&args.scan.rules, repo.workdir())?;
-        return finish(&Scan::new(&engine).into_report(target), &args.scan.output);
+        return finish_scan(&Scan::new(&engine).into_report(target), &args.scan);
     }
     let outcome = scan_history(&repo, selection, false, &args.scan, target)?;
     if outcome == Outcome::Findings {

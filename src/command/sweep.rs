@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::{Outcome, configs, finish, new_scan};
+use super::{Outcome, configs, finish_scan, new_scan};
 use crate::cache::Cache;
 use crate::cli::SweepArgs;
 use crate::engine::Engine;
@@ -145,7 +145,7 @@ pub fn sweep_with<B: Backend>(
     let (mut report, projects) =
         assemble(backend, std::slice::from_ref(&document), format!("sweep {registry}"))?;
     report.rules = summaries;
-    let outcome = finish(&report, &args.scan.output)?;
+    let outcome = finish_scan(&report, &args.scan)?;
     if !args.scan.output.quiet {
         eprint!("{}", project_table(&projects));
     }

@@ -34,6 +34,7 @@ fn finding(rule: &str, severity: Severity, path: &str, line: usize, secret: &str
         commit: None,
         image: None,
         occurrences: Vec::new(),
+        verification: None,
     }
 }
 

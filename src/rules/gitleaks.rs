@@ -309,6 +309,7 @@ pub fn load(path: &Path, text: &str, depth: usize) -> RuleResult<Vec<Config>> {
         extend: ExtendSyntax { use_default, disabled_rules: disabled },
         allow: global,
         rules: rules.iter().map(|r| r.syntax.clone()).collect(),
+        ..ConfigSyntax::default()
     };
     configs.push(Config {
         path: path.to_owned(),

@@ -47,6 +47,25 @@ pub struct ConfigSyntax {
     /// Rules, in file order.
     #[serde(default, rename = "rule")]
     pub rules: Vec<RuleSyntax>,
+    /// Verification settings; only read from the `--config` file (#16).
+    #[serde(default, skip_serializing_if = "VerifySyntax::is_empty")]
+    pub verify: VerifySyntax,
+}
+
+/// The `[verify]` table: hosts named by scanned data that may receive credentials. Honoured
+/// only in the file given with `--config`, never in a config inside the scanned tree.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifySyntax {
+    /// `host[:port]` entries, as `--verify-host` takes them.
+    #[serde(default)]
+    pub allow_hosts: Vec<String>,
+}
+
+impl VerifySyntax {
+    fn is_empty(&self) -> bool {
+        self.allow_hosts.is_empty()
+    }
 }
 
 /// A parsed config: its syntax plus the origin of each rule.

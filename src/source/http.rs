@@ -524,26 +524,39 @@ pub fn base_url(registry: &str, insecure: bool) -> Result<String, HttpError> {
     Ok(format!("{scheme}://{host}"))
 }
 
+/// The reqwest client every leakhound request goes through: our user agent, a connect timeout,
+/// the system roots plus `ca_cert`, certificates verified unless `accept_invalid_certs`, and
+/// redirects followed only when `follow_redirects` (credential checks never follow them, #16).
+pub fn client(
+    ca_cert: Option<&[u8]>,
+    accept_invalid_certs: bool,
+    follow_redirects: bool,
+) -> Result<reqwest::Client, HttpError> {
+    // reqwest is built without a crypto provider (ring instead of aws-lc): install ring once.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("leakhound/", env!("CARGO_PKG_VERSION")))
+        // Waits after connecting (headers, body) are bounded by the request's [`Pace`].
+        .connect_timeout(Duration::from_secs(10))
+        .tls_danger_accept_invalid_certs(accept_invalid_certs);
+    if !follow_redirects {
+        builder = builder.redirect(reqwest::redirect::Policy::none());
+    }
+    if let Some(pem) = ca_cert {
+        let cert = reqwest::Certificate::from_pem(pem)
+            .map_err(|e| HttpError::Setup(format!("invalid CA certificate: {e}")))?;
+        builder = builder.add_root_certificate(cert);
+    }
+    builder.build().map_err(|e| HttpError::Setup(e.to_string()))
+}
+
 impl RegistryHttp {
     /// A client for the registry at `registry` (see [`base_url`]).
     pub fn new(registry: &str, options: &HttpOptions) -> Result<RegistryHttp, HttpError> {
-        // reqwest is built without a crypto provider (ring instead of aws-lc): install ring once.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let insecure_here = options.insecure.registry(registry);
         let base = base_url(registry, insecure_here)?;
-        let build = |accept_invalid_certs: bool| {
-            let mut builder = reqwest::Client::builder()
-                .user_agent(concat!("leakhound/", env!("CARGO_PKG_VERSION")))
-                // Waits after connecting (headers, body) are bounded by the request's [`Pace`].
-                .connect_timeout(Duration::from_secs(10))
-                .tls_danger_accept_invalid_certs(accept_invalid_certs);
-            if let Some(pem) = &options.ca_cert {
-                let cert = reqwest::Certificate::from_pem(pem)
-                    .map_err(|e| HttpError::Setup(format!("invalid CA certificate: {e}")))?;
-                builder = builder.add_root_certificate(cert);
-            }
-            builder.build().map_err(|e| HttpError::Setup(e.to_string()))
-        };
+        let build =
+            |accept_invalid_certs| client(options.ca_cert.as_deref(), accept_invalid_certs, true);
         let client = build(insecure_here)?;
         // A token server on a host the user did not name insecure gets verified TLS, even when
         // this registry may go without.

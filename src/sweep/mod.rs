@@ -728,6 +728,7 @@ mod tests {
                             deleted_in_layer: None,
                         }),
                         occurrences: Vec::new(),
+                        verification: None,
                     })
                 })
                 .collect()

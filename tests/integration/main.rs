@@ -18,3 +18,4 @@ mod staged;
 mod sweep;
 mod sweep_registry;
 mod triage;
+mod verify;

@@ -117,6 +117,7 @@ mod tests {
             commit: None,
             image: None,
             occurrences: Vec::new(),
+            verification: None,
         }
     }
 

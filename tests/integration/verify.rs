@@ -1,0 +1,258 @@
+//! `--verify` (#16) against a small fake GitLab on 127.0.0.1 that follows GitLab's documented
+//! shapes for `GET /api/v4/personal_access_tokens/self` (200 with `name`, `scopes`,
+//! `expires_at`, `active`, `revoked`; 401 for a token that is not valid), and misbehaves on
+//! purpose where a test says so.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::common::{TestEnv, git};
+
+/// A GitLab personal access token of the documented legacy shape (`glpat-` + 20 characters).
+fn live_token() -> String {
+    format!("glpat-{}", "c7Hq2VnR9xKp4LmW8tZb")
+}
+
+fn dead_token() -> String {
+    format!("glpat-{}", "R4nW7yQe2KsV9pXm3TdJ")
+}
+
+/// How the fake answers.
+#[derive(Clone, Copy)]
+enum Mode {
+    GitLab,
+    Hang,
+    Reset,
+    TooMany,
+    Unavailable,
+    Garbage,
+    Redirect,
+}
+
+/// A fake GitLab; `requests` holds each request's line and `PRIVATE-TOKEN` header.
+struct FakeGitLab {
+    port: u16,
+    requests: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+impl FakeGitLab {
+    fn start(mode: Mode) -> FakeGitLab {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind fake GitLab");
+        let port = listener.local_addr().expect("addr").port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&requests);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let seen = Arc::clone(&seen);
+                std::thread::spawn(move || serve(stream, mode, &seen));
+            }
+        });
+        FakeGitLab { port, requests }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn requests(&self) -> Vec<(String, String)> {
+        self.requests.lock().expect("lock").clone()
+    }
+}
+
+fn serve(stream: TcpStream, mode: Mode, seen: &Mutex<Vec<(String, String)>>) {
+    let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    let mut token = String::new();
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).is_err() || header.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':')
+            && name.eq_ignore_ascii_case("private-token")
+        {
+            value.trim().clone_into(&mut token);
+        }
+    }
+    seen.lock().expect("lock").push((line.trim().to_owned(), token.clone()));
+    let mut stream = stream;
+    let (status, extra, body) = match mode {
+        Mode::Hang => {
+            std::thread::sleep(Duration::from_secs(30));
+            return;
+        }
+        Mode::Reset => return,
+        Mode::TooMany => ("429 Too Many Requests", "Retry-After: 30\r\n", String::new()),
+        Mode::Unavailable => ("503 Service Unavailable", "", String::new()),
+        Mode::Garbage => ("200 OK", "Content-Type: application/json\r\n", "{\"name\": [".into()),
+        Mode::Redirect => (
+            "302 Found",
+            "Location: http://elsewhere.example:8080/api/v4/personal_access_tokens/self\r\n",
+            String::new(),
+        ),
+        Mode::GitLab if token == live_token() => (
+            "200 OK",
+            "Content-Type: application/json\r\n",
+            r#"{"id":42,"name":"ci-deploy","revoked":false,"created_at":"2026-01-05T10:00:00.000Z","scopes":["api","read_repository"],"user_id":7,"last_used_at":null,"active":true,"expires_at":"2027-01-05"}"#.into(),
+        ),
+        Mode::GitLab => (
+            "401 Unauthorized",
+            "Content-Type: application/json\r\n",
+            r#"{"message":"401 Unauthorized"}"#.into(),
+        ),
+    };
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}
+
+/// A tree with the live token three times (two files) and the dead one once.
+fn tree() -> TestEnv {
+    let env = TestEnv::new();
+    env.file("a.env", format!("GITLAB_TOKEN={}\nOTHER={}\n", live_token(), dead_token()));
+    env.file("b.env", format!("TOKEN={}\n", live_token()));
+    env.file("c.env", format!("token: {}\n", live_token()));
+    env
+}
+
+fn status_of(doc: &serde_json::Value, secret_file: &str) -> Vec<String> {
+    doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["path"].as_str().is_some_and(|p| p.ends_with(secret_file)))
+        .map(|f| f["verification"]["status"].as_str().unwrap_or("absent").to_owned())
+        .collect()
+}
+
+#[test]
+fn verify_checks_each_distinct_gitlab_token_once() {
+    let gitlab = FakeGitLab::start(Mode::GitLab);
+    let env = tree();
+    let (code, doc) = env.json(&["dir", ".", "--verify", "--gitlab-url", &gitlab.url()]);
+    assert_eq!(code, 1, "{doc}");
+    let findings = doc["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), 4, "{doc}");
+    let requests = gitlab.requests();
+    assert_eq!(requests.len(), 2, "one request per distinct secret: {requests:?}");
+    assert!(
+        requests
+            .iter()
+            .all(|(line, _)| line.starts_with("GET /api/v4/personal_access_tokens/self "))
+    );
+    for f in findings {
+        let v = &f["verification"];
+        // Secrets are redacted in the report: the dead token is the second line of a.env.
+        let live = !(f["path"] == "a.env" && f["line"] == 2);
+        if live {
+            assert_eq!(v["status"], "verified", "{f}");
+            assert_eq!(
+                v["identity"],
+                "ci-deploy (scopes: api, read_repository; expires: 2027-01-05; user id 7)"
+            );
+        } else {
+            assert_eq!(v["status"], "invalid", "{f}");
+            assert!(v["detail"].as_str().expect("detail").contains("HTTP 401"), "{f}");
+        }
+        assert!(v["checked_at"].as_str().expect("checked_at").ends_with('Z'));
+    }
+    let text = serde_json::to_string(&doc).expect("json");
+    assert!(!text.contains(&live_token()) && !text.contains(&dead_token()), "secrets redacted");
+}
+
+#[test]
+fn without_verify_nothing_is_sent_and_reports_are_unchanged() {
+    let gitlab = FakeGitLab::start(Mode::GitLab);
+    let env = tree();
+    let out = env
+        .cmd()
+        .args(["dir", ".", "--format", "json"])
+        .env("LEAKHOUND_VERIFY_GITLAB_URL", gitlab.url())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("verification"));
+    assert!(gitlab.requests().is_empty());
+    // The test-only endpoint override stands for gitlab.com, the provider's own host.
+    let out = env
+        .cmd()
+        .args(["dir", ".", "--verify", "--format", "json"])
+        .env("LEAKHOUND_VERIFY_GITLAB_URL", gitlab.url())
+        .output()
+        .expect("run");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(status_of(&doc, "b.env"), ["verified"]);
+}
+
+#[test]
+fn misbehaving_verifier_servers_leave_findings_unverified_with_the_reason() {
+    for (mode, reason) in [
+        (Mode::Hang, "no answer within 1 s"),
+        (Mode::Reset, "connect"),
+        (Mode::TooMany, "rate limited (HTTP 429, Retry-After: 30)"),
+        (Mode::Unavailable, "HTTP 503"),
+        (Mode::Garbage, "unexpected answer"),
+        (
+            Mode::Redirect,
+            "redirect to http://elsewhere.example:8080/api/v4/personal_access_tokens/self not followed",
+        ),
+    ] {
+        let gitlab = FakeGitLab::start(mode);
+        let env = tree();
+        let (code, doc) = env.json(&[
+            "dir",
+            ".",
+            "--verify",
+            "--verify-timeout",
+            "1",
+            "--gitlab-url",
+            &gitlab.url(),
+        ]);
+        assert_eq!(code, 1, "findings decide the exit code, not verification: {doc}");
+        let findings = doc["findings"].as_array().expect("findings");
+        assert_eq!(findings.len(), 4);
+        for f in findings {
+            assert_eq!(f["verification"]["status"], "unverified", "{f}");
+            let detail = f["verification"]["detail"].as_str().expect("detail");
+            assert!(
+                detail.contains(reason) || (reason == "connect" && !detail.is_empty()),
+                "{reason}: {detail}"
+            );
+        }
+        assert!(doc["errors"].as_array().is_none_or(Vec::is_empty), "{doc}");
+    }
+}
+
+#[test]
+fn config_in_scanned_tree_cannot_allow_a_verify_host() {
+    let gitlab = FakeGitLab::start(Mode::GitLab);
+    let at = format!("127.0.0.1:{}", gitlab.port);
+    let env = tree();
+    git(env.path(), &["init", "-q"]);
+    git(env.path(), &["remote", "add", "origin", &format!("{}/group/app.git", gitlab.url())]);
+    env.file(".leakhound.toml", format!("[verify]\nallow_hosts = [\"{at}\"]\n"));
+    let (code, doc) = env.json(&["dir", ".", "--verify"]);
+    assert_eq!(code, 1);
+    for f in doc["findings"].as_array().expect("findings") {
+        assert_eq!(f["verification"]["status"], "unverified", "{f}");
+        let detail = f["verification"]["detail"].as_str().expect("detail");
+        assert!(detail.contains(&format!("host not allowed: {at}")), "{detail}");
+        assert!(detail.contains(&format!("--verify-host={at}")), "{detail}");
+    }
+    assert!(gitlab.requests().is_empty(), "nothing may be sent to a host the scanned tree named");
+
+    // The user may allow it: on the command line, or in the config given with --config.
+    let (_, doc) = env.json(&["dir", ".", "--verify", &format!("--verify-host={at}")]);
+    assert_eq!(status_of(&doc, "b.env"), ["verified"]);
+    let outside = TestEnv::new();
+    let config = outside.file("ci.toml", format!("[verify]\nallow_hosts = [\"{at}\"]\n"));
+    let (_, doc) = env.json(&["dir", ".", "--verify", "--config", config.to_str().expect("utf-8")]);
+    assert_eq!(status_of(&doc, "b.env"), ["verified"]);
+}
