@@ -154,6 +154,11 @@ pub struct ScanArgs {
     /// zstd) nested up to this deep and scan their members; 0 turns archive scanning off.
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub max_archive_depth: u32,
+    /// Read a file, blob or layer entry over --max-file-size anyway when it is an archive no
+    /// larger than this (fat jars, wheels, tarballs); its members are still capped by
+    /// --max-file-size.
+    #[arg(long, value_name = "SIZE", default_value = "512M", value_parser = parse_size)]
+    pub max_archive_size: u64,
     /// Stop reading an archive, with everything nested in it, once this much has been inflated
     /// from it (decompression bombs); what was cut off is listed as not scanned.
     #[arg(long, value_name = "SIZE", default_value = "4G", value_parser = parse_size)]

@@ -14,7 +14,7 @@ pub fn run(args: &DirArgs) -> Result<Outcome> {
     let options = FsOptions {
         respect_gitignore: args.respect_gitignore,
         follow_symlinks: args.follow_symlinks,
-        max_file_size: args.scan.max_file_size,
+        caps: super::size_caps(&args.scan),
         threads: args.scan.threads,
         base: root.clone(),
     };

@@ -54,7 +54,7 @@ pub fn history_report(
     let options = GitOptions {
         selection,
         all_objects,
-        max_blob_size: args.max_file_size,
+        caps: super::size_caps(args),
         progress: !args.output.quiet && std::io::stderr().is_terminal(),
         reader: Reader::from_env(),
     };

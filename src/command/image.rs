@@ -32,7 +32,7 @@ pub fn run(args: &ImageArgs) -> Result<Outcome> {
     let ca_certs = ca_certs(access)?;
     let options = ImageOptions {
         layer: LayerOptions {
-            max_file_size: args.scan.max_file_size,
+            caps: super::size_caps(&args.scan),
             max_layer_size: access.max_layer_size,
             workers: args.scan.threads,
         },

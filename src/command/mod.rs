@@ -27,7 +27,7 @@ use crate::rules::Confidence;
 use crate::rules::gitleaks;
 use crate::rules::load::{Config, build_rule_set};
 use crate::scan::Scan;
-use crate::source::archive::Limits;
+use crate::source::archive::{Limits, SizeCaps};
 
 /// How a run ended; `main` maps it to the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +102,16 @@ pub fn new_scan<'e>(engine: &'e Engine, args: &ScanArgs) -> Scan<'e> {
         max_inflated: args.max_archive_inflated,
         max_member: args.max_file_size,
     })
+}
+
+/// The size caps every source applies: archives pass `--max-file-size` up to
+/// `--max-archive-size`, unless archive scanning is off.
+pub fn size_caps(args: &ScanArgs) -> SizeCaps {
+    if args.max_archive_depth == 0 {
+        SizeCaps::files_only(args.max_file_size)
+    } else {
+        SizeCaps { file: args.max_file_size, archive: args.max_archive_size }
+    }
 }
 
 /// The engine for a scan of `root`.

@@ -35,7 +35,7 @@ pub fn run(args: &StagedArgs) -> Result<Outcome> {
             let options = FsOptions {
                 respect_gitignore: false,
                 follow_symlinks: false,
-                max_file_size: args.scan.max_file_size,
+                caps: super::size_caps(&args.scan),
                 threads: args.scan.threads,
                 base: Some(root.canonicalize().unwrap_or_else(|_| root.clone())),
             };
@@ -43,7 +43,7 @@ pub fn run(args: &StagedArgs) -> Result<Outcome> {
         }
     }
     let too_large = Mutex::new(Vec::new());
-    let options = StagedOptions { max_file_size: args.scan.max_file_size };
+    let options = StagedOptions { caps: super::size_caps(&args.scan) };
     let reader = staged.into_reader();
     let each = |item: Item| match item {
         Item::Blob(staged) => {

@@ -83,7 +83,7 @@ pub fn run(args: &SweepArgs) -> Result<Outcome> {
     })
     .map_err(anyhow::Error::msg)?;
     let layer = LayerOptions {
-        max_file_size: args.scan.max_file_size,
+        caps: super::size_caps(&args.scan),
         max_layer_size: access.max_layer_size,
         workers: args.scan.threads,
     };

@@ -66,7 +66,11 @@ fn engine() -> &'static Engine {
 
 /// Reads an image layer blob (plain, gzip or zstd tar) and scans its files.
 pub fn layer(data: &[u8]) {
-    let options = LayerOptions { max_file_size: 1 << 20, max_layer_size: 64 << 20, workers: 1 };
+    let options = LayerOptions {
+        caps: crate::source::archive::SizeCaps::files_only(1 << 20),
+        max_layer_size: 64 << 20,
+        workers: 1,
+    };
     let blob = LayerBlob {
         digest: crate::source::oci::archive::digest_of(data),
         size: Some(data.len() as u64),

@@ -122,6 +122,36 @@ impl Default for Limits {
     }
 }
 
+/// The size caps a source applies to one file, blob or layer entry before reading it whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SizeCaps {
+    /// Content larger than this is skipped and counted (`--max-file-size`)...
+    pub file: u64,
+    /// ...unless its head is an archive no larger than this (`--max-archive-size`): fat jars,
+    /// wheels and tarballs run to hundreds of MB, their members are what is scanned (each still
+    /// capped by `file`).
+    pub archive: u64,
+}
+
+impl SizeCaps {
+    /// Caps that never let an archive past `file` (archive scanning is off).
+    pub fn files_only(file: u64) -> SizeCaps {
+        SizeCaps { file, archive: file }
+    }
+
+    /// The most a source reads of one blob.
+    pub fn read_limit(self) -> u64 {
+        self.file.max(self.archive)
+    }
+
+    /// True when content of `size` bytes whose first bytes are `head` is to be read whole:
+    /// within the file cap, or an archive within the archive cap. `head` needs only
+    /// [`BINARY_PROBE`] bytes. The one predicate every source's size check calls.
+    pub fn worth_reading(self, head: &[u8], size: u64) -> bool {
+        size <= self.file || (size <= self.archive && sniff(head).is_some())
+    }
+}
+
 /// Inflated bytes left for one outermost archive and everything inside it.
 #[derive(Debug)]
 pub struct Budget {

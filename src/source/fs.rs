@@ -22,8 +22,9 @@ pub struct FsOptions {
     pub respect_gitignore: bool,
     /// Follow symbolic links (loops are detected and reported).
     pub follow_symlinks: bool,
-    /// Files larger than this are skipped and counted.
-    pub max_file_size: u64,
+    /// Files larger than the file cap are skipped and counted, unless they are archives within
+    /// the archive cap.
+    pub caps: archive::SizeCaps,
     /// Worker threads (0: one per core).
     pub threads: usize,
     /// Paths under this directory are shown relative to it (the repository root), so that
@@ -98,8 +99,7 @@ fn visit(
         return;
     }
     let mut blob = Blob::new(BUFFER.take());
-    let read = File::open(path)
-        .and_then(|mut f| read_capped(&mut f, options.max_file_size, &mut blob.data));
+    let read = File::open(path).and_then(|mut f| read_capped(&mut f, options.caps, &mut blob.data));
     match read {
         Ok(Content::Text) => sink.blob(&blob, &Provenance::file(shown)),
         Ok(Content::Changed(why)) => {
@@ -111,7 +111,10 @@ fn visit(
         Ok(Content::TooLarge) => sink.skipped(Skip::TooLarge),
         Err(e) => sink.error(ScanError::new(shown, io_message(&e))),
     }
-    BUFFER.set(blob.data);
+    // A fat archive's buffer is not kept for the next file: the buffer stays within the file cap.
+    if blob.data.capacity() as u64 <= options.caps.file {
+        BUFFER.set(blob.data);
+    }
 }
 
 thread_local! {
@@ -157,26 +160,31 @@ impl Handle for File {
     }
 }
 
-/// Reads a file into `data` unless it is larger than `cap` or its head looks binary.
+/// Reads a file into `data` unless it is larger than `caps` allow (see
+/// [`archive::SizeCaps::worth_reading`]) or its head looks binary.
 ///
 /// It reads as many bytes as the open handle's size says, so no read is spent finding the end.
 /// A size of 0 may come from a file system that does not know sizes: such a file is read to its
-/// end, `cap` permitting. A read shorter than the size is the whole content when the size did
+/// end, `caps` permitting. A read shorter than the size is the whole content when the size did
 /// not change meanwhile (sysfs reports 4096 for a few bytes).
 ///
 /// A file that shrinks or grows while it is read (a log being written, a file being replaced)
 /// was scanned only in part; a second `fstat` after the read (one syscall a text file, which
 /// replaces none of the reads) tells, and the file is reported as changed, as ripgrep reports
 /// I/O errors (#19).
-fn read_capped(file: &mut impl Handle, cap: u64, data: &mut Vec<u8>) -> io::Result<Content> {
+fn read_capped(
+    file: &mut impl Handle,
+    caps: archive::SizeCaps,
+    data: &mut Vec<u8>,
+) -> io::Result<Content> {
     data.clear();
     let before = file.stamp()?;
     let len = before.len;
+    let cap = caps.read_limit();
     if len > cap {
         return Ok(Content::TooLarge);
     }
     let want = if len == 0 { cap.saturating_add(1) } else { len };
-    data.reserve(len as usize);
     // The head first: binaries (libraries, images, archives) are not worth copying whole.
     let head = want.min(BINARY_PROBE as u64);
     (&mut *file).take(head).read_to_end(data)?;
@@ -184,11 +192,15 @@ fn read_capped(file: &mut impl Handle, cap: u64, data: &mut Vec<u8>) -> io::Resu
     if looks_binary(data) && archive::sniff(data).is_none() {
         return Ok(Content::Binary);
     }
+    if !caps.worth_reading(data, len) {
+        return Ok(Content::TooLarge);
+    }
+    data.reserve(want.min(cap) as usize - data.len().min(want as usize));
     // A head shorter than asked for already met the end of the file.
     if data.len() as u64 == head {
         (&mut *file).take(want - head).read_to_end(data)?;
     }
-    if data.len() as u64 > cap {
+    if !caps.worth_reading(data, data.len() as u64) {
         return Ok(Content::TooLarge);
     }
     let after = file.stamp()?;
@@ -307,7 +319,8 @@ mod tests {
 
     fn read(mut file: Fake) -> (Content, usize) {
         let mut data = Vec::new();
-        let content = read_capped(&mut file, 1 << 30, &mut data).expect("reads");
+        let content = read_capped(&mut file, archive::SizeCaps::files_only(1 << 30), &mut data)
+            .expect("reads");
         (content, data.len())
     }
 

@@ -60,8 +60,9 @@ pub enum OpenError {
 /// How to read the staged files.
 #[derive(Debug, Clone)]
 pub struct StagedOptions {
-    /// Staged blobs larger than this are not read (see [`Item::TooLarge`]).
-    pub max_file_size: u64,
+    /// Staged blobs larger than the file cap are not read (see [`Item::TooLarge`]), unless
+    /// they are archives within the archive cap.
+    pub caps: archive::SizeCaps,
 }
 
 /// The lines of a staged file that the commit adds.
@@ -338,7 +339,7 @@ fn read(
             return None;
         }
     };
-    if size > options.max_file_size {
+    if size > options.caps.read_limit() {
         return Some(Item::TooLarge { path, size });
     }
     let new = match repo.find_blob(id) {
@@ -353,6 +354,9 @@ fn read(
     if looks_binary(data) && archive::sniff(data).is_none() {
         sink.skipped(Skip::Binary);
         return None;
+    }
+    if !options.caps.worth_reading(data, size) {
+        return Some(Item::TooLarge { path, size });
     }
     let old = match change.old {
         Some((old_id, FileMode::Blob | FileMode::BlobExecutable)) => Some(old_id),

@@ -390,3 +390,60 @@ fn identical_members_dedupe_across_archives() {
     assert_eq!(doc["stats"]["scanned"], 1, "one distinct content scanned: {doc}");
     assert_eq!(doc["stats"]["archives"], 2, "the copy of the jar is not opened again: {doc}");
 }
+
+/// A 12 MB jar: an incompressible (stored) padding member, then `application.properties` with a
+/// GitHub token on line 3. Over the default --max-file-size (10M), within --max-archive-size.
+fn fat_jar() -> Vec<u8> {
+    let mut padding = vec![0u8; 12 << 20];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for chunk in padding.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+    }
+    zip_of(&[
+        ("BOOT-INF/lib/padding.bin", &padding),
+        ("BOOT-INF/classes/application.properties", properties().as_bytes()),
+    ])
+}
+
+#[test]
+fn archive_over_max_file_size_is_opened_up_to_max_archive_size() {
+    let env = TestEnv::new();
+    let dir = env.path();
+    let jar = fat_jar();
+    assert!(jar.len() > 12 << 20, "the jar is over --max-file-size");
+    let nested = "app.jar!BOOT-INF/classes/application.properties";
+    git(dir, &["init", "-q", "-b", "main"]);
+    env.file("app.jar", jar.clone());
+    git(dir, &["add", "app.jar"]);
+    found_exactly(&env, &["staged"], &[(nested, 3)]);
+    git(dir, &["commit", "-q", "-m", "jar"]);
+    let doc = found_exactly(&env, &["dir", "."], &[(nested, 3)]);
+    assert_eq!(doc["stats"]["skipped_too_large"], 1, "the padding member: {doc}");
+    found_exactly(&env, &["git", "."], &[(nested, 3)]);
+
+    // Over --max-archive-size: skipped like any file, and named in history.
+    let (code, doc) = env.json(&["dir", ".", "--max-archive-size", "11M"]);
+    assert_eq!((code, findings(&doc).len()), (0, 0), "{doc}");
+    assert_eq!(doc["stats"]["skipped_too_large"], 1, "{doc}");
+    let (code, doc) = env.json(&["git", ".", "--max-archive-size", "11M"]);
+    assert_eq!(code, 0, "{doc}");
+    let skipped = listed(&doc, "skipped");
+    assert_eq!(skipped.len(), 1, "{doc}");
+    assert!(skipped[0].0.starts_with("app.jar (commit "), "{doc}");
+    assert!(skipped[0].1.contains("--max-archive-size"), "{doc}");
+
+    let layer = layer_tar(&[Entry::File("app/app.jar".into(), jar)]);
+    let mut layout = Layout::new(&env.path().join("layout"));
+    let spec = ImageSpec::new(&[layer], Compression::Gzip);
+    let manifest = layout.manifest(&spec);
+    layout.tag(manifest, "v1");
+    let target = format!("oci:{}:v1", layout.dir.display());
+    found_exactly(
+        &env,
+        &["image", &target],
+        &[("app/app.jar!BOOT-INF/classes/application.properties", 3)],
+    );
+}

@@ -29,6 +29,7 @@ use crate::blob::BlobId;
 use crate::error::ScanError;
 use crate::finding::{CommitInfo, Finding, Occurrence, Provenance, Skipped};
 use crate::scan::{Hits, Scan};
+use crate::source::archive;
 use crate::source::{Sink, Skip};
 pub use packs::Reader;
 pub use walk::{Selection, ref_tips_under};
@@ -49,8 +50,9 @@ pub struct GitOptions {
     pub selection: Selection,
     /// Also report blobs that no selected commit reaches (unreachable objects).
     pub all_objects: bool,
-    /// Blobs larger than this are skipped, counted and named.
-    pub max_blob_size: u64,
+    /// Blobs larger than the file cap are skipped, counted and named, unless they are archives
+    /// within the archive cap (blobs up to that cap are inflated to tell).
+    pub caps: archive::SizeCaps,
     /// Show a progress bar on stderr (the caller checks for a terminal and `--quiet`).
     pub progress: bool,
     /// The bulk blob reader.
@@ -181,7 +183,7 @@ pub fn scan(repo: &Repository, options: &GitOptions, scan: &Scan) {
     let known = whole.then(|| {
         let progress = Progress::new(options.progress, "blobs");
         let known = state.visitor(&progress).run(|visitor| {
-            packs::read_all(&dirs, &odb, options.reader, options.max_blob_size, visitor)
+            packs::read_all(&dirs, &odb, options.reader, options.caps.read_limit(), visitor)
         });
         progress.finish();
         timing.lap("read and scan blobs");
@@ -284,7 +286,7 @@ fn read_introduced(
     progress.set_total(ids.len() as u64);
     if ids.len() < BULK_READ_MIN {
         state.visitor(&progress).run(|visitor| {
-            packs::read_listed(odb, ids.into_iter(), options.max_blob_size, visitor);
+            packs::read_listed(odb, ids.into_iter(), options.caps.read_limit(), visitor);
         });
     } else {
         // Many blobs: libgit2's random reads with a 16 MiB delta cache cost 63 CPU-s for the
@@ -292,7 +294,7 @@ fn read_introduced(
         // only these scanned, costs a few.
         let visitor = VisitorBox { only: Some(&ids), ..state.visitor(&progress) };
         let present = visitor.run(|visitor| {
-            packs::read_all(dirs, odb, options.reader, options.max_blob_size, visitor)
+            packs::read_all(dirs, odb, options.reader, options.caps.read_limit(), visitor)
         });
         lock(&state.missing).extend(ids.iter().filter(|id| !present.contains(id)));
     }
@@ -316,7 +318,7 @@ enum Named {
 
 struct State<'s, 'e> {
     scan: &'s Scan<'e>,
-    max_blob_size: u64,
+    caps: archive::SizeCaps,
     /// Blobs with matches.
     targets: Mutex<HashMap<BlobId, Hits>>,
     /// Blobs to name as not scanned.
@@ -329,7 +331,7 @@ impl<'s, 'e> State<'s, 'e> {
     fn new(scan: &'s Scan<'e>, options: &GitOptions) -> Self {
         State {
             scan,
-            max_blob_size: options.max_blob_size,
+            caps: options.caps,
             targets: Mutex::default(),
             named: Mutex::default(),
             missing: Mutex::default(),
@@ -337,8 +339,9 @@ impl<'s, 'e> State<'s, 'e> {
     }
 
     fn blob(&self, id: BlobId, data: &[u8]) {
-        if data.len() as u64 > self.max_blob_size {
-            // A delta can grow past the cap although its base did not.
+        if !self.caps.worth_reading(data, data.len() as u64) {
+            // A delta can grow past the cap although its base did not; a blob over the file cap
+            // is read only in case it is an archive.
             self.too_large(id, Some(data.len() as u64));
             return;
         }
@@ -464,8 +467,8 @@ impl<'s, 'e> State<'s, 'e> {
                 {
                     let reason = match why {
                         Named::TooLarge(Some(size)) => format!(
-                            "blob {blob} of {size} bytes is over --max-file-size; raise it to \
-                             scan this blob"
+                            "blob {blob} of {size} bytes is over --max-file-size (or, for an \
+                             archive, --max-archive-size); raise it to scan this blob"
                         ),
                         Named::TooLarge(None) => format!(
                             "blob {blob} is stored as a change to a blob over --max-file-size; \

@@ -26,8 +26,9 @@ pub const OPAQUE_MARKER: &str = ".wh..wh..opq";
 /// How to read a layer.
 #[derive(Debug, Clone)]
 pub struct LayerOptions {
-    /// Files larger than this are skipped and counted.
-    pub max_file_size: u64,
+    /// Files larger than the file cap are skipped and counted, unless they are archives within
+    /// the archive cap.
+    pub caps: archive::SizeCaps,
     /// A layer that inflates beyond this many bytes is a decompression bomb: reading stops and
     /// the layer is reported.
     pub max_layer_size: u64,
@@ -339,7 +340,7 @@ fn visit(
         return Ok(());
     }
     let size = entry.size();
-    if size > options.max_file_size {
+    if size > options.caps.read_limit() {
         stats.skip(Skip::TooLarge, scanner);
         return Ok(());
     }
@@ -353,6 +354,10 @@ fn visit(
     // Archives look binary; the scan step opens them.
     if looks_binary(&data) && archive::sniff(&data).is_none() {
         stats.skip(Skip::Binary, scanner);
+        return Ok(());
+    }
+    if !options.caps.worth_reading(&data, size) {
+        stats.skip(Skip::TooLarge, scanner);
         return Ok(());
     }
     data.reserve(size as usize - data.len().min(size as usize));
@@ -506,7 +511,11 @@ mod tests {
             size: None,
             digest_of: DigestOf::Blob,
         };
-        let options = LayerOptions { max_file_size: 50, max_layer_size: 1 << 20, workers: 1 };
+        let options = LayerOptions {
+            caps: archive::SizeCaps::files_only(50),
+            max_layer_size: 1 << 20,
+            workers: 1,
+        };
         let scanner = Counting::default();
         let scan = scan_layer(&tar[..], &blob, &options, &scanner);
         assert!(scan.errors.is_empty(), "{:?}", scan.errors);
