@@ -1,7 +1,7 @@
 //! The join between sources and the engine: a [`Scan`] receives blobs from any source, runs the
 //! engine once per distinct content, turns matches into findings at the blob's provenance, and
 //! counts what it skipped and what failed. Archives are opened here, before the binary probe
-//! (see [`Scan::archive`]), so every source looks inside them alike.
+//! (see `Scan::archive`), so every source looks inside them alike.
 
 use std::collections::HashMap;
 use std::ops::Deref;
