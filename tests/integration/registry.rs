@@ -183,21 +183,7 @@ fn security(mode: Mode, d: &Path) -> (String, String, Option<PathBuf>, Option<To
             );
         }
         Mode::Token => {
-            run(Command::new("openssl").current_dir(d).args([
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=test-token-signer",
-                "-keyout",
-                "tok.key",
-                "-out",
-                "tok.pem",
-            ]));
+            self_signed(d, "tok", "/CN=test-token-signer", &[]);
             let server = TokenServer::start(d.join("tok.key"), &d.join("tok.pem"));
             auth = format!(
                 "auth:\n  token:\n    realm: http://127.0.0.1:{}/service/token\n    service: harbor-registry\n    issuer: test-issuer\n    rootcertbundle: {}\n",
@@ -207,21 +193,7 @@ fn security(mode: Mode, d: &Path) -> (String, String, Option<PathBuf>, Option<To
             token = Some(server);
         }
         Mode::Tls => {
-            run(Command::new("openssl").current_dir(d).args([
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=test-ca",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-            ]));
+            self_signed(d, "ca", "/CN=test-ca", &[]);
             run(Command::new("openssl").current_dir(d).args([
                 "req",
                 "-newkey",
@@ -782,29 +754,21 @@ impl UntrustedTls {
     pub fn start() -> UntrustedTls {
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path();
-        run(Command::new("openssl").current_dir(d).args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            "key.pem",
-            "-out",
-            "cert.pem",
-        ]));
+        self_signed(d, "untrusted", "/CN=127.0.0.1", &["-addext", "subjectAltName=IP:127.0.0.1"]);
         let log = d.join("received.log");
         for _ in 0..20 {
             let addr = format!("127.0.0.1:{}", free_port());
             let mut child = Command::new("openssl")
                 .current_dir(d)
-                .args(["s_server", "-quiet", "-cert", "cert.pem", "-key", "key.pem", "-accept"])
+                .args([
+                    "s_server",
+                    "-quiet",
+                    "-cert",
+                    "untrusted.pem",
+                    "-key",
+                    "untrusted.key",
+                    "-accept",
+                ])
                 .arg(&addr)
                 .stdin(Stdio::piped())
                 .stdout(std::fs::File::create(&log).expect("log"))
@@ -838,4 +802,14 @@ impl Drop for UntrustedTls {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Makes a self-signed RSA certificate `NAME.pem` and its key `NAME.key` in `dir` for `subject`,
+/// with `extra` arguments to `openssl req` (such as `-addext`).
+fn self_signed(dir: &Path, name: &str, subject: &str, extra: &[&str]) {
+    run(Command::new("openssl")
+        .current_dir(dir)
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", subject])
+        .args(extra)
+        .args(["-keyout", &format!("{name}.key"), "-out", &format!("{name}.pem")]));
 }
