@@ -1,7 +1,8 @@
 //! The CSV report (`--format csv`): a header row, then one row per finding (RFC 4180 quoting).
 //! Cells that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, tab or
 //! carriage return) get a leading `'`, since paths and commit messages come from the scanned
-//! content. Secrets are redacted unless `--show-secrets`. Errors are not rows: they go to the
+//! content. Secrets are redacted unless `--show-secrets`. The `verification*` columns are empty
+//! unless the run verified (`--verify`). Errors are not rows: they go to the
 //! terminal and the exit code. Depends only on [`Report`].
 
 use std::io::{self, Write};
@@ -27,6 +28,10 @@ pub const HEADER: &[&str] = &[
     "image",
     "layer_digest",
     "description",
+    "verification",
+    "verification_identity",
+    "verification_detail",
+    "verification_checked_at",
 ];
 
 /// Writes the CSV document.
@@ -35,6 +40,7 @@ pub fn write(report: &Report, options: &Options, out: &mut dyn Write) -> io::Res
     for f in &report.findings {
         let c = f.commit.as_ref();
         let i = f.image.as_ref();
+        let v = f.verification.as_ref();
         write_row(
             out,
             [
@@ -55,6 +61,10 @@ pub fn write(report: &Report, options: &Options, out: &mut dyn Write) -> io::Res
                 i.map(|i| i.reference.clone()).unwrap_or_default(),
                 i.and_then(|i| i.layer_digest.clone()).unwrap_or_default(),
                 f.description.clone(),
+                v.map(|v| v.status.as_str().to_owned()).unwrap_or_default(),
+                v.and_then(|v| v.identity.clone()).unwrap_or_default(),
+                v.map(|v| v.detail.clone()).unwrap_or_default(),
+                v.map(|v| v.checked_at.clone()).unwrap_or_default(),
             ]
             .into_iter(),
         )?;

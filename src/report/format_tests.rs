@@ -11,6 +11,7 @@ use super::{Format, Options, Report, RuleSummary, Stats, write};
 use crate::error::ScanError;
 use crate::finding::{CommitInfo, Finding, ImageInfo, Occurrence, Skipped, fingerprint};
 use crate::rules::{Confidence, Severity};
+use crate::verify::{Status, Verification};
 use schema::validate;
 
 /// A fake AWS key id, assembled at run time (no secret-shaped literal in the source).
@@ -73,8 +74,21 @@ pub(crate) fn fixture() -> Report {
         layer_index: Some(2),
         deleted_in_layer: Some(format!("sha256:{}", "c".repeat(64))),
     });
-    let plain =
-        finding("github.token", Severity::Critical, ".env", 1, &format!("ghp_{}", "x".repeat(36)));
+    git.verification = Some(Verification {
+        status: Status::Invalid,
+        identity: None,
+        detail: "https://sts.amazonaws.com/: HTTP 403".into(),
+        checked_at: "2026-11-26T13:33:21Z".into(),
+    });
+    // A medium-severity rule whose secret is live: SARIF `error`, GitLab `Critical`.
+    let mut plain =
+        finding("github.token", Severity::Medium, ".env", 1, &format!("ghp_{}", "x".repeat(36)));
+    plain.verification = Some(Verification {
+        status: Status::Verified,
+        identity: Some("octocat (scopes: repo, read:org)".into()),
+        detail: "https://api.github.com/user: HTTP 200".into(),
+        checked_at: "2026-11-26T13:33:21Z".into(),
+    });
     let rule = |id: &str, severity, reference: Option<&str>| RuleSummary {
         id: id.into(),
         name: format!("{id} name"),
@@ -105,7 +119,7 @@ pub(crate) fn fixture() -> Report {
         rules: vec![
             rule("aws.access-key-id", Severity::High, Some("https://docs.aws.amazon.com/IAM/")),
             rule("generic.secret-assignment", Severity::Medium, None),
-            rule("github.token", Severity::Critical, Some("https://github.blog/")),
+            rule("github.token", Severity::Medium, Some("https://github.blog/")),
             rule("slack.bot-token", Severity::High, None),
         ],
         root: None,
@@ -263,4 +277,42 @@ fn gitlab_ids_are_stable_and_distinct() {
     let mut unique = ids(&a);
     unique.dedup();
     assert_eq!(unique.len(), 3);
+}
+
+/// Every format carries the verification status (#16): a live secret is a SARIF `error` and a
+/// GitLab `Critical` whatever the rule's severity, with the identity the service reported.
+#[test]
+fn verification_status_in_every_format() {
+    let who = "octocat (scopes: repo, read:org)";
+    for format in EVERY_FORMAT {
+        let text = render(format, Options::default());
+        assert!(text.contains("verified") && text.contains("invalid"), "{format:?}: {text}");
+        if matches!(format, Format::Text | Format::Junit | Format::Gitlab) {
+            assert!(text.contains(&format!("verified as {who}")), "{format:?}: {text}");
+        }
+    }
+    assert!(render(Format::Text, Options::default()).contains("confidence)  [LIVE]"));
+    let sarif: serde_json::Value =
+        serde_json::from_str(&render(Format::Sarif, Options::default())).expect("json");
+    let results = &sarif["runs"][0]["results"];
+    assert_eq!(results[0]["level"], "error", "a live medium-severity secret is an error");
+    assert_eq!(results[0]["properties"]["verification"]["identity"], who);
+    assert_eq!(results[1]["properties"]["verification"]["status"], "invalid");
+    assert!(results[2]["properties"].get("verification").is_none());
+    let gitlab: serde_json::Value =
+        serde_json::from_str(&render(Format::Gitlab, Options::default())).expect("json");
+    let v = &gitlab["vulnerabilities"];
+    assert_eq!(v[0]["severity"], "Critical", "{v}");
+    assert_eq!(v[0]["details"]["verification_status"]["value"], "verified");
+    assert_eq!(v[1]["severity"], "High", "an invalid secret keeps its severity");
+    let csv = render(Format::Csv, Options::default());
+    let rows: Vec<&str> = csv.lines().collect();
+    assert!(rows[0].ends_with(
+        ",verification,verification_identity,verification_detail,verification_checked_at"
+    ));
+    assert!(rows[1].contains(&format!(",verified,{}", super::csv::cell(who))), "{csv}");
+    assert!(rows[3].ends_with(",,,,"), "no verification, empty cells: {csv}");
+    let doc: Document =
+        serde_json::from_str(&render(Format::Json, Options::default())).expect("strict parse");
+    assert_eq!(doc.findings[0].verification, fixture().findings[0].verification);
 }

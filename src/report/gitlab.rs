@@ -14,7 +14,9 @@
 //! vulnerability's `confidence` (`High`, `Medium`, `Low`: the field and values of GitLab's
 //! earlier security report schemas; 15.2.1 no longer defines it but allows it, since a
 //! vulnerability's properties are open). The secret appears only with
-//! `--show-secrets` (`raw_source_code_extract`). Depends only on [`Report`].
+//! `--show-secrets` (`raw_source_code_extract`). With `--verify`, `details` holds the check
+//! (`verification`: status, identity and detail in one line; `verification_status`;
+//! `verified_at`), and a `verified` finding's severity is `Critical`. Depends only on [`Report`].
 
 use std::io::{self, Write};
 
@@ -23,6 +25,7 @@ use serde_json::{Value, json};
 use super::{Options, Report, utc_timestamp};
 use crate::finding::Finding;
 use crate::rules::{Confidence, Severity};
+use crate::verify::Status;
 
 /// The schema version the report declares.
 pub const SCHEMA_VERSION: &str = "15.2.1";
@@ -101,6 +104,12 @@ fn vulnerability(f: &Finding, report: &Report, options: Options) -> Value {
     details.insert("fingerprint".into(), text("Fingerprint", &f.fingerprint));
     details.insert("rule_id".into(), text("Rule", &f.rule_id));
     details.insert("confidence".into(), text("Confidence", f.confidence.as_str()));
+    if let Some(v) = &f.verification {
+        details.insert("verification".into(), text("Verification", &v.describe()));
+        details
+            .insert("verification_status".into(), text("Verification status", v.status.as_str()));
+        details.insert("verified_at".into(), text("Checked at", &v.checked_at));
+    }
     if let Some(i) = &f.image {
         details.insert("image".into(), text("Image", &i.reference));
         details.insert("platform".into(), text("Platform", &i.platform));
@@ -123,7 +132,11 @@ fn vulnerability(f: &Finding, report: &Report, options: Options) -> Value {
         "id": vulnerability_id(f),
         "name": truncate(name, 255),
         "description": format!("{description} found in {place} ({}).", options.secret(&f.secret)),
-        "severity": severity(f.severity),
+        "severity": match f.verification.as_ref().map(|v| v.status) {
+            // A live credential is critical whatever the rule's severity (#16).
+            Some(Status::Verified) => "Critical",
+            _ => severity(f.severity),
+        },
         "confidence": confidence(f.confidence),
         "solution": "Revoke the secret at its provider, replace it, and remove it from the code \
                      (and history); then add its fingerprint to .leakhoundignore if it is accepted.",

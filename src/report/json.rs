@@ -15,7 +15,9 @@
 //!     "commit": null | {"sha", "author", "email", "date", "message"},
 //!     "image": null | {"ref", "manifest_digest", "platform", "layer_digest", "layer_index",
 //!                      "deleted_in_layer"},
-//!     "occurrences": [{"path", "line", "commit", "image"}]   // only when the secret recurs
+//!     "occurrences": [{"path", "line", "commit", "image"}],  // only when the secret recurs
+//!     "verification": {"status", "identity", "detail", "checked_at"}   // only with --verify;
+//!                     // status "verified" | "invalid" | "unverified", identity only when known
 //!   }],
 //!   "errors": [{"origin", "message"}],
 //!   "skipped": [{"origin", "reason"}],   // deliberately not scanned, named: not failures

@@ -2,7 +2,8 @@
 //! `artifacts:reports:junit`, Jenkins, Azure Pipelines).
 //!
 //! One `<testsuite>`; each finding is a failed `<testcase>` named after its rule and place, each
-//! scan error an errored one, and a clean scan a single passing case so the report is never
+//! scan error an errored one (with `--verify`, the failure's message and body carry
+//! the verification status), and a clean scan a single passing case so the report is never
 //! empty. Secrets are redacted unless `--show-secrets`. Text is XML-escaped and characters XML
 //! cannot carry are dropped. Depends only on [`Report`].
 
@@ -39,6 +40,9 @@ pub fn write(report: &Report, options: &Options, out: &mut dyn Write) -> io::Res
             options.secret(&f.secret),
             f.fingerprint
         );
+        if let Some(v) = &f.verification {
+            let _ = writeln!(body, "verification: {}", v.describe());
+        }
         if let Some(c) = &f.commit {
             let _ = writeln!(
                 body,
@@ -63,7 +67,16 @@ pub fn write(report: &Report, options: &Options, out: &mut dyn Write) -> io::Res
             escape(&f.path),
             f.line,
             escape(&f.rule_id),
-            escape(&format!("{} ({}, {} confidence)", f.description, f.severity, f.confidence)),
+            escape(&format!(
+                "{} ({}, {} confidence{})",
+                f.description,
+                f.severity,
+                f.confidence,
+                f.verification
+                    .as_ref()
+                    .map(|v| format!(", {}", v.status.as_str()))
+                    .unwrap_or_default()
+            )),
             escape(&body)
         );
     }

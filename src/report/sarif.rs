@@ -8,7 +8,10 @@
 //! content-based fingerprint under `partialFingerprints["leakhound/v1"]`, and git or image details
 //! under `properties`. The finding's confidence is `properties.confidence` and shapes the result:
 //! its `level` is the severity's level capped by the confidence (`medium` at most `warning`, `low`
-//! at most `note`) and its `rank` (0–100, which SARIF viewers sort by) follows the confidence. The secret appears only with `--show-secrets` (`properties.secret`);
+//! at most `note`) and its `rank` (0–100, which SARIF viewers sort by) follows the confidence.
+//! With `--verify`, `properties.verification` holds the check's `status`, `identity`, `detail`
+//! and `checked_at`, and a `verified` result's level is `error`. The secret appears only with
+//! `--show-secrets` (`properties.secret`);
 //! messages carry the redacted form. Failures become tool execution notifications (level
 //! `error`) and mark the invocation unsuccessful; what was deliberately not scanned (the report's
 //! `skipped`) becomes notifications of level `note`. The run's `properties` hold the target, the
@@ -22,6 +25,7 @@ use serde_json::{Value, json};
 use super::{Options, Report, utc_timestamp};
 use crate::finding::Finding;
 use crate::rules::{Confidence, Severity};
+use crate::verify::Status;
 
 /// The SARIF version written.
 pub const VERSION: &str = "2.1.0";
@@ -129,9 +133,17 @@ fn result(f: &Finding, rule_index: Option<usize>, options: Options) -> Value {
     if !f.occurrences.is_empty() {
         properties["occurrences"] = json!(f.occurrences);
     }
+    if let Some(v) = &f.verification {
+        properties["verification"] = json!(v);
+    }
+    // A credential its service accepted is an error whatever the rule's severity (#16).
+    let level = match f.verification.as_ref().map(|v| v.status) {
+        Some(Status::Verified) => "error",
+        _ => result_level(f.severity, f.confidence),
+    };
     let mut result = json!({
         "ruleId": f.rule_id,
-        "level": result_level(f.severity, f.confidence),
+        "level": level,
         "rank": rank(f.confidence),
         "message": {"text": format!("{} found: {shown}", describe(f))},
         "locations": [{"physicalLocation": {

@@ -6,6 +6,7 @@ use std::io::{self, Write};
 
 use super::{Options, Report, Stats};
 use crate::finding::Finding;
+use crate::verify::Status;
 
 const RED: &str = "\x1b[1;31m";
 const YELLOW: &str = "\x1b[33m";
@@ -59,9 +60,14 @@ pub fn finding_block(f: &Finding, options: &Options) -> String {
     };
     let mut s = String::new();
     let place = format!("{}:{}:{}", sanitize(&f.path), f.line, f.column);
+    // The badge a reader scans for first: a live credential (`--verify`, #16).
+    let badge = match f.verification.as_ref().map(|v| v.status) {
+        Some(Status::Verified) => format!("  {}", paint(RED, "[LIVE]")),
+        _ => String::new(),
+    };
     let _ = writeln!(
         s,
-        "{}  {} ({}, {} confidence)",
+        "{}  {} ({}, {} confidence){badge}",
         paint(BOLD, &place),
         paint(RED, &f.rule_id),
         f.severity,
@@ -76,6 +82,9 @@ pub fn finding_block(f: &Finding, options: &Options) -> String {
         paint(YELLOW, &sanitize(&options.secret(&f.secret))),
         paint(DIM, &format!("fingerprint: {}", f.fingerprint))
     );
+    if let Some(v) = &f.verification {
+        let _ = writeln!(s, "    verification: {}", sanitize(&v.describe()));
+    }
     if let Some(c) = &f.commit {
         let short = c.sha.get(..12).unwrap_or(&c.sha);
         let _ = writeln!(

@@ -61,6 +61,16 @@ pub struct Verification {
     pub checked_at: String,
 }
 
+impl Verification {
+    /// `verified as IDENTITY (DETAIL)`: the one-line form text, `JUnit` and GitLab reports show.
+    pub fn describe(&self) -> String {
+        match &self.identity {
+            Some(who) => format!("{} as {who} ({})", self.status.as_str(), self.detail),
+            None => format!("{} ({})", self.status.as_str(), self.detail),
+        }
+    }
+}
+
 /// The answer of one verifier, before it is stamped with a time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
