@@ -94,6 +94,16 @@ pub enum Color {
     Never,
 }
 
+/// Which findings make a scan exit 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum FailOn {
+    /// Any finding reported.
+    #[default]
+    Any,
+    /// Only a finding whose service accepted it (needs `--verify`).
+    Verified,
+}
+
 /// Where the rules come from.
 #[derive(Debug, Clone, Args)]
 pub struct RuleArgs {
@@ -189,6 +199,14 @@ pub struct VerifyArgs {
     /// Checks in flight at once (each provider gets at most half, at least 1).
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub verify_concurrency: usize,
+    /// Report only findings whose service accepted them (live credentials); the summary counts
+    /// the rest.
+    #[arg(long, requires = "verify")]
+    pub only_verified: bool,
+    /// What exits 1: `any` finding, or only a `verified` (live) one, so a nightly sweep pages
+    /// only on live keys (the others are still reported).
+    #[arg(long, value_enum, value_name = "WHAT", default_value_t = FailOn::Any, requires_if("verified", "verify"))]
+    pub fail_on: FailOn,
     /// The GitLab instance GitLab tokens are checked against (default: the `origin` remote's
     /// host, else gitlab.com).
     #[arg(long, value_name = "URL", requires = "verify")]

@@ -136,6 +136,11 @@ impl Skipped {
 }
 
 impl Finding {
+    /// True when `--verify` found the secret live (its service accepted it).
+    pub fn is_verified(&self) -> bool {
+        self.verification.as_ref().is_some_and(|v| v.status == crate::verify::Status::Verified)
+    }
+
     /// The sort order of every report: path, line, column, rule id.
     pub fn sort_key(&self) -> (&str, usize, usize, &str) {
         (&self.path, self.line, self.column, &self.rule_id)

@@ -329,6 +329,7 @@ impl<'e> Scan<'e> {
             archive_members: c.archive_members.load(Relaxed),
             suppressed: 0,
             below_min_confidence: 0,
+            not_verified: 0,
             errors: errors.len() as u64,
             elapsed_ms: self.started.elapsed().as_millis() as u64,
         };

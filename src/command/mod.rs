@@ -20,8 +20,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::baseline::Triage;
-use crate::cli::{Color, Command, OutputArgs, RuleArgs, ScanArgs};
+use crate::cli::{Color, Command, FailOn, OutputArgs, RuleArgs, ScanArgs};
 use crate::engine::Engine;
+use crate::finding::Finding;
 use crate::report::{self, Format, Options, Report};
 use crate::rules::Confidence;
 use crate::rules::gitleaks;
@@ -167,7 +168,8 @@ pub fn triage(report: &Report, args: &OutputArgs) -> Result<Report> {
     Ok(shown)
 }
 
-/// Checks the findings that triage leaves when `--verify` asks for it ([`crate::verify`]).
+/// Checks the findings that triage leaves when `--verify` asks for it ([`crate::verify`]), then
+/// drops those not verified live with `--only-verified` (counted in `stats.not_verified`).
 /// Allowed hosts come from `--verify-host` and the `--config` file only: a config inside the
 /// scanned tree must not be able to aim credentials anywhere.
 pub fn verify(report: &mut Report, args: &ScanArgs) -> Result<()> {
@@ -199,6 +201,12 @@ pub fn verify(report: &mut Report, args: &ScanArgs) -> Result<()> {
         ca_cert: None,
     };
     crate::verify::run(&mut report.findings, options);
+    if verify.only_verified {
+        let before = report.findings.len();
+        report.findings.retain(Finding::is_verified);
+        report.stats.not_verified += (before - report.findings.len()) as u64;
+        report.stats.findings = report.findings.len() as u64;
+    }
     Ok(())
 }
 
@@ -207,7 +215,21 @@ pub fn verify(report: &mut Report, args: &ScanArgs) -> Result<()> {
 pub fn finish_scan(report: &Report, args: &ScanArgs) -> Result<Outcome> {
     let mut shown = triage(report, &args.output)?;
     verify(&mut shown, args)?;
-    deliver(&shown, &args.output)
+    deliver_scan(&shown, args)
+}
+
+/// [`deliver`], with `--fail-on verified`: findings exit 1 only when one is live; an incomplete
+/// scan still exits 2.
+pub fn deliver_scan(report: &Report, args: &ScanArgs) -> Result<Outcome> {
+    let outcome = deliver(report, &args.output)?;
+    Ok(match (args.verify.fail_on, outcome) {
+        (FailOn::Verified, Outcome::Findings)
+            if !report.findings.iter().any(Finding::is_verified) =>
+        {
+            Outcome::Clean
+        }
+        _ => outcome,
+    })
 }
 
 /// Applies triage, writes the report where the user asked and returns the outcome.

@@ -12,7 +12,7 @@ use std::sync::{Mutex, PoisonError};
 
 use anyhow::{Context, Result};
 
-use super::{Outcome, deliver, engine, new_scan, triage, verify};
+use super::{Outcome, deliver_scan, engine, new_scan, triage, verify};
 use crate::baseline::IGNORE_FILE;
 use crate::cli::StagedArgs;
 use crate::report::text::{human_bytes, sanitize};
@@ -87,7 +87,7 @@ pub fn run(args: &StagedArgs) -> Result<Outcome> {
     // Triaged here so that the blocking message counts what is left after the baseline.
     let mut report = triage(&report, &args.scan.output)?;
     verify(&mut report, &args.scan)?;
-    let outcome = deliver(&report, &args.scan.output)?;
+    let outcome = deliver_scan(&report, &args.scan)?;
     if outcome == Outcome::Findings && !args.scan.output.quiet {
         eprint!("{}", blocking_message(report.findings.len()));
     }

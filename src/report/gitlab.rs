@@ -25,7 +25,6 @@ use serde_json::{Value, json};
 use super::{Options, Report, utc_timestamp};
 use crate::finding::Finding;
 use crate::rules::{Confidence, Severity};
-use crate::verify::Status;
 
 /// The schema version the report declares.
 pub const SCHEMA_VERSION: &str = "15.2.1";
@@ -132,11 +131,8 @@ fn vulnerability(f: &Finding, report: &Report, options: Options) -> Value {
         "id": vulnerability_id(f),
         "name": truncate(name, 255),
         "description": format!("{description} found in {place} ({}).", options.secret(&f.secret)),
-        "severity": match f.verification.as_ref().map(|v| v.status) {
-            // A live credential is critical whatever the rule's severity (#16).
-            Some(Status::Verified) => "Critical",
-            _ => severity(f.severity),
-        },
+        // A live credential is critical whatever the rule's severity (#16).
+        "severity": if f.is_verified() { "Critical" } else { severity(f.severity) },
         "confidence": confidence(f.confidence),
         "solution": "Revoke the secret at its provider, replace it, and remove it from the code \
                      (and history); then add its fingerprint to .leakhoundignore if it is accepted.",

@@ -24,7 +24,8 @@
 //!   "config": {"files", "builtin_rules", "builtin_off"},   // only when a config file was read
 //!   "stats": {"scanned", "bytes", "commit_messages", "findings", "skipped_binary",
 //!             "skipped_too_large", "skipped_special", "skipped_allowlisted", "duplicates",
-//!             "suppressed", "below_min_confidence", "errors", "elapsed_ms"}
+//!             "suppressed", "below_min_confidence", "errors", "elapsed_ms",
+//!             "not_verified"}   // only when --only-verified dropped findings
 //! }
 //! ```
 //!

@@ -69,10 +69,20 @@ pub struct Stats {
     /// Findings not reported because their confidence is below `--min-confidence`.
     #[serde(default)]
     pub below_min_confidence: u64,
+    /// Findings not reported because `--only-verified` asked for live ones only (#16); written
+    /// only when some were dropped, so reports without `--only-verified` keep their shape.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub not_verified: u64,
     /// Failures (see the report's `errors`).
     pub errors: u64,
     /// Wall time in milliseconds.
     pub elapsed_ms: u64,
+}
+
+/// For `skip_serializing_if`.
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde passes a reference
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Everything a reporter may show.

@@ -25,7 +25,6 @@ use serde_json::{Value, json};
 use super::{Options, Report, utc_timestamp};
 use crate::finding::Finding;
 use crate::rules::{Confidence, Severity};
-use crate::verify::Status;
 
 /// The SARIF version written.
 pub const VERSION: &str = "2.1.0";
@@ -137,10 +136,7 @@ fn result(f: &Finding, rule_index: Option<usize>, options: Options) -> Value {
         properties["verification"] = json!(v);
     }
     // A credential its service accepted is an error whatever the rule's severity (#16).
-    let level = match f.verification.as_ref().map(|v| v.status) {
-        Some(Status::Verified) => "error",
-        _ => result_level(f.severity, f.confidence),
-    };
+    let level = if f.is_verified() { "error" } else { result_level(f.severity, f.confidence) };
     let mut result = json!({
         "ruleId": f.rule_id,
         "level": level,

@@ -6,7 +6,6 @@ use std::io::{self, Write};
 
 use super::{Options, Report, Stats};
 use crate::finding::Finding;
-use crate::verify::Status;
 
 const RED: &str = "\x1b[1;31m";
 const YELLOW: &str = "\x1b[33m";
@@ -61,10 +60,7 @@ pub fn finding_block(f: &Finding, options: &Options) -> String {
     let mut s = String::new();
     let place = format!("{}:{}:{}", sanitize(&f.path), f.line, f.column);
     // The badge a reader scans for first: a live credential (`--verify`, #16).
-    let badge = match f.verification.as_ref().map(|v| v.status) {
-        Some(Status::Verified) => format!("  {}", paint(RED, "[LIVE]")),
-        _ => String::new(),
-    };
+    let badge = if f.is_verified() { format!("  {}", paint(RED, "[LIVE]")) } else { String::new() };
     let _ = writeln!(
         s,
         "{}  {} ({}, {} confidence){badge}",
@@ -151,6 +147,9 @@ pub fn summary(stats: &Stats) -> String {
     }
     if stats.below_min_confidence > 0 {
         let _ = write!(s, ", {} below --min-confidence", stats.below_min_confidence);
+    }
+    if stats.not_verified > 0 {
+        let _ = write!(s, ", {} not verified live (--only-verified)", stats.not_verified);
     }
     let _ = write!(s, ", {} error(s)", stats.errors);
     if stats.errors > 0 {

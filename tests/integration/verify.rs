@@ -256,3 +256,73 @@ fn config_in_scanned_tree_cannot_allow_a_verify_host() {
     let (_, doc) = env.json(&["dir", ".", "--verify", "--config", config.to_str().expect("utf-8")]);
     assert_eq!(status_of(&doc, "b.env"), ["verified"]);
 }
+
+#[test]
+fn only_verified_reports_live_findings_and_counts_the_rest() {
+    let gitlab = FakeGitLab::start(Mode::GitLab);
+    let env = tree();
+    let (code, doc) =
+        env.json(&["dir", ".", "--verify", "--only-verified", "--gitlab-url", &gitlab.url()]);
+    assert_eq!(code, 1, "{doc}");
+    let findings = doc["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), 3, "the three live ones: {doc}");
+    assert!(findings.iter().all(|f| f["verification"]["status"] == "verified"));
+    assert_eq!(doc["stats"]["not_verified"], 1);
+    assert_eq!(doc["stats"]["findings"], 3);
+    let out = env.run(&["dir", ".", "--verify", "--only-verified", "--gitlab-url", &gitlab.url()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("[LIVE]") && text.contains("1 not verified live"), "{text}");
+    // Nothing live (the service is down): nothing reported, exit 0.
+    let down = FakeGitLab::start(Mode::Unavailable);
+    let (code, doc) =
+        env.json(&["dir", ".", "--verify", "--only-verified", "--gitlab-url", &down.url()]);
+    assert_eq!((code, doc["stats"]["not_verified"].as_u64()), (0, Some(4)), "{doc}");
+    // The option means nothing without --verify: a usage error, not a silently empty report.
+    assert_eq!(env.run(&["dir", ".", "--only-verified"]).status.code(), Some(2));
+}
+
+#[test]
+fn fail_on_verified_exits_1_only_for_live_secrets() {
+    let gitlab = FakeGitLab::start(Mode::GitLab);
+    let dead = TestEnv::new();
+    dead.file("a.env", format!("GITLAB_TOKEN={}\n", dead_token()));
+    let (code, doc) = dead.json(&[
+        "dir",
+        ".",
+        "--verify",
+        "--fail-on",
+        "verified",
+        "--gitlab-url",
+        &gitlab.url(),
+    ]);
+    assert_eq!(code, 0, "a dead key does not page: {doc}");
+    assert_eq!(doc["findings"][0]["verification"]["status"], "invalid", "still reported: {doc}");
+    let (code, _) =
+        dead.json(&["dir", ".", "--verify", "--fail-on", "any", "--gitlab-url", &gitlab.url()]);
+    assert_eq!(code, 1);
+    let (code, _) = tree().json(&[
+        "dir",
+        ".",
+        "--verify",
+        "--fail-on",
+        "verified",
+        "--gitlab-url",
+        &gitlab.url(),
+    ]);
+    assert_eq!(code, 1, "a live key pages");
+    // An incomplete scan still exits 2.
+    let (code, doc) = dead.json(&[
+        "dir",
+        ".",
+        "missing",
+        "--verify",
+        "--fail-on",
+        "verified",
+        "--gitlab-url",
+        &gitlab.url(),
+    ]);
+    assert_eq!(code, 2, "{doc}");
+    let out = dead.run(&["dir", ".", "--fail-on", "verified"]);
+    assert_eq!(out.status.code(), Some(2), "--fail-on verified needs --verify");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--verify"));
+}
