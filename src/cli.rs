@@ -499,6 +499,9 @@ pub struct MergeArgs {
     /// The rules the sweep used (`--config` of `sweep`); merge checks they are the same.
     #[command(flatten)]
     pub rules: RuleArgs,
+    /// Shards do not verify: merge does, once per distinct secret across every shard.
+    #[command(flatten)]
+    pub verify: VerifyArgs,
 }
 
 /// Parses `10M`, `512K`, `1G` or a plain byte count.

@@ -38,7 +38,7 @@ pub fn merge_with<A: Assembler>(assembler: &A, args: &MergeArgs) -> Result<Outco
     let registry = documents.first().map(|d| d.registry.clone()).unwrap_or_default();
     let (mut report, projects) = assemble(assembler, &documents, format!("sweep {registry}"))?;
     report.rules = set.rules.iter().map(|r| RuleSummary::of(&r.syntax)).collect();
-    let outcome = finish(&report, &args.output)?;
+    let outcome = finish(&report, &args.output, &args.verify, &args.rules)?;
     if !args.output.quiet {
         eprint!("{}", super::sweep::project_table(&projects));
     }

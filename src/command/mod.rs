@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::baseline::Triage;
-use crate::cli::{Color, Command, FailOn, OutputArgs, RuleArgs, ScanArgs};
+use crate::cli::{Color, Command, FailOn, OutputArgs, RuleArgs, ScanArgs, VerifyArgs};
 use crate::engine::Engine;
 use crate::finding::Finding;
 use crate::report::{self, Format, Options, Report};
@@ -148,7 +148,7 @@ pub fn with_default_confidence(command: &Command) -> Command {
 /// [`crate::baseline`]) and `--min-confidence` to a finished report, then, unless
 /// `--show-secrets`, hides every secret the run found (suppressed and below-confidence ones too)
 /// in the report's paths, commit details and messages ([`report::hide_secrets`]). Every command
-/// goes through here, via [`finish`], so no format can show a secret there.
+/// goes through here, via [`finish`] (or, for `staged` and `pre-receive`, directly), so no format can show a secret there.
 pub fn triage(report: &Report, args: &OutputArgs) -> Result<Report> {
     let root = match &report.root {
         Some(root) => root.clone(),
@@ -172,13 +172,12 @@ pub fn triage(report: &Report, args: &OutputArgs) -> Result<Report> {
 /// drops those not verified live with `--only-verified` (counted in `stats.not_verified`).
 /// Allowed hosts come from `--verify-host` and the `--config` file only: a config inside the
 /// scanned tree must not be able to aim credentials anywhere.
-pub fn verify(report: &mut Report, args: &ScanArgs) -> Result<()> {
-    let verify = &args.verify;
+pub fn verify(report: &mut Report, verify: &VerifyArgs, rules: &RuleArgs) -> Result<()> {
     if !verify.verify {
         return Ok(());
     }
-    let from_config = match &args.rules.config {
-        Some(_) => configs(&args.rules, None)?,
+    let from_config = match &rules.config {
+        Some(_) => configs(rules, None)?,
         None => Vec::new(),
     };
     let hosts = crate::verify::hosts::HostPolicy::new(
@@ -213,16 +212,30 @@ pub fn verify(report: &mut Report, args: &ScanArgs) -> Result<()> {
 /// Applies triage, verifies when asked, writes the report where the user asked and returns the
 /// outcome: the end of every scan command.
 pub fn finish_scan(report: &Report, args: &ScanArgs) -> Result<Outcome> {
-    let mut shown = triage(report, &args.output)?;
-    verify(&mut shown, args)?;
-    deliver_scan(&shown, args)
+    finish(report, &args.output, &args.verify, &args.rules)
+}
+
+/// [`finish_scan`] with its parts apart, for `merge`, which verifies but does not scan.
+pub fn finish(
+    report: &Report,
+    output: &OutputArgs,
+    verify_args: &VerifyArgs,
+    rules: &RuleArgs,
+) -> Result<Outcome> {
+    let mut shown = triage(report, output)?;
+    verify(&mut shown, verify_args, rules)?;
+    deliver_verified(&shown, output, verify_args)
 }
 
 /// [`deliver`], with `--fail-on verified`: findings exit 1 only when one is live; an incomplete
 /// scan still exits 2.
-pub fn deliver_scan(report: &Report, args: &ScanArgs) -> Result<Outcome> {
-    let outcome = deliver(report, &args.output)?;
-    Ok(match (args.verify.fail_on, outcome) {
+pub fn deliver_verified(
+    report: &Report,
+    output: &OutputArgs,
+    verify: &VerifyArgs,
+) -> Result<Outcome> {
+    let outcome = deliver(report, output)?;
+    Ok(match (verify.fail_on, outcome) {
         (FailOn::Verified, Outcome::Findings)
             if !report.findings.iter().any(Finding::is_verified) =>
         {
@@ -230,11 +243,6 @@ pub fn deliver_scan(report: &Report, args: &ScanArgs) -> Result<Outcome> {
         }
         _ => outcome,
     })
-}
-
-/// Applies triage, writes the report where the user asked and returns the outcome.
-pub fn finish(report: &Report, args: &OutputArgs) -> Result<Outcome> {
-    deliver(&triage(report, args)?, args)
 }
 
 /// Writes an already triaged report where the user asked and returns the outcome.

@@ -12,7 +12,7 @@ use std::sync::{Mutex, PoisonError};
 
 use anyhow::{Context, Result};
 
-use super::{Outcome, deliver_scan, engine, new_scan, triage, verify};
+use super::{Outcome, deliver_verified, engine, new_scan, triage, verify};
 use crate::baseline::IGNORE_FILE;
 use crate::cli::StagedArgs;
 use crate::report::text::{human_bytes, sanitize};
@@ -86,8 +86,8 @@ pub fn run(args: &StagedArgs) -> Result<Outcome> {
     }
     // Triaged here so that the blocking message counts what is left after the baseline.
     let mut report = triage(&report, &args.scan.output)?;
-    verify(&mut report, &args.scan)?;
-    let outcome = deliver_scan(&report, &args.scan)?;
+    verify(&mut report, &args.scan.verify, &args.scan.rules)?;
+    let outcome = deliver_verified(&report, &args.scan.output, &args.scan.verify)?;
     if outcome == Outcome::Findings && !args.scan.output.quiet {
         eprint!("{}", blocking_message(report.findings.len()));
     }

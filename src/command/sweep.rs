@@ -5,7 +5,7 @@ use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{Outcome, configs, finish_scan, new_scan};
@@ -110,6 +110,14 @@ pub fn sweep_with<B: Backend>(
         "{rules} archives:{}:{}",
         args.scan.max_archive_depth, args.scan.max_archive_inflated
     );
+    if args.shard.is_some() && args.scan.verify.verify {
+        // A shard sees only its layers, so it would check the same secret as other shards, and
+        // its report would have to carry results the cache must never hold.
+        bail!(
+            "a shard does not verify: drop --verify here and pass it to `leakhound merge`, which \
+             checks each distinct secret once across every shard"
+        );
+    }
     let cache = args.cache.as_deref().map(|path| Cache::open(path, &key)).transpose()?;
     let options = SweepOptions {
         registry: registry.to_owned(),

@@ -15,7 +15,7 @@ use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 
 use super::hosts::Named;
-use super::{Context, Outcome, Status, request_failure};
+use super::{Context, Outcome, Status};
 
 /// The endpoint override for tests: the fake GitLab that stands for gitlab.com.
 pub const ENDPOINT_ENV: &str = "LEAKHOUND_VERIFY_GITLAB_URL";
@@ -84,10 +84,10 @@ pub async fn check(context: &Context, _rule_id: &str, token: &str) -> Outcome {
         return Outcome::unverified(why);
     }
     let at = super::hosts::display(&url);
-    let answer = context.http.get(url.clone()).header("PRIVATE-TOKEN", token).send().await;
-    let response = match answer {
+    let request = context.http.get(url.clone()).header("PRIVATE-TOKEN", token);
+    let response = match super::send(context, request, &at).await {
         Ok(response) => response,
-        Err(e) => return Outcome::unverified(format!("{at}: {}", request_failure(&e))),
+        Err(outcome) => return outcome,
     };
     let status = response.status();
     if status == StatusCode::UNAUTHORIZED {

@@ -229,6 +229,52 @@ async fn check(context: &Context, rule_id: &str, secret: &str) -> Outcome {
     Outcome::unverified(format!("no verifier for {rule_id}"))
 }
 
+/// Tries per check when the service answers 429 with a Retry-After it is worth waiting for.
+const TRIES: u32 = 3;
+
+/// Sends `request` (a verifier's one call to `at`), backing off and retrying, at most [`TRIES`]
+/// times in all, while the service answers 429 with a `Retry-After` (seconds) that fits in what
+/// is left of the check's `--verify-timeout`. Rate limiting says nothing about the credential, so
+/// a check still limited after that is `unverified`, never `invalid`. Any other answer is the
+/// verifier's to read.
+pub async fn send(
+    context: &Context,
+    mut request: reqwest::RequestBuilder,
+    at: &str,
+) -> Result<reqwest::Response, Outcome> {
+    let deadline = tokio::time::Instant::now() + context.options.timeout;
+    let mut tries = 1;
+    loop {
+        let retry = request.try_clone();
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => return Err(Outcome::unverified(format!("{at}: {}", request_failure(&e)))),
+        };
+        if response.status() != reqwest::StatusCode::TOO_MANY_REQUESTS {
+            return Ok(response);
+        }
+        let wait = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let why = unusable(&response).unwrap_or_default();
+        let fits = wait.is_some_and(|w| tokio::time::Instant::now() + w < deadline);
+        match (retry, wait) {
+            (Some(again), Some(wait)) if fits && tries < TRIES => {
+                tokio::time::sleep(wait).await;
+                tries += 1;
+                request = again;
+            }
+            _ => {
+                let after = if tries > 1 { format!(" after {tries} tries") } else { String::new() };
+                return Err(Outcome::unverified(format!("{at}: {why}{after}")));
+            }
+        }
+    }
+}
+
 /// Why an answer that is neither a success nor a rejection says nothing about the credential:
 /// a redirect (never followed: it could lead the credential elsewhere), rate limiting, a server
 /// error, any other status. `None` for a success.

@@ -29,6 +29,8 @@ enum Mode {
     Unavailable,
     Garbage,
     Redirect,
+    /// 429 with `Retry-After: 1` for the first this many requests, then as GitLab.
+    Busy(usize),
 }
 
 /// A fake GitLab; `requests` holds each request's line and `PRIVATE-TOKEN` header.
@@ -79,7 +81,15 @@ fn serve(stream: TcpStream, mode: Mode, seen: &Mutex<Vec<(String, String)>>) {
             value.trim().clone_into(&mut token);
         }
     }
-    seen.lock().expect("lock").push((line.trim().to_owned(), token.clone()));
+    let count = {
+        let mut seen = seen.lock().expect("lock");
+        seen.push((line.trim().to_owned(), token.clone()));
+        seen.len()
+    };
+    let mode = match mode {
+        Mode::Busy(first) if count > first => Mode::GitLab,
+        mode => mode,
+    };
     let mut stream = stream;
     let (status, extra, body) = match mode {
         Mode::Hang => {
@@ -88,6 +98,7 @@ fn serve(stream: TcpStream, mode: Mode, seen: &Mutex<Vec<(String, String)>>) {
         }
         Mode::Reset => return,
         Mode::TooMany => ("429 Too Many Requests", "Retry-After: 30\r\n", String::new()),
+        Mode::Busy(_) => ("429 Too Many Requests", "Retry-After: 1\r\n", String::new()),
         Mode::Unavailable => ("503 Service Unavailable", "", String::new()),
         Mode::Garbage => ("200 OK", "Content-Type: application/json\r\n", "{\"name\": [".into()),
         Mode::Redirect => (
@@ -325,4 +336,125 @@ fn fail_on_verified_exits_1_only_for_live_secrets() {
     let out = dead.run(&["dir", ".", "--fail-on", "verified"]);
     assert_eq!(out.status.code(), Some(2), "--fail-on verified needs --verify");
     assert!(String::from_utf8_lossy(&out.stderr).contains("--verify"));
+}
+
+#[test]
+fn baseline_keeps_the_verification_status_and_still_reads_back() {
+    let gitlab = FakeGitLab::start(Mode::GitLab);
+    let env = tree();
+    let out = env.run(&[
+        "baseline",
+        "-o",
+        "base.json",
+        "dir",
+        ".",
+        "--verify",
+        "--gitlab-url",
+        &gitlab.url(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let base: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(env.path().join("base.json")).expect("read"))
+            .expect("json");
+    let mut statuses = status_of(&base, ".env");
+    statuses.sort();
+    assert_eq!(statuses, ["invalid", "verified", "verified", "verified"], "{base}");
+    assert!(base["findings"][0]["verification"]["checked_at"].is_string());
+    // The baseline with its statuses is still a baseline: it suppresses every finding.
+    let (code, doc) = env.json(&["dir", ".", "--baseline", "base.json"]);
+    assert_eq!((code, doc["stats"]["suppressed"].as_u64()), (0, Some(4)), "{doc}");
+}
+
+#[test]
+fn merge_verifies_the_shards_findings_and_a_shard_refuses_to() {
+    use crate::registry::{Entry, Mode as RegistryMode, Registry, layer_tar};
+    let registry = Registry::start(RegistryMode::Plain);
+    let pusher = crate::sweep_registry::Pusher::new(&format!("http://{}", registry.addr));
+    for (repo, token) in
+        [("team/a", live_token()), ("team/b", dead_token()), ("team/c", live_token())]
+    {
+        let layer = layer_tar(&[Entry::File("app/.env".into(), format!("TOKEN={token}\n").into())]);
+        pusher.image(repo, "v1", &[layer], &[], "amd64");
+    }
+    let gitlab = FakeGitLab::start(Mode::GitLab);
+    let env = TestEnv::new();
+    let sweep = |extra: &[&str]| {
+        let mut args = vec!["sweep", registry.addr.as_str(), "--insecure-registry"];
+        args.extend(extra);
+        env.run(&args)
+    };
+    let out = sweep(&["--shard", "0/2", "--report", "s0.json", "--verify"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pass it to `leakhound merge`"));
+    for (shard, report) in [("0/2", "s0.json"), ("1/2", "s1.json")] {
+        let out = sweep(&["--shard", shard, "--report", report]);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let (code, doc) = env.json(&[
+        "merge",
+        "s0.json",
+        "s1.json",
+        "--verify",
+        "--fail-on",
+        "verified",
+        "--gitlab-url",
+        &gitlab.url(),
+    ]);
+    assert_eq!(code, 1, "{doc}");
+    let findings = doc["findings"].as_array().expect("findings");
+    let mut statuses: Vec<&str> =
+        findings.iter().map(|f| f["verification"]["status"].as_str().expect("status")).collect();
+    statuses.sort_unstable();
+    // The same live token in two images is one finding with an occurrence (or two findings):
+    // either way every finding carries its status, and each distinct secret was checked once.
+    assert!(statuses.contains(&"verified") && statuses.contains(&"invalid"), "{doc}");
+    assert_eq!(gitlab.requests().len(), 2, "{:?}", gitlab.requests());
+    let (code, doc) = env.json(&[
+        "merge",
+        "s0.json",
+        "s1.json",
+        "--verify",
+        "--only-verified",
+        "--gitlab-url",
+        &gitlab.url(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        doc["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .all(|f| f["verification"]["status"] == "verified")
+    );
+    assert_eq!(doc["stats"]["not_verified"], 1, "{doc}");
+}
+
+#[test]
+fn rate_limited_checks_back_off_retry_and_never_read_as_invalid() {
+    let one = TestEnv::new();
+    one.file("a.env", format!("GITLAB_TOKEN={}\n", live_token()));
+    // Two 429s with Retry-After: 1, then an answer: the third try verifies.
+    let gitlab = FakeGitLab::start(Mode::Busy(2));
+    let started = std::time::Instant::now();
+    let (code, doc) = one.json(&["dir", ".", "--verify", "--gitlab-url", &gitlab.url()]);
+    assert_eq!(code, 1);
+    assert_eq!(doc["findings"][0]["verification"]["status"], "verified", "{doc}");
+    assert_eq!(gitlab.requests().len(), 3);
+    assert!(started.elapsed() >= Duration::from_secs(2), "it waited as Retry-After asked");
+    // Still limited after three tries: unverified with the reason, and no fourth request.
+    let gitlab = FakeGitLab::start(Mode::Busy(usize::MAX));
+    let (code, doc) = one.json(&["dir", ".", "--verify", "--gitlab-url", &gitlab.url()]);
+    assert_eq!(code, 1, "findings decide the exit code: {doc}");
+    let v = &doc["findings"][0]["verification"];
+    assert_eq!(v["status"], "unverified", "{doc}");
+    let detail = v["detail"].as_str().expect("detail");
+    assert!(detail.contains("rate limited (HTTP 429, Retry-After: 1) after 3 tries"), "{detail}");
+    assert_eq!(gitlab.requests().len(), 3, "bounded retries");
+    // A Retry-After longer than the check may take is not waited for.
+    let gitlab = FakeGitLab::start(Mode::Busy(usize::MAX));
+    let (_, doc) =
+        one.json(&["dir", ".", "--verify", "--verify-timeout", "1", "--gitlab-url", &gitlab.url()]);
+    let detail = doc["findings"][0]["verification"]["detail"].as_str().expect("detail");
+    assert!(detail.ends_with("rate limited (HTTP 429, Retry-After: 1)"), "{detail}");
+    assert_eq!(gitlab.requests().len(), 1);
 }
