@@ -5,6 +5,7 @@ mod ci;
 mod common;
 mod confidence;
 mod credential_files;
+mod fake_api;
 mod gitleaks;
 mod image;
 mod pre_commit_framework;

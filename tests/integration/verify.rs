@@ -3,12 +3,10 @@
 //! `expires_at`, `active`, `revoked`; 401 for a token that is not valid), and misbehaves on
 //! purpose where a test says so.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::common::{TestEnv, git};
+use crate::fake_api::{FakeApi, Reply, Request};
 
 /// A GitLab personal access token of the documented legacy shape (`glpat-` + 20 characters).
 fn live_token() -> String {
@@ -33,95 +31,53 @@ enum Mode {
     Busy(usize),
 }
 
-/// A fake GitLab; `requests` holds each request's line and `PRIVATE-TOKEN` header.
-struct FakeGitLab {
-    port: u16,
-    requests: Arc<Mutex<Vec<(String, String)>>>,
-}
+/// A fake GitLab; `requests` gives each request's line and `PRIVATE-TOKEN` header.
+struct FakeGitLab(FakeApi);
 
 impl FakeGitLab {
     fn start(mode: Mode) -> FakeGitLab {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind fake GitLab");
-        let port = listener.local_addr().expect("addr").port();
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let seen = Arc::clone(&requests);
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let seen = Arc::clone(&seen);
-                std::thread::spawn(move || serve(stream, mode, &seen));
-            }
-        });
-        FakeGitLab { port, requests }
+        FakeGitLab(FakeApi::start(move |request, count| reply(mode, request, count)))
     }
 
     fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.0.url()
     }
 
     fn requests(&self) -> Vec<(String, String)> {
-        self.requests.lock().expect("lock").clone()
+        let requests = self.0.requests().into_iter();
+        requests.map(|r| (r.line.clone(), r.header("private-token").to_owned())).collect()
     }
 }
 
-fn serve(stream: TcpStream, mode: Mode, seen: &Mutex<Vec<(String, String)>>) {
-    let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
-    let mut line = String::new();
-    if reader.read_line(&mut line).is_err() {
-        return;
-    }
-    let mut token = String::new();
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header).is_err() || header.trim().is_empty() {
-            break;
-        }
-        if let Some((name, value)) = header.split_once(':')
-            && name.eq_ignore_ascii_case("private-token")
-        {
-            value.trim().clone_into(&mut token);
-        }
-    }
-    let count = {
-        let mut seen = seen.lock().expect("lock");
-        seen.push((line.trim().to_owned(), token.clone()));
-        seen.len()
-    };
+fn reply(mode: Mode, request: &Request, count: usize) -> Reply {
+    let token = request.header("private-token");
     let mode = match mode {
         Mode::Busy(first) if count > first => Mode::GitLab,
         mode => mode,
     };
-    let mut stream = stream;
     let (status, extra, body) = match mode {
-        Mode::Hang => {
-            std::thread::sleep(Duration::from_secs(30));
-            return;
-        }
-        Mode::Reset => return,
+        Mode::Hang => return Reply::Hang,
+        Mode::Reset => return Reply::Reset,
         Mode::TooMany => ("429 Too Many Requests", "Retry-After: 30\r\n", String::new()),
         Mode::Busy(_) => ("429 Too Many Requests", "Retry-After: 1\r\n", String::new()),
         Mode::Unavailable => ("503 Service Unavailable", "", String::new()),
-        Mode::Garbage => ("200 OK", "Content-Type: application/json\r\n", "{\"name\": [".into()),
+        Mode::Garbage => return Reply::json("200 OK", "{\"name\": ["),
         Mode::Redirect => (
             "302 Found",
             "Location: http://elsewhere.example:8080/api/v4/personal_access_tokens/self\r\n",
             String::new(),
         ),
-        Mode::GitLab if token == live_token() => (
-            "200 OK",
-            "Content-Type: application/json\r\n",
-            r#"{"id":42,"name":"ci-deploy","revoked":false,"created_at":"2026-01-05T10:00:00.000Z","scopes":["api","read_repository"],"user_id":7,"last_used_at":null,"active":true,"expires_at":"2027-01-05"}"#.into(),
-        ),
-        Mode::GitLab => (
-            "401 Unauthorized",
-            "Content-Type: application/json\r\n",
-            r#"{"message":"401 Unauthorized"}"#.into(),
-        ),
+        Mode::GitLab if token == live_token() => {
+            return Reply::json(
+                "200 OK",
+                r#"{"id":42,"name":"ci-deploy","revoked":false,"created_at":"2026-01-05T10:00:00.000Z","scopes":["api","read_repository"],"user_id":7,"last_used_at":null,"active":true,"expires_at":"2027-01-05"}"#,
+            );
+        }
+        Mode::GitLab => {
+            return Reply::json("401 Unauthorized", r#"{"message":"401 Unauthorized"}"#);
+        }
     };
-    let _ = write!(
-        stream,
-        "HTTP/1.1 {status}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
+    Reply::Answer(status, extra.to_owned(), body)
 }
 
 /// A tree with the live token three times (two files) and the dead one once.
@@ -244,7 +200,7 @@ fn misbehaving_verifier_servers_leave_findings_unverified_with_the_reason() {
 #[test]
 fn config_in_scanned_tree_cannot_allow_a_verify_host() {
     let gitlab = FakeGitLab::start(Mode::GitLab);
-    let at = format!("127.0.0.1:{}", gitlab.port);
+    let at = format!("127.0.0.1:{}", gitlab.0.port);
     let env = tree();
     git(env.path(), &["init", "-q"]);
     git(env.path(), &["remote", "add", "origin", &format!("{}/group/app.git", gitlab.url())]);
