@@ -44,8 +44,7 @@ pub fn instance(gitlab_url: Option<&str>, root: Option<&Path>) -> Result<Instanc
     if let Some(base) = root.and_then(origin_base) {
         return Ok(Instance { base, named: Named::Data });
     }
-    let provider = std::env::var(ENDPOINT_ENV).unwrap_or_else(|_| "https://gitlab.com".into());
-    let base = Url::parse(&provider).map_err(|e| format!("invalid {ENDPOINT_ENV}: {e}"))?;
+    let base = super::provider_base(ENDPOINT_ENV, "https://gitlab.com")?;
     Ok(Instance { base, named: Named::Provider })
 }
 
@@ -80,13 +79,9 @@ pub async fn check(context: &Context, _rule_id: &str, token: &str) -> Outcome {
     let Ok(url) = instance.base.join("api/v4/personal_access_tokens/self") else {
         return Outcome::unverified(format!("invalid GitLab URL {}", instance.base));
     };
-    if let Err(why) = context.options.hosts.check(&url, instance.named).await {
-        return Outcome::unverified(why);
-    }
-    let at = super::hosts::display(&url);
     let request = context.http.get(url.clone()).header("PRIVATE-TOKEN", token);
-    let response = match super::send(context, request, &at).await {
-        Ok(response) => response,
+    let (response, at) = match super::ask(context, &url, instance.named, request).await {
+        Ok(answer) => answer,
         Err(outcome) => return outcome,
     };
     let status = response.status();
@@ -100,9 +95,9 @@ pub async fn check(context: &Context, _rule_id: &str, token: &str) -> Outcome {
     if let Some(why) = super::unusable(&response) {
         return Outcome::unverified(format!("{at}: {why}"));
     }
-    let token: TokenSelf = match response.json().await {
+    let token: TokenSelf = match super::read_json(response, &at).await {
         Ok(token) => token,
-        Err(e) => return Outcome::unverified(format!("{at}: unexpected answer: {e}")),
+        Err(outcome) => return outcome,
     };
     let identity = format!(
         "{} (scopes: {}; expires: {}{})",

@@ -10,8 +10,10 @@
 //! never formatted into a detail or an error. It must not depend on sources, the engine or
 //! reports.
 
+pub mod github;
 pub mod gitlab;
 pub mod hosts;
+pub mod slack;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -116,9 +118,25 @@ pub struct Context {
     pub options: Options,
 }
 
-/// The provider that checks findings of `rule_id`, if any (the per-provider limit's key).
-fn provider(rule_id: &str) -> Option<&'static str> {
-    gitlab::handles(rule_id).then_some("gitlab")
+/// The services with a verifier; each is also the per-provider limit's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Provider {
+    GitLab,
+    GitHub,
+    Slack,
+}
+
+/// The provider that checks findings of `rule_id`, if any.
+fn provider(rule_id: &str) -> Option<Provider> {
+    if gitlab::handles(rule_id) {
+        Some(Provider::GitLab)
+    } else if github::handles(rule_id) {
+        Some(Provider::GitHub)
+    } else if slack::handles(rule_id) {
+        Some(Provider::Slack)
+    } else {
+        None
+    }
 }
 
 /// Checks every distinct secret of `findings` once and attaches the result to each finding of
@@ -178,7 +196,7 @@ fn check_all(distinct: Vec<(String, String)>, options: Options) -> Result<Result
     let context = Arc::new(Context { http, options });
     runtime.block_on(async move {
         let next_start = Arc::new(Mutex::new(tokio::time::Instant::now()));
-        let mut providers: HashMap<&'static str, Arc<Semaphore>> = HashMap::new();
+        let mut providers: HashMap<Provider, Arc<Semaphore>> = HashMap::new();
         let mut tasks = tokio::task::JoinSet::new();
         for key in distinct {
             let Some(name) = provider(&key.0) else { continue };
@@ -223,10 +241,42 @@ fn check_all(distinct: Vec<(String, String)>, options: Options) -> Result<Result
 
 /// One check of `secret`, found by rule `rule_id`.
 async fn check(context: &Context, rule_id: &str, secret: &str) -> Outcome {
-    if gitlab::handles(rule_id) {
-        return gitlab::check(context, rule_id, secret).await;
+    match provider(rule_id) {
+        Some(Provider::GitLab) => gitlab::check(context, rule_id, secret).await,
+        Some(Provider::GitHub) => github::check(context, secret).await,
+        Some(Provider::Slack) => slack::check(context, secret).await,
+        None => Outcome::unverified(format!("no verifier for {rule_id}")),
     }
-    Outcome::unverified(format!("no verifier for {rule_id}"))
+}
+
+/// A provider's documented API base URL, or the endpoint override in the environment variable
+/// `env`: for tests only (the tests' fake stands for the provider; no config file can set it).
+pub fn provider_base(env: &str, documented: &str) -> Result<reqwest::Url, String> {
+    let base = std::env::var(env).unwrap_or_else(|_| documented.to_owned());
+    reqwest::Url::parse(&base).map_err(|e| format!("invalid {env}: {e}"))
+}
+
+/// Sends a verifier's `request` to `url` once the host policy allows `url` for a host named by
+/// `named` ([`send`] does the sending); the error is the check's `unverified` outcome. Also
+/// returns `url` as details show it.
+pub async fn ask(
+    context: &Context,
+    url: &reqwest::Url,
+    named: hosts::Named,
+    request: reqwest::RequestBuilder,
+) -> Result<(reqwest::Response, String), Outcome> {
+    context.options.hosts.check(url, named).await.map_err(Outcome::unverified)?;
+    let at = hosts::display(url);
+    let response = send(context, request, &at).await?;
+    Ok((response, at))
+}
+
+/// The JSON body of `response` from `at`, or the `unverified` outcome of an answer we cannot read.
+pub async fn read_json<T: serde::de::DeserializeOwned>(
+    response: reqwest::Response,
+    at: &str,
+) -> Result<T, Outcome> {
+    response.json().await.map_err(|e| Outcome::unverified(format!("{at}: unexpected answer: {e}")))
 }
 
 /// Tries per check when the service answers 429 with a Retry-After it is worth waiting for.

@@ -20,3 +20,4 @@ mod sweep;
 mod sweep_registry;
 mod triage;
 mod verify;
+mod verify_providers;
