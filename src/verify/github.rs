@@ -9,11 +9,10 @@
 //! by any API call, so it is not checked (a 401 would wrongly read as invalid).
 //! `LEAKHOUND_VERIFY_GITHUB_URL` replaces `https://api.github.com`: for tests only.
 
-use reqwest::StatusCode;
 use serde::Deserialize;
 
 use super::hosts::Named;
-use super::{Context, Outcome, Status};
+use super::{Checked, Context, Outcome, Status};
 
 /// The endpoint override for tests: the fake that stands for api.github.com.
 pub const ENDPOINT_ENV: &str = "LEAKHOUND_VERIFY_GITHUB_URL";
@@ -24,52 +23,32 @@ pub fn handles(rule_id: &str) -> bool {
 }
 
 /// Checks one token.
-pub async fn check(context: &Context, token: &str) -> Outcome {
+pub async fn check(context: &Context, token: &str) -> Checked {
     if token.starts_with("ghr_") {
-        return Outcome::unverified("a GitHub refresh token has no read-only check");
+        return Err(Outcome::unverified("a GitHub refresh token has no read-only check"));
     }
-    let url = match super::provider_base(ENDPOINT_ENV, "https://api.github.com")
-        .and_then(|base| base.join("user").map_err(|e| e.to_string()))
-    {
-        Ok(url) => url,
-        Err(why) => return Outcome::unverified(why),
-    };
+    let url = super::endpoint(ENDPOINT_ENV, "https://api.github.com", "user")?;
     let request = context
         .http
         .get(url.clone())
         .bearer_auth(token)
         .header(reqwest::header::ACCEPT, "application/vnd.github+json")
         .header("X-GitHub-Api-Version", "2022-11-28");
-    let (response, at) = match super::ask(context, &url, Named::Provider, request).await {
-        Ok(answer) => answer,
-        Err(outcome) => return outcome,
-    };
-    if response.status() == StatusCode::UNAUTHORIZED {
-        return Outcome {
-            status: Status::Invalid,
-            identity: None,
-            detail: format!("{at}: HTTP 401"),
-        };
-    }
-    if let Some(why) = super::unusable(&response) {
-        return Outcome::unverified(format!("{at}: {why}"));
-    }
+    let (response, at) = super::ask(context, &url, Named::Provider, request).await?;
+    super::judge_status(&response, &at)?;
     let header =
         |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let scopes = header("x-oauth-scopes");
     let expires = header("github-authentication-token-expiration");
-    let user: User = match super::read_json(response, &at).await {
-        Ok(user) => user,
-        Err(outcome) => return outcome,
-    };
+    let user: User = super::read_json(response, &at).await?;
     let scopes = scopes.map(|s| format!("; scopes: {s}")).unwrap_or_default();
     let expires = expires.map(|e| format!("; expires: {e}")).unwrap_or_default();
     let identity = format!("{} (user id {}{scopes}{expires})", user.login, user.id);
-    Outcome {
+    Ok(Outcome {
         status: Status::Verified,
         identity: Some(identity),
         detail: format!("{at}: HTTP 200"),
-    }
+    })
 }
 
 /// The documented answer of `GET /user`, as far as we read it.

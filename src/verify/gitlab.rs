@@ -11,11 +11,11 @@
 
 use std::path::Path;
 
-use reqwest::{StatusCode, Url};
+use reqwest::Url;
 use serde::Deserialize;
 
 use super::hosts::Named;
-use super::{Context, Outcome, Status};
+use super::{Checked, Context, Outcome, Status};
 
 /// The endpoint override for tests: the fake GitLab that stands for gitlab.com.
 pub const ENDPOINT_ENV: &str = "LEAKHOUND_VERIFY_GITLAB_URL";
@@ -72,33 +72,18 @@ fn origin_base(root: &Path) -> Option<Url> {
 }
 
 /// Checks one token.
-pub async fn check(context: &Context, _rule_id: &str, token: &str) -> Outcome {
-    let Some(instance) = &context.options.gitlab else {
-        return Outcome::unverified("no GitLab instance to check against");
-    };
-    let Ok(url) = instance.base.join("api/v4/personal_access_tokens/self") else {
-        return Outcome::unverified(format!("invalid GitLab URL {}", instance.base));
-    };
+pub async fn check(context: &Context, token: &str) -> Checked {
+    let instance = context.options.gitlab.as_ref();
+    let instance =
+        instance.ok_or_else(|| Outcome::unverified("no GitLab instance to check against"))?;
+    let url = instance
+        .base
+        .join("api/v4/personal_access_tokens/self")
+        .map_err(|_| Outcome::unverified(format!("invalid GitLab URL {}", instance.base)))?;
     let request = context.http.get(url.clone()).header("PRIVATE-TOKEN", token);
-    let (response, at) = match super::ask(context, &url, instance.named, request).await {
-        Ok(answer) => answer,
-        Err(outcome) => return outcome,
-    };
-    let status = response.status();
-    if status == StatusCode::UNAUTHORIZED {
-        return Outcome {
-            status: Status::Invalid,
-            identity: None,
-            detail: format!("{at}: HTTP 401"),
-        };
-    }
-    if let Some(why) = super::unusable(&response) {
-        return Outcome::unverified(format!("{at}: {why}"));
-    }
-    let token: TokenSelf = match super::read_json(response, &at).await {
-        Ok(token) => token,
-        Err(outcome) => return outcome,
-    };
+    let (response, at) = super::ask(context, &url, instance.named, request).await?;
+    super::judge_status(&response, &at)?;
+    let token: TokenSelf = super::read_json(response, &at).await?;
     let identity = format!(
         "{} (scopes: {}; expires: {}{})",
         token.name,
@@ -106,7 +91,7 @@ pub async fn check(context: &Context, _rule_id: &str, token: &str) -> Outcome {
         token.expires_at.as_deref().unwrap_or("never"),
         token.user_id.map(|id| format!("; user id {id}")).unwrap_or_default()
     );
-    if token.active && !token.revoked {
+    Ok(if token.active && !token.revoked {
         Outcome {
             status: Status::Verified,
             identity: Some(identity),
@@ -118,7 +103,7 @@ pub async fn check(context: &Context, _rule_id: &str, token: &str) -> Outcome {
             identity: Some(identity),
             detail: format!("{at}: the token is revoked or inactive"),
         }
-    }
+    })
 }
 
 /// The documented answer of `personal_access_tokens/self`, as far as we read it.

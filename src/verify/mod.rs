@@ -242,11 +242,12 @@ fn check_all(distinct: Vec<(String, String)>, options: Options) -> Result<Result
 /// One check of `secret`, found by rule `rule_id`.
 async fn check(context: &Context, rule_id: &str, secret: &str) -> Outcome {
     match provider(rule_id) {
-        Some(Provider::GitLab) => gitlab::check(context, rule_id, secret).await,
+        Some(Provider::GitLab) => gitlab::check(context, secret).await,
         Some(Provider::GitHub) => github::check(context, secret).await,
         Some(Provider::Slack) => slack::check(context, secret).await,
-        None => Outcome::unverified(format!("no verifier for {rule_id}")),
+        None => Err(Outcome::unverified(format!("no verifier for {rule_id}"))),
     }
+    .unwrap_or_else(|early| early)
 }
 
 /// A provider's documented API base URL, or the endpoint override in the environment variable
@@ -255,6 +256,30 @@ pub fn provider_base(env: &str, documented: &str) -> Result<reqwest::Url, String
     let base = std::env::var(env).unwrap_or_else(|_| documented.to_owned());
     reqwest::Url::parse(&base).map_err(|e| format!("invalid {env}: {e}"))
 }
+
+/// `path` at [`provider_base`]; the error is the check's `unverified` outcome.
+pub fn endpoint(env: &str, documented: &str, path: &str) -> Result<reqwest::Url, Outcome> {
+    provider_base(env, documented)
+        .and_then(|base| base.join(path).map_err(|e| format!("invalid {env}: {e}")))
+        .map_err(Outcome::unverified)
+}
+
+/// What an answer's status alone says: 401 is a rejected credential (`invalid`), anything
+/// [`unusable`] says nothing about it (`unverified`); `Ok` for a success, whose body tells.
+pub fn judge_status(response: &reqwest::Response, at: &str) -> Result<(), Outcome> {
+    if response.status() == reqwest::StatusCode::UNAUTHORIZED {
+        return Err(Outcome {
+            status: Status::Invalid,
+            identity: None,
+            detail: format!("{at}: HTTP 401"),
+        });
+    }
+    unusable(response).map_or(Ok(()), |why| Err(Outcome::unverified(format!("{at}: {why}"))))
+}
+
+/// A verifier's answer: `Err` is an outcome reached before the end of the check (a refused host,
+/// a failed request, a rejection), so verifiers can use `?`.
+pub type Checked = Result<Outcome, Outcome>;
 
 /// Sends a verifier's `request` to `url` once the host policy allows `url` for a host named by
 /// `named` ([`send`] does the sending); the error is the check's `unverified` outcome. Also

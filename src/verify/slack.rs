@@ -10,7 +10,7 @@
 use serde::Deserialize;
 
 use super::hosts::Named;
-use super::{Context, Outcome, Status};
+use super::{Checked, Context, Outcome, Status};
 
 /// The endpoint override for tests: the fake that stands for slack.com.
 pub const ENDPOINT_ENV: &str = "LEAKHOUND_VERIFY_SLACK_URL";
@@ -25,34 +25,23 @@ pub fn handles(rule_id: &str) -> bool {
 }
 
 /// Checks one token.
-pub async fn check(context: &Context, token: &str) -> Outcome {
+pub async fn check(context: &Context, token: &str) -> Checked {
     if token.starts_with("xoxe-") || token.starts_with("xoxr-") {
-        return Outcome::unverified("a Slack refresh token has no read-only check");
+        return Err(Outcome::unverified("a Slack refresh token has no read-only check"));
     }
-    let url = match super::provider_base(ENDPOINT_ENV, "https://slack.com")
-        .and_then(|base| base.join("api/auth.test").map_err(|e| e.to_string()))
-    {
-        Ok(url) => url,
-        Err(why) => return Outcome::unverified(why),
-    };
+    let url = super::endpoint(ENDPOINT_ENV, "https://slack.com", "api/auth.test")?;
     let request = context
         .http
         .post(url.clone())
         .bearer_auth(token)
         .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body("");
-    let (response, at) = match super::ask(context, &url, Named::Provider, request).await {
-        Ok(answer) => answer,
-        Err(outcome) => return outcome,
-    };
+    let (response, at) = super::ask(context, &url, Named::Provider, request).await?;
     if let Some(why) = super::unusable(&response) {
-        return Outcome::unverified(format!("{at}: {why}"));
+        return Err(Outcome::unverified(format!("{at}: {why}")));
     }
-    let answer: AuthTest = match super::read_json(response, &at).await {
-        Ok(answer) => answer,
-        Err(outcome) => return outcome,
-    };
-    match (answer.ok, answer.error.as_deref()) {
+    let answer: AuthTest = super::read_json(response, &at).await?;
+    Ok(match (answer.ok, answer.error.as_deref()) {
         (true, _) => {
             let kind = if answer.bot_id.is_some() { "bot" } else { "user" };
             let identity = format!(
@@ -75,7 +64,7 @@ pub async fn check(context: &Context, token: &str) -> Outcome {
         (false, error) => {
             Outcome::unverified(format!("{at}: error {}", error.unwrap_or("(none given)")))
         }
-    }
+    })
 }
 
 /// The documented answer of `auth.test`, as far as we read it.

@@ -253,30 +253,15 @@ fn fail_on_verified_exits_1_only_for_live_secrets() {
     let gitlab = FakeGitLab::start(Mode::GitLab);
     let dead = TestEnv::new();
     dead.file("a.env", format!("GITLAB_TOKEN={}\n", dead_token()));
-    let (code, doc) = dead.json(&[
-        "dir",
-        ".",
-        "--verify",
-        "--fail-on",
-        "verified",
-        "--gitlab-url",
-        &gitlab.url(),
-    ]);
+    let url = gitlab.url();
+    let fail_on = |env: &TestEnv, what: &str| {
+        env.json(&["dir", ".", "--verify", "--fail-on", what, "--gitlab-url", &url])
+    };
+    let (code, doc) = fail_on(&dead, "verified");
     assert_eq!(code, 0, "a dead key does not page: {doc}");
     assert_eq!(doc["findings"][0]["verification"]["status"], "invalid", "still reported: {doc}");
-    let (code, _) =
-        dead.json(&["dir", ".", "--verify", "--fail-on", "any", "--gitlab-url", &gitlab.url()]);
-    assert_eq!(code, 1);
-    let (code, _) = tree().json(&[
-        "dir",
-        ".",
-        "--verify",
-        "--fail-on",
-        "verified",
-        "--gitlab-url",
-        &gitlab.url(),
-    ]);
-    assert_eq!(code, 1, "a live key pages");
+    assert_eq!(fail_on(&dead, "any").0, 1);
+    assert_eq!(fail_on(&tree(), "verified").0, 1, "a live key pages");
     // An incomplete scan still exits 2.
     let (code, doc) = dead.json(&[
         "dir",
