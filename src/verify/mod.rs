@@ -10,6 +10,7 @@
 //! never formatted into a detail or an error. It must not depend on sources, the engine or
 //! reports.
 
+pub mod bearer;
 pub mod github;
 pub mod gitlab;
 pub mod hosts;
@@ -124,6 +125,8 @@ enum Provider {
     GitLab,
     GitHub,
     Slack,
+    /// A row of [`bearer::SERVICES`].
+    Bearer(usize),
 }
 
 /// The provider that checks findings of `rule_id`, if any.
@@ -135,7 +138,7 @@ fn provider(rule_id: &str) -> Option<Provider> {
     } else if slack::handles(rule_id) {
         Some(Provider::Slack)
     } else {
-        None
+        bearer::service(rule_id).map(Provider::Bearer)
     }
 }
 
@@ -245,6 +248,7 @@ async fn check(context: &Context, rule_id: &str, secret: &str) -> Outcome {
         Some(Provider::GitLab) => gitlab::check(context, secret).await,
         Some(Provider::GitHub) => github::check(context, secret).await,
         Some(Provider::Slack) => slack::check(context, secret).await,
+        Some(Provider::Bearer(index)) => bearer::check(context, index, secret).await,
         None => Err(Outcome::unverified(format!("no verifier for {rule_id}"))),
     }
     .unwrap_or_else(|early| early)

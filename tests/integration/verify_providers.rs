@@ -57,6 +57,22 @@ fn verification<'a>(doc: &'a serde_json::Value, path: &str) -> &'a serde_json::V
     &f["verification"]
 }
 
+/// `dir . --verify --format json` with each endpoint override aimed at its fake; findings exit 1.
+fn verify_with(
+    env: &TestEnv,
+    fakes: &[(&str, &FakeApi)],
+) -> (std::process::Output, serde_json::Value) {
+    let mut cmd = env.cmd();
+    cmd.args(["dir", ".", "--verify", "--format", "json"]);
+    for (var, fake) in fakes {
+        cmd.env(var, fake.url());
+    }
+    let out = cmd.output().expect("run");
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc = serde_json::from_slice(&out.stdout).expect("json");
+    (out, doc)
+}
+
 #[test]
 fn github_and_slack_tokens_are_checked_with_their_who_am_i_calls() {
     let github = FakeApi::start(github_api);
@@ -67,15 +83,10 @@ fn github_and_slack_tokens_are_checked_with_their_who_am_i_calls() {
     env.file("bot.env", format!("SLACK_BOT_TOKEN={}\n", slack("Qm7Rt2Xv9Kp4Lw8Zn3Hb6Jc1")));
     env.file("old.env", format!("SLACK_BOT_TOKEN={}\n", slack("Hd5Jw9Pq3Tx7Nc2Vm6Lr8Kf4")));
     env.file("odd.env", format!("SLACK_BOT_TOKEN={}\n", slack("Zx4Wq8Tn2Lp6Rv9Kb3Mh7Yc5")));
-    let out = env
-        .cmd()
-        .args(["dir", ".", "--verify", "--format", "json"])
-        .env("LEAKHOUND_VERIFY_GITHUB_URL", github.url())
-        .env("LEAKHOUND_VERIFY_SLACK_URL", slack_fake.url())
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let (out, doc) = verify_with(
+        &env,
+        &[("LEAKHOUND_VERIFY_GITHUB_URL", &github), ("LEAKHOUND_VERIFY_SLACK_URL", &slack_fake)],
+    );
 
     let live = verification(&doc, "live.env");
     assert_eq!(live["status"], "verified", "{doc}");
@@ -108,4 +119,64 @@ fn github_and_slack_tokens_are_checked_with_their_who_am_i_calls() {
     for secret in [fake::github_pat(), dead_github(), slack("Qm7Rt2Xv9Kp4Lw8Zn3Hb6Jc1")] {
         assert!(!text.contains(&secret), "secrets stay redacted");
     }
+}
+
+/// npm tokens with valid checksums (`npm_` + 30 random + 6 base62 CRC32 characters).
+fn npm(live: bool) -> String {
+    let body = if live {
+        "Tq8Mz3Kw7Rb2Xn6Hv9Lp4Jc5Fd1Gs04AEbSi"
+    } else {
+        "Wm4Pv8Qz2Kt6Rn9Xb3Hc7Lj5Df1Gy00XPAET"
+    };
+    format!("npm_{body}")
+}
+
+/// Hugging Face user access tokens (`hf_` + 34 letters).
+fn hugging_face(live: bool) -> String {
+    let body = if live {
+        "QmRtXvKpLwZnHbJcTdFsGyWqPeNaUoMiBk"
+    } else {
+        "ZxWqTnLpRvKbMhYcJdGfSsAeUoPiNmQrTb"
+    };
+    format!("hf_{body}")
+}
+
+/// npm's `/-/whoami` and Hugging Face's `/api/whoami-v2`, on one fake (the paths differ).
+fn whoami_api(request: &Request, _: usize) -> Reply {
+    let auth = request.header("authorization");
+    if request.line.starts_with("GET /-/whoami ") && auth == format!("Bearer {}", npm(true)) {
+        return Reply::json("200 OK", r#"{"username":"release-bot"}"#);
+    }
+    if request.line.starts_with("GET /api/whoami-v2 ")
+        && auth == format!("Bearer {}", hugging_face(true))
+    {
+        return Reply::json(
+            "200 OK",
+            r#"{"type":"user","id":"64f0c0ffee","name":"ml-team-bot","fullname":"ML bot","orgs":[],"auth":{"type":"access_token","accessToken":{"displayName":"ci-read","role":"read"}}}"#,
+        );
+    }
+    Reply::json("401 Unauthorized", r#"{"error":"Invalid credentials in Authorization header"}"#)
+}
+
+#[test]
+fn npm_and_hugging_face_tokens_are_checked_with_their_whoami_calls() {
+    let api = FakeApi::start(whoami_api);
+    let env = TestEnv::new();
+    env.file("npm-live.env", format!("NPM_TOKEN={}\n", npm(true)));
+    env.file("npm-dead.env", format!("NPM_TOKEN={}\n", npm(false)));
+    env.file("hf-live.env", format!("HF_TOKEN={}\n", hugging_face(true)));
+    env.file("hf-dead.env", format!("HF_TOKEN={}\n", hugging_face(false)));
+    let (_, doc) = verify_with(
+        &env,
+        &[("LEAKHOUND_VERIFY_NPM_URL", &api), ("LEAKHOUND_VERIFY_HUGGINGFACE_URL", &api)],
+    );
+    assert_eq!(verification(&doc, "npm-live.env")["identity"], "npm user release-bot", "{doc}");
+    assert_eq!(
+        verification(&doc, "hf-live.env")["identity"],
+        "user ml-team-bot (token ci-read, role read)"
+    );
+    for dead in ["npm-dead.env", "hf-dead.env"] {
+        assert_eq!(verification(&doc, dead)["status"], "invalid", "{doc}");
+    }
+    assert_eq!(api.requests().len(), 4);
 }
