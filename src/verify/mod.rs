@@ -311,7 +311,7 @@ pub async fn read_json<T: serde::de::DeserializeOwned>(
 /// Tries per check when the service answers 429 with a Retry-After it is worth waiting for.
 const TRIES: u32 = 3;
 
-/// Sends `request` (a verifier's one call to `at`), backing off and retrying, at most [`TRIES`]
+/// Sends `request` (a verifier's one call to `at`), backing off and retrying, at most three
 /// times in all, while the service answers 429 with a `Retry-After` (seconds) that fits in what
 /// is left of the check's `--verify-timeout`. Rate limiting says nothing about the credential, so
 /// a check still limited after that is `unverified`, never `invalid`. Any other answer is the
