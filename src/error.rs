@@ -54,4 +54,11 @@ impl ScanError {
     pub fn new(origin: impl Into<String>, message: impl Into<String>) -> Self {
         ScanError { origin: origin.into(), message: message.into() }
     }
+
+    /// This failure, found at a path inside layer `digest` of `image`, named with both.
+    #[must_use]
+    pub fn in_layer(mut self, image: &str, digest: &str) -> Self {
+        self.origin = crate::finding::in_layer(image, digest, &self.origin);
+        self
+    }
 }

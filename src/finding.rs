@@ -133,6 +133,18 @@ impl Skipped {
     pub fn new(origin: impl Into<String>, reason: impl Into<String>) -> Self {
         Skipped { origin: origin.into(), reason: reason.into() }
     }
+
+    /// This skip, at a path inside layer `digest` of `image`, named with both.
+    #[must_use]
+    pub fn in_layer(mut self, image: &str, digest: &str) -> Self {
+        self.origin = in_layer(image, digest, &self.origin);
+        self
+    }
+}
+
+/// How a report names `path` inside layer `digest` of `image`.
+pub fn in_layer(image: &str, digest: &str, path: &str) -> String {
+    format!("{image} layer {digest}: {path}")
 }
 
 impl Finding {

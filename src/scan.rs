@@ -3,6 +3,7 @@
 //! counts what it skipped and what failed. Archives are opened here, before the binary probe
 //! (see `Scan::archive`), so every source looks inside them alike.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -49,6 +50,18 @@ struct Nest<'a> {
     budget: Option<&'a Budget>,
     /// Ids of the archives above (a member equal to one of them is a quine).
     ancestors: &'a [BlobId],
+    /// Where archive errors and skips go when the caller keeps them itself (a layer, whose
+    /// cached result must hold them); `None`: the run's report.
+    problems: Option<&'a RefCell<Problems>>,
+}
+
+/// What could not be or was not scanned inside one blob's archives, kept by the caller.
+#[derive(Debug, Default)]
+pub struct Problems {
+    /// Content that could not be read (the run exits 2).
+    pub errors: Vec<ScanError>,
+    /// Content deliberately not scanned (a cap, an encrypted member).
+    pub skipped: Vec<Skipped>,
 }
 
 #[derive(Default)]
@@ -131,13 +144,29 @@ impl<'e> Scan<'e> {
         Some(Arc::new(whole(self.engine.scan(message))))
     }
 
+    /// [`Scan::matches`], but what the blob's archives could not or would not scan is handed
+    /// back instead of going to the run's report: a layer keeps it in its cached result, so a
+    /// sweep served from the cache reports it again.
+    pub fn matches_keeping_problems(&self, blob: &Blob, origin: &str) -> (Option<Hits>, Problems) {
+        let problems = RefCell::new(Problems::default());
+        let top = Nest {
+            origin: &|| origin.to_owned(),
+            depth: 0,
+            budget: None,
+            ancestors: &[],
+            problems: Some(&problems),
+        };
+        let found = self.scan_step(blob.id, &blob.data, &top);
+        (found, problems.into_inner())
+    }
+
     fn matches_at(
         &self,
         id: Option<BlobId>,
         data: &[u8],
         origin: &dyn Fn() -> String,
     ) -> Option<Hits> {
-        let top = Nest { origin, depth: 0, budget: None, ancestors: &[] };
+        let top = Nest { origin, depth: 0, budget: None, ancestors: &[], problems: None };
         self.scan_step(id, data, &top)
     }
 
@@ -188,14 +217,17 @@ impl<'e> Scan<'e> {
         }
         let format = archive::sniff(data)?;
         if at.depth >= limits.max_depth {
-            self.not_scanned(Skipped::new(
-                (at.origin)(),
-                format!(
-                    "a {} archive nested deeper than --max-archive-depth ({}): not opened",
-                    format.name(),
-                    limits.max_depth
+            self.archive_skip(
+                at,
+                Skipped::new(
+                    (at.origin)(),
+                    format!(
+                        "a {} archive nested deeper than --max-archive-depth ({}): not opened",
+                        format.name(),
+                        limits.max_depth
+                    ),
                 ),
-            ));
+            );
             return Some(Arc::default());
         }
         // Files come without an id; an archive is worth hashing, so copies open once.
@@ -209,10 +241,13 @@ impl<'e> Scan<'e> {
             id
         };
         if at.ancestors.contains(&id) {
-            self.not_scanned(Skipped::new(
-                (at.origin)(),
-                "an archive that contains itself (a zip quine): not opened again",
-            ));
+            self.archive_skip(
+                at,
+                Skipped::new(
+                    (at.origin)(),
+                    "an archive that contains itself (a zip quine): not opened again",
+                ),
+            );
             return Some(Arc::default());
         }
         self.counters.archives.fetch_add(1, Relaxed);
@@ -239,6 +274,7 @@ impl<'e> Scan<'e> {
                     depth: at.depth + 1,
                     budget: Some(budget),
                     ancestors: &ancestors,
+                    problems: at.problems,
                 };
                 let Some(found) = self.scan_step(blob.id, &blob.data, &inner) else { return };
                 hits.extend(found.iter().map(|hit| Hit {
@@ -253,13 +289,24 @@ impl<'e> Scan<'e> {
             Item::Binary => self.skipped(Skip::Binary),
             Item::Special => self.skipped(Skip::Special),
             Item::NotScanned { name, reason } => {
-                self.not_scanned(Skipped::new(place(&name), reason));
+                self.archive_skip(at, Skipped::new(place(&name), reason));
             }
-            Item::Error { name, reason } => self.error(ScanError::new(place(&name), reason)),
+            Item::Error { name, reason } => match at.problems {
+                Some(kept) => kept.borrow_mut().errors.push(ScanError::new(place(&name), reason)),
+                None => self.error(ScanError::new(place(&name), reason)),
+            },
         });
         let found: Hits = Arc::new(hits);
         lock(&self.seen).insert(id, Arc::clone(&found));
         Some(found)
+    }
+
+    /// Names content inside an archive as not scanned, where the caller keeps such things.
+    fn archive_skip(&self, at: &Nest<'_>, item: Skipped) {
+        match at.problems {
+            Some(kept) => kept.borrow_mut().skipped.push(item),
+            None => self.not_scanned(item),
+        }
     }
 
     /// A finding for `m` at `provenance`, unless a path or commit allowlist accepts it.

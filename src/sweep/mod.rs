@@ -16,7 +16,7 @@ pub mod group;
 pub mod oci;
 pub mod shard;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
@@ -29,7 +29,7 @@ use shard::Shard;
 
 use crate::cache::Cache;
 use crate::error::ScanError;
-use crate::finding::Finding;
+use crate::finding::{Finding, Skipped};
 use crate::report::{Report, Stats};
 use crate::source::enumerate::Listed;
 
@@ -76,6 +76,11 @@ pub trait Assembler: Sync {
     fn layer_problems(&self, layer: &Self::Layer) -> Vec<String>;
     /// The result of a config that could not be scanned.
     fn empty_config(&self) -> Self::Config;
+    /// What archives inside a completely read layer could not read, and what they skipped
+    /// (origins are paths in the layer). Cached with the layer, reported on every use.
+    fn layer_archive_problems(&self, _layer: &Self::Layer) -> (Vec<ScanError>, Vec<Skipped>) {
+        (Vec::new(), Vec::new())
+    }
 }
 
 /// What a sweep needs from the image source besides assembling: resolve references, scan a
@@ -505,6 +510,8 @@ pub fn assemble<B: Assembler>(
     }
 
     let mut findings = Vec::new();
+    let mut skipped = Vec::new();
+    let mut named: HashSet<&str> = HashSet::new();
     for image in images.values() {
         let shown = format!("{}/{}", first.registry, image.repository);
         let origin = format!("{shown}@{}", image.manifest_digest);
@@ -520,6 +527,14 @@ pub fn assemble<B: Assembler>(
         let mut ordered = Vec::with_capacity(image.layers.len());
         let mut problems = Vec::new();
         for (layer, empty) in image.layers.iter().zip(&empties) {
+            // Named once per layer, with the first image that holds it.
+            if let Some(l) = parsed_layers.get(layer.digest.as_str())
+                && named.insert(&layer.digest)
+            {
+                let (bad, skips) = backend.layer_archive_problems(l);
+                errors.extend(bad.into_iter().map(|e| e.in_layer(&origin, &layer.digest)));
+                skipped.extend(skips.into_iter().map(|s| s.in_layer(&origin, &layer.digest)));
+            }
             if let Some(why) = failed.get(layer.digest.as_str())
                 && let Some(l) = parsed_layers.get(layer.digest.as_str())
             {
@@ -565,6 +580,8 @@ pub fn assemble<B: Assembler>(
         }
     }
     let findings = group::group(findings);
+    skipped.sort();
+    skipped.dedup();
     errors.sort_by(|a, b| a.origin.cmp(&b.origin).then_with(|| a.message.cmp(&b.message)));
     stats.findings = findings.len() as u64;
     stats.errors = errors.len() as u64;
@@ -576,7 +593,7 @@ pub fn assemble<B: Assembler>(
             target,
             findings,
             errors,
-            skipped: Vec::new(),
+            skipped,
             stats,
             started,
             finished,

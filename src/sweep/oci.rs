@@ -10,7 +10,8 @@ use std::sync::{Mutex, PoisonError};
 use serde::{Deserialize, Serialize};
 
 use super::{Assembler, Backend, Image, LayerRef, Resolved};
-use crate::finding::Finding;
+use crate::error::ScanError;
+use crate::finding::{Finding, Skipped};
 use crate::report::Stats;
 use crate::source::oci::assemble::{ImageMeta, assemble};
 use crate::source::oci::layer::{LayerOptions, LayerScan};
@@ -61,6 +62,10 @@ impl Assembler for OciAssembler {
 
     fn layer_problems(&self, layer: &LayerScan) -> Vec<String> {
         layer.errors.iter().map(|e| format!("{}: {}", e.origin, e.message)).collect()
+    }
+
+    fn layer_archive_problems(&self, layer: &LayerScan) -> (Vec<ScanError>, Vec<Skipped>) {
+        (layer.archive_errors.clone(), layer.archive_skipped.clone())
     }
 
     fn layer_stats(&self, layer: &LayerScan) -> Stats {
@@ -158,6 +163,10 @@ impl Assembler for OciBackend<'_> {
 
     fn layer_problems(&self, layer: &LayerScan) -> Vec<String> {
         OciAssembler.layer_problems(layer)
+    }
+
+    fn layer_archive_problems(&self, layer: &LayerScan) -> (Vec<ScanError>, Vec<Skipped>) {
+        OciAssembler.layer_archive_problems(layer)
     }
 }
 

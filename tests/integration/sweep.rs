@@ -637,3 +637,58 @@ fn skipped_files_are_counted_per_layer_and_kept_in_the_cache() {
     assert_eq!(skips(), [2, 1, 1, 2], "first sweep: both layers read");
     assert_eq!(skips(), [2, 1, 1, 2], "second sweep: the same counts, from the cache");
 }
+
+/// A stored zip of `members`.
+fn zip_of(members: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, data) in members {
+        w.start_file(*name, zip::write::SimpleFileOptions::default()).expect("start member");
+        w.write_all(data).expect("write member");
+    }
+    w.finish().expect("finish zip").into_inner()
+}
+
+#[test]
+fn issue_15_archive_errors_and_skips_in_a_layer_survive_the_cache() {
+    let registry = Registry::start(Mode::Plain);
+    let mut broken = zip_of(&[("a.txt", b"plain\n")]);
+    let eocd = broken.windows(4).rposition(|w| w == b"PK\x05\x06").expect("eocd");
+    broken[eocd + 2] = b'X';
+    let mut deep = zip_of(&[("deep.txt", b"deep\n")]);
+    for level in 0..5 {
+        deep = zip_of(&[(&format!("l{level}.zip"), &deep)]);
+    }
+    let layer = layer_tar(&[file("srv/broken.zip", &broken), file("srv/deep.zip", &deep)]);
+    pusher(&registry).image("team/archives", "v1", &[layer], &[], "amd64");
+    let env = TestEnv::new();
+    let run = || {
+        let (code, doc) = env.json(&sweep_args(&registry, &["--cache", "cache.db"]));
+        let origins = |key: &str| -> Vec<String> {
+            doc[key]
+                .as_array()
+                .unwrap_or_else(|| panic!("{key}: {doc}"))
+                .iter()
+                .map(|e| e["origin"].as_str().expect("origin").to_owned())
+                .collect()
+        };
+        (code, origins("errors"), origins("skipped"), doc.to_string())
+    };
+    let first = run();
+    assert_eq!(first.0, 2, "a zip that cannot be read is an error: {}", first.3);
+    assert!(
+        first.1.len() == 1 && first.1[0].ends_with(": srv/broken.zip"),
+        "the error names the image, the layer and the file: {first:?}"
+    );
+    assert!(
+        first.2.len() == 1 && first.2[0].ends_with(": srv/deep.zip!l4.zip!l3.zip!l2.zip!l1.zip"),
+        "{first:?}"
+    );
+    let second = run();
+    assert_eq!(
+        env.json(&sweep_args(&registry, &["--cache", "cache.db", "--shard", "0/1"])).1["stats"]["layers_reused"],
+        1,
+        "served from the cache"
+    );
+    assert_eq!((second.0, &second.1, &second.2), (first.0, &first.1, &first.2), "{}", second.3);
+}

@@ -15,7 +15,8 @@ use sha2::{Digest, Sha256};
 use super::{DigestOf, Scanner};
 use crate::blob::{BINARY_PROBE, Blob, looks_binary};
 use crate::error::ScanError;
-use crate::finding::{Finding, Provenance};
+use crate::finding::{Finding, Provenance, Skipped};
+use crate::scan::Problems;
 use crate::source::{Skip, archive};
 
 /// Prefix of a whiteout entry's name (`dir/.wh.NAME` deletes `dir/NAME` from lower layers).
@@ -101,6 +102,14 @@ pub struct LayerScan {
     pub errors: Vec<ScanError>,
     /// Oddities that did not stop the scan (a tar without end-of-archive blocks).
     pub warnings: Vec<String>,
+    /// Archive members in the layer's files that could not be read (origin: the file's path,
+    /// `!`, the member). The layer itself was read completely, so it is cached with them, and
+    /// every run that uses the result reports them again (and exits 2).
+    #[serde(default)]
+    pub archive_errors: Vec<ScanError>,
+    /// Archive content deliberately not scanned (a cap, an encrypted member), as above.
+    #[serde(default)]
+    pub archive_skipped: Vec<Skipped>,
     /// Counters.
     pub stats: LayerStats,
 }
@@ -175,6 +184,8 @@ pub fn scan_layer(
     }
     out.errors.extend(errors);
     out.findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    out.archive_errors.sort_by(|a, b| a.origin.cmp(&b.origin).then(a.message.cmp(&b.message)));
+    out.archive_skipped.sort();
     out
 }
 
@@ -266,13 +277,18 @@ fn walk_tar(
                 let rx = &rx;
                 scope.spawn(move || {
                     let mut found: Vec<Finding> = Vec::new();
+                    let mut kept = Problems::default();
                     loop {
                         let next =
                             rx.lock().unwrap_or_else(std::sync::PoisonError::into_inner).recv();
                         let Ok((path, data)) = next else { break };
-                        found.extend(scanner.findings(&Blob::new(data), &Provenance::file(path)));
+                        let (more, problems) =
+                            scanner.layer_findings(&Blob::new(data), &Provenance::file(path));
+                        found.extend(more);
+                        kept.errors.extend(problems.errors);
+                        kept.skipped.extend(problems.skipped);
                     }
-                    found
+                    (found, kept)
                 })
             })
             .collect();
@@ -310,7 +326,11 @@ fn walk_tar(
         drop(tx);
         for handle in handles {
             match handle.join() {
-                Ok(found) => out.findings.extend(found),
+                Ok((found, kept)) => {
+                    out.findings.extend(found);
+                    out.archive_errors.extend(kept.errors);
+                    out.archive_skipped.extend(kept.skipped);
+                }
                 Err(_) => out.errors.push(ScanError::new(
                     origin.clone(),
                     "a scanning thread panicked: findings of this layer may be incomplete",

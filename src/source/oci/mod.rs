@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use crate::blob::Blob;
 use crate::error::ScanError;
 use crate::finding::{Finding, Provenance};
-use crate::scan::Scan;
+use crate::scan::{Problems, Scan};
 use crate::source::Sink;
 use assemble::{ImageMeta, assemble};
 use layer::{LayerBlob, LayerOptions, LayerScan, scan_layer};
@@ -40,6 +40,11 @@ pub const MAX_SMALL_BLOB: u64 = 16 << 20;
 pub trait Scanner: Sink {
     /// Findings in `blob` at `provenance` (binary content gives none and is counted).
     fn findings(&self, blob: &Blob, provenance: &Provenance) -> Vec<Finding>;
+    /// [`Scanner::findings`] for a file of a layer: what its archives could not or would not
+    /// scan is handed back (the layer's cached result holds it), not reported.
+    fn layer_findings(&self, blob: &Blob, provenance: &Provenance) -> (Vec<Finding>, Problems) {
+        (self.findings(blob, provenance), Problems::default())
+    }
     /// Records final findings.
     fn push(&self, findings: Vec<Finding>);
 }
@@ -49,6 +54,14 @@ impl Scanner for Scan<'_> {
         self.matches(blob, &provenance.path)
             .map(|found| found.iter().filter_map(|m| self.finding(m, provenance)).collect())
             .unwrap_or_default()
+    }
+
+    fn layer_findings(&self, blob: &Blob, provenance: &Provenance) -> (Vec<Finding>, Problems) {
+        let (found, problems) = self.matches_keeping_problems(blob, &provenance.path);
+        let findings = found
+            .map(|found| found.iter().filter_map(|m| self.finding(m, provenance)).collect())
+            .unwrap_or_default();
+        (findings, problems)
     }
 
     fn push(&self, findings: Vec<Finding>) {
@@ -307,6 +320,12 @@ impl Run<'_> {
                                 format!("{origin} {}", e.origin),
                                 e.message.clone(),
                             ));
+                        }
+                        for e in &result.archive_errors {
+                            self.scanner.error(e.clone().in_layer(origin, &result.digest));
+                        }
+                        for s in &result.archive_skipped {
+                            self.scanner.not_scanned(s.clone().in_layer(origin, &result.digest));
                         }
                         lock(&self.warnings)
                             .extend(result.warnings.iter().map(|w| format!("{origin} {w}")));
