@@ -7,7 +7,9 @@
 //! the source has told the scan where the blob came from.
 
 /// Directory names that hold test vectors, fixtures and samples.
+/// `t` is the test directory of git and of Perl distributions (CPAN's `t/*.t`).
 const TEST_DIRS: &[&str] = &[
+    "t",
     "test",
     "tests",
     "testdata",
@@ -29,7 +31,7 @@ const TEST_DIRS: &[&str] = &[
 /// True for paths of test vectors and fixtures: a directory named `tests/`, `testdata/`,
 /// `fixtures/`, `spec/` (and kin), or a test file by the conventions of Go (`*_test.go`),
 /// Python (`test_*.py`, `*_test.py`, `conftest.py`), JavaScript (`*.test.js`, `*.spec.ts`),
-/// Ruby (`*_spec.rb`) and Java (`*Test.java`).
+/// Ruby (`*_spec.rb`), Java (`*Test.java`) and Perl (`*.t`).
 pub fn test_path(path: &str) -> bool {
     let mut parts = path.split(['/', '\\']).filter(|p| !p.is_empty()).peekable();
     while let Some(part) = parts.next() {
@@ -57,6 +59,7 @@ fn test_file(name: &str) -> bool {
             let inner = stem.rsplit_once('.').map_or("", |(_, inner)| inner);
             inner == "test" || inner == "spec"
         }
+        "t" => true,
         "rs" => stem == "tests" || stem.ends_with("_test") || stem.ends_with("_tests"),
         _ => false,
     }
@@ -111,12 +114,21 @@ mod tests {
             "src/test/java/com/acme/ConfigTest.java",
             "fixtures/decoys/settings.py",
             "C:\\src\\Tests\\keys.txt",
+            "t/t5556-http-auth.sh",
+            "contrib/mw-to-git/t/install-wiki/LocalSettings.php",
+            "lib/Net/t-less/basic.t",
         ] {
             assert!(test_path(p), "{p}");
         }
-        for p in
-            ["src/main.rs", "config/app.yaml", "latest/settings.py", "contest.py", "attest/x.go"]
-        {
+        for p in [
+            "src/main.rs",
+            "config/app.yaml",
+            "latest/settings.py",
+            "contest.py",
+            "attest/x.go",
+            "tt/a.sh",
+            "t.sh",
+        ] {
             assert!(!test_path(p), "{p}");
         }
     }
