@@ -5,13 +5,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the integration tests drive for real (git is always needed; the image tests
-# run a real distribution registry, push with skopeo, and make htpasswd files and TLS certs).
+# run a real distribution registry, push with skopeo, and make htpasswd files and TLS certs; the
+# job image test builds a root file system with mmdebstrap and strips the binary; the --verify
+# tests log in to real MariaDB, Redis and PostgreSQL servers, run as nobody through setpriv).
 need_debs=()
 # python3 runs the labeled corpus generator and scorer (fixtures/corpus/).
-for pair in git:git python3:python3 docker-registry:docker-registry skopeo:skopeo umoci:umoci htpasswd:apache2-utils openssl:openssl; do
+for pair in git:git python3:python3 docker-registry:docker-registry skopeo:skopeo umoci:umoci htpasswd:apache2-utils openssl:openssl mmdebstrap:mmdebstrap strip:binutils mariadb-install-db:mariadb-server redis-server:redis-server setpriv:util-linux; do
   cmd=${pair%%:*} pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need_debs+=("$pkg")
 done
+# Debian keeps PostgreSQL's server programs off PATH, in /usr/lib/postgresql/VERSION/bin.
+command -v initdb >/dev/null 2>&1 || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_debs+=(postgresql)
 # The report tests validate SARIF and GitLab output with Python's jsonschema (issue #7).
 python3 -c 'import jsonschema' >/dev/null 2>&1 || need_debs+=(python3-jsonschema)
 # The sweep tests read the CI/Kubernetes templates with python3-yaml.

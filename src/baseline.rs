@@ -227,6 +227,7 @@ mod tests {
             image: None,
             occurrences: Vec::new(),
             verification: None,
+            captures: std::collections::BTreeMap::new(),
         }
     }
 

@@ -190,8 +190,10 @@ pub struct VerifyArgs {
     /// loopback and link-local addresses, plain HTTP and non-default ports need it.
     #[arg(long, value_name = "HOST[:PORT]", requires = "verify")]
     pub verify_host: Vec<String>,
-    /// Checks started per second, at most (0: no cap).
-    #[arg(long, value_name = "N", default_value_t = 10)]
+    /// Checks started per second, at most (0: no cap). Each check sends a different credential
+    /// and each provider gets at most half of --verify-concurrency in flight, so 100 a second
+    /// stays far under any provider's per-credential limits.
+    #[arg(long, value_name = "N", default_value_t = 100)]
     pub verify_rate: u32,
     /// The longest one check may take (seconds).
     #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
@@ -211,6 +213,14 @@ pub struct VerifyArgs {
     /// host, else gitlab.com).
     #[arg(long, value_name = "URL", requires = "verify")]
     pub gitlab_url: Option<String>,
+    /// Trust this CA certificate (PEM) in addition to the system roots (repeatable): for
+    /// registry TLS (`image`, `sweep`) and for `--verify`'s checks.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Vec<PathBuf>,
+    /// Hosts whose certificates `--verify` does not check: `image` and `sweep` set them from
+    /// `--insecure-registry=HOST`, so a check goes where a pull may, under the same rule.
+    #[arg(skip)]
+    pub insecure: crate::source::http::Insecure,
 }
 
 /// `dir` arguments.
@@ -272,9 +282,6 @@ pub struct RegistryArgs {
         default_missing_value = ""
     )]
     pub insecure_registry: Vec<String>,
-    /// Trust this CA certificate (PEM) for registry TLS, in addition to the system roots.
-    #[arg(long, value_name = "FILE")]
-    pub ca_cert: Vec<PathBuf>,
     /// Scan only this platform of multi-platform images (`os/arch[/variant]`); default: all.
     #[arg(long, value_name = "OS/ARCH")]
     pub platform: Option<String>,
@@ -352,18 +359,25 @@ pub struct PrePushArgs {
 #[derive(Debug, Clone, Args)]
 pub struct PreReceiveArgs {
     /// Honour `git push -o leakhound.skip` (logged with the pusher). Off unless the administrator
-    /// turns it on.
+    /// turns it on (here, or `allow_push_option_bypass = true` in the server config's `[server]`).
     #[arg(long, env = "LEAKHOUND_ALLOW_PUSH_OPTION_BYPASS")]
     pub allow_push_option_bypass: bool,
-    /// What an internal error (a corrupt object, unreadable config) does to the push.
-    #[arg(long, value_enum, env = "LEAKHOUND_ON_ERROR", default_value_t = OnError::Reject)]
-    pub on_error: OnError,
+    /// What an internal error (a corrupt object, unreadable config) does to the push [default:
+    /// the server config's `[server] on_error`, else reject].
+    #[arg(long, value_enum, env = "LEAKHOUND_ON_ERROR")]
+    pub on_error: Option<OnError>,
+    /// The longest a check may take (seconds, fractions allowed; 0: no limit); a check that
+    /// runs longer is an internal error, so a hook never holds a push forever [default: the
+    /// server config's `[server] timeout`, else 60].
+    #[arg(long, value_name = "SECONDS", env = "LEAKHOUND_TIMEOUT", value_parser = parse_seconds)]
+    pub timeout: Option<std::time::Duration>,
     #[command(flatten)]
     pub scan: ScanArgs,
 }
 
 /// The pre-receive hook's answer when it cannot check a push.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OnError {
     /// Refuse the push (the default: an unchecked push never slips through).
     Reject,
@@ -427,6 +441,10 @@ pub struct InstallHooksArgs {
     /// The repository (default: the one holding the current directory).
     #[arg(value_name = "REPO")]
     pub repo: Option<PathBuf>,
+    /// Install the server-side `pre-receive` hook (into a bare repository a server pushes to)
+    /// instead of the client's `pre-commit` and `pre-push`.
+    #[arg(long)]
+    pub server: bool,
 }
 
 /// `baseline` arguments.
@@ -526,6 +544,19 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .parse()
         .map_err(|_| format!("invalid size {text:?}: use 10M, 512K or bytes"))?;
     n.checked_mul(1 << shift).ok_or_else(|| format!("size {text:?} is too large"))
+}
+
+/// Parses a number of seconds (`30`, `0.5`) into a duration, as [`seconds`] checks it.
+pub fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
+    let value =
+        text.trim().parse().map_err(|_| format!("invalid seconds {text:?}: use 30 or 0.5"))?;
+    seconds(value)
+}
+
+/// `value` seconds as a duration: finite and not negative.
+pub fn seconds(value: f64) -> Result<std::time::Duration, String> {
+    std::time::Duration::try_from_secs_f64(value)
+        .map_err(|_| format!("invalid seconds {value}: give a number of seconds, 0 or more"))
 }
 
 #[cfg(test)]

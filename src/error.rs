@@ -39,8 +39,9 @@ pub enum RuleError {
 /// Convenience alias for rule loading.
 pub type RuleResult<T> = Result<T, RuleError>;
 
-/// Where a failure happened and what it was; a scan collects these and exits 2.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// Where a failure happened and what it was; a scan collects these and exits 2. Reports list
+/// them in their order: by origin, then message.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScanError {
     /// What could not be scanned: a path, an object id, an image reference.
@@ -53,12 +54,5 @@ impl ScanError {
     /// A failure of `origin`.
     pub fn new(origin: impl Into<String>, message: impl Into<String>) -> Self {
         ScanError { origin: origin.into(), message: message.into() }
-    }
-
-    /// This failure, found at a path inside layer `digest` of `image`, named with both.
-    #[must_use]
-    pub fn in_layer(mut self, image: &str, digest: &str) -> Self {
-        self.origin = crate::finding::in_layer(image, digest, &self.origin);
-        self
     }
 }

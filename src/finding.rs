@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::ScanError;
 use crate::rules::{Confidence, Severity};
 
 /// The commit that introduced a secret.
@@ -112,6 +113,11 @@ pub struct Finding {
     /// Whether the secret is live, when the run verified (`--verify`); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<crate::verify::Verification>,
+    /// What the rule's pattern names beside the secret (its named groups other than `secret`:
+    /// a URI's `host`, `port`, `user` and `database`, a docker config's `registry`), so a
+    /// verifier knows where the credential belongs (#16). Never the secret.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub captures: std::collections::BTreeMap<String, String>,
 }
 
 /// Something a source deliberately did not scan and names in the report (a blob over the size
@@ -133,18 +139,99 @@ impl Skipped {
     pub fn new(origin: impl Into<String>, reason: impl Into<String>) -> Self {
         Skipped { origin: origin.into(), reason: reason.into() }
     }
+}
 
-    /// This skip, at a path inside layer `digest` of `image`, named with both.
-    #[must_use]
-    pub fn in_layer(mut self, image: &str, digest: &str) -> Self {
-        self.origin = in_layer(image, digest, &self.origin);
-        self
+/// What could not be read, or was deliberately not scanned, inside one blob's archives, when
+/// the caller keeps it rather than the run's report: a layer's cached result holds it, so every
+/// run served from the cache reports it again (and exits 2 for the errors).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Problems {
+    /// Content that could not be read (the run exits 2).
+    pub errors: Vec<ScanError>,
+    /// Content deliberately not scanned (a cap, an encrypted member).
+    pub skipped: Vec<Skipped>,
+    /// Members skipped and counted, not named. A layer adds them to its stats, so they are not
+    /// kept here.
+    #[serde(skip)]
+    pub members: MemberSkips,
+}
+
+/// Archive members skipped by kind: counted, as skipped files are, not named.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MemberSkips {
+    /// Members whose head looks binary.
+    pub binary: u64,
+    /// Members over the size cap.
+    pub too_large: u64,
+    /// Symlink members, never followed.
+    pub special: u64,
+}
+
+impl MemberSkips {
+    fn add(&mut self, other: MemberSkips) {
+        self.binary += other.binary;
+        self.too_large += other.too_large;
+        self.special += other.special;
     }
 }
 
-/// How a report names `path` inside layer `digest` of `image`.
-pub fn in_layer(image: &str, digest: &str, path: &str) -> String {
-    format!("{image} layer {digest}: {path}")
+impl Problems {
+    /// Adds `other`'s problems to these.
+    pub fn absorb(&mut self, other: Problems) {
+        self.errors.extend(other.errors);
+        self.skipped.extend(other.skipped);
+        self.members.add(other.members);
+    }
+
+    /// True when nothing went wrong and no member was skipped.
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty() && self.skipped.is_empty() && self.members == MemberSkips::default()
+    }
+
+    /// These problems, found at paths inside layer `digest` of `image`, named with both.
+    #[must_use]
+    pub fn in_layer(self, image: &str, digest: &str) -> Self {
+        self.renamed(|path| format!("{image} layer {digest}: {path}"))
+    }
+
+    /// These problems, named relative to an archive (`""` the archive itself, `a.jar!b.conf` a
+    /// member), named at the archive's place `outer`: `outer`, `outer!a.jar!b.conf`.
+    #[must_use]
+    pub fn inside(self, outer: &str) -> Self {
+        self.renamed(|rel| if rel.is_empty() { outer.to_owned() } else { format!("{outer}!{rel}") })
+    }
+
+    /// At most `max` of each kind, the rest counted in one entry naming the archive itself
+    /// (`""`): copies of an archive inside copies of an archive would otherwise multiply the
+    /// entries by every level's number of copies.
+    #[must_use]
+    pub fn capped(mut self, max: usize) -> Self {
+        let more = |n: usize| format!("at least {n} more inside it, not listed one by one");
+        if self.errors.len() > max {
+            let n = self.errors.len() - max;
+            self.errors.truncate(max);
+            self.errors.push(ScanError::new("", more(n)));
+        }
+        if self.skipped.len() > max {
+            let n = self.skipped.len() - max;
+            self.skipped.truncate(max);
+            self.skipped.push(Skipped::new("", more(n)));
+        }
+        self
+    }
+
+    fn renamed(mut self, name: impl Fn(&str) -> String) -> Self {
+        self.errors.iter_mut().for_each(|e| e.origin = name(&e.origin));
+        self.skipped.iter_mut().for_each(|s| s.origin = name(&s.origin));
+        self
+    }
+
+    /// Both lists in report order.
+    pub fn sort(&mut self) {
+        self.errors.sort();
+        self.skipped.sort();
+    }
 }
 
 impl Finding {

@@ -3,7 +3,6 @@
 //! counts what it skipped and what failed. Archives are opened here, before the binary probe
 //! (see `Scan::archive`), so every source looks inside them alike.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -13,10 +12,17 @@ use std::time::Instant;
 use crate::blob::{Blob, BlobId, looks_binary, utf16_to_utf8};
 use crate::engine::{Engine, Match};
 use crate::error::ScanError;
-use crate::finding::{Finding, Provenance, Skipped, fingerprint};
+use crate::finding::{Finding, Problems, Provenance, Skipped, fingerprint};
 use crate::report::{Report, RuleSummary, Stats};
 use crate::source::archive::{self, Budget, Item, Limits};
 use crate::source::{Sink, Skip};
+
+/// Errors, and skips, an archive names one by one; the rest are counted (see [`Problems::capped`]).
+const MAX_PROBLEMS: usize = 100;
+
+/// Matches an archive reports, members at every depth included: copies of an archive inside
+/// copies of it multiply its matches by each level's number of copies (30^4 from 50 KB).
+const MAX_HITS: usize = 10_000;
 
 /// A match in a blob, or in a member of the archive the blob is.
 #[derive(Debug, Clone)]
@@ -42,26 +48,41 @@ pub type Hits = Arc<Vec<Hit>>;
 
 /// Where in an archive tree the scan step is.
 struct Nest<'a> {
-    /// What a report names for this blob: the caller's path (or `blob <id>`), then members.
-    origin: &'a dyn Fn() -> String,
     /// Archives above this blob.
     depth: u32,
     /// The outermost archive's budget, once inside one.
     budget: Option<&'a Budget>,
     /// Ids of the archives above (a member equal to one of them is a quine).
     ancestors: &'a [BlobId],
-    /// Where archive errors and skips go when the caller keeps them itself (a layer, whose
-    /// cached result must hold them); `None`: the run's report.
-    problems: Option<&'a RefCell<Problems>>,
 }
 
-/// What could not be or was not scanned inside one blob's archives, kept by the caller.
-#[derive(Debug, Default)]
-pub struct Problems {
-    /// Content that could not be read (the run exits 2).
-    pub errors: Vec<ScanError>,
-    /// Content deliberately not scanned (a cap, an encrypted member).
-    pub skipped: Vec<Skipped>,
+impl Nest<'_> {
+    /// A blob as a source hands it over, in no archive.
+    const TOP: Nest<'static> = Nest { depth: 0, budget: None, ancestors: &[] };
+}
+
+/// What the scan step made of one distinct content, kept by id: its hits, and what its archives
+/// could not or would not scan. Problems are named relative to the content (`""` the blob
+/// itself, `lib/a.jar!b.conf` a member), as hits are, so a copy of it found at another place (a
+/// second layer, a second path) is named at that place when the result is reused.
+#[derive(Clone)]
+struct Scanned {
+    hits: Hits,
+    /// `None` for the common case of nothing wrong, which costs no allocation.
+    problems: Option<Arc<Problems>>,
+}
+
+impl Scanned {
+    /// An archive not opened, for `reason`: no hits, and the archive itself named as not scanned.
+    fn not_opened(reason: String) -> Scanned {
+        let problems = Problems { skipped: vec![Skipped::new("", reason)], ..Problems::default() };
+        Scanned { hits: Arc::default(), problems: Some(Arc::new(problems)) }
+    }
+
+    /// The problems, named at `origin` (the blob's place).
+    fn problems_at(&self, origin: &str) -> Problems {
+        self.problems.as_deref().map(|p| p.clone().inside(origin)).unwrap_or_default()
+    }
 }
 
 #[derive(Default)]
@@ -83,7 +104,7 @@ pub struct Scan<'e> {
     engine: &'e Engine,
     started: Instant,
     started_unix: u64,
-    seen: Mutex<HashMap<BlobId, Hits>>,
+    seen: Mutex<HashMap<BlobId, Scanned>>,
     findings: Mutex<Vec<Finding>>,
     errors: Mutex<Vec<ScanError>>,
     not_scanned: Mutex<Vec<Skipped>>,
@@ -123,14 +144,30 @@ impl<'e> Scan<'e> {
     /// `origin` names the blob in the report when something inside it (an archive member)
     /// cannot be scanned.
     pub fn matches(&self, blob: &Blob, origin: &str) -> Option<Hits> {
-        self.matches_at(blob.id, &blob.data, &|| origin.to_owned())
+        let found = self.scan_step(blob.id, &blob.data, &Nest::TOP)?;
+        self.report_problems(&found, || origin.to_owned());
+        Some(found.hits)
     }
 
     /// [`Scan::matches`] for bytes the source does not own (a pack traversal's buffer), so they
     /// need not be copied into a [`Blob`]. The report names the blob by its id.
     pub fn matches_in(&self, id: Option<BlobId>, data: &[u8]) -> Option<Hits> {
-        let origin = || id.map_or_else(|| "blob".to_owned(), |id| format!("blob {id}"));
-        self.matches_at(id, data, &origin)
+        let found = self.scan_step(id, data, &Nest::TOP)?;
+        self.report_problems(&found, || {
+            id.map_or_else(|| "blob".to_owned(), |id| format!("blob {id}"))
+        });
+        Some(found.hits)
+    }
+
+    /// Puts what `found`'s archives could not or would not scan in the run's report, named at
+    /// `origin`: every place a content is found at names its problems, not just the first.
+    fn report_problems(&self, found: &Scanned, origin: impl FnOnce() -> String) {
+        if found.problems.as_ref().is_none_or(|p| p.errors.is_empty() && p.skipped.is_empty()) {
+            return;
+        }
+        let problems = found.problems_at(&origin());
+        problems.errors.into_iter().for_each(|e| self.error(e));
+        lock(&self.not_scanned).extend(problems.skipped);
     }
 
     /// Matches in a commit message: scanned like a blob, but counted apart
@@ -141,38 +178,29 @@ impl<'e> Scan<'e> {
             return None;
         }
         self.counters.commit_messages.fetch_add(1, Relaxed);
-        Some(Arc::new(whole(self.engine.scan(message))))
+        let scanned = self.engine.scan(message);
+        for &rule in &scanned.unfinished {
+            self.error(ScanError::new("commit message", self.engine.not_fully_scanned(rule)));
+        }
+        Some(Arc::new(whole(scanned.matches)))
     }
 
     /// [`Scan::matches`], but what the blob's archives could not or would not scan is handed
     /// back instead of going to the run's report: a layer keeps it in its cached result, so a
     /// sweep served from the cache reports it again.
     pub fn matches_keeping_problems(&self, blob: &Blob, origin: &str) -> (Option<Hits>, Problems) {
-        let problems = RefCell::new(Problems::default());
-        let top = Nest {
-            origin: &|| origin.to_owned(),
-            depth: 0,
-            budget: None,
-            ancestors: &[],
-            problems: Some(&problems),
-        };
-        let found = self.scan_step(blob.id, &blob.data, &top);
-        (found, problems.into_inner())
-    }
-
-    fn matches_at(
-        &self,
-        id: Option<BlobId>,
-        data: &[u8],
-        origin: &dyn Fn() -> String,
-    ) -> Option<Hits> {
-        let top = Nest { origin, depth: 0, budget: None, ancestors: &[], problems: None };
-        self.scan_step(id, data, &top)
+        match self.scan_step(blob.id, &blob.data, &Nest::TOP) {
+            Some(found) => {
+                let problems = found.problems_at(origin);
+                (Some(found.hits), problems)
+            }
+            None => (None, Problems::default()),
+        }
     }
 
     /// The scan step every blob and archive member goes through: dedupe by id, open archives,
     /// skip binaries, run the engine.
-    fn scan_step(&self, id: Option<BlobId>, data: &[u8], at: &Nest<'_>) -> Option<Hits> {
+    fn scan_step(&self, id: Option<BlobId>, data: &[u8], at: &Nest<'_>) -> Option<Scanned> {
         if let Some(id) = id
             && let Some(found) = self.seen(id)
         {
@@ -191,15 +219,27 @@ impl<'e> Scan<'e> {
         }
         self.counters.scanned.fetch_add(1, Relaxed);
         self.counters.bytes.fetch_add(data.len() as u64, Relaxed);
-        let found = Arc::new(whole(self.engine.scan(text)));
+        let scanned = self.engine.scan(text);
+        // A rule the engine's work budget stopped short leaves the blob not fully scanned (#19);
+        // named like the archive problems, relative to the content, so every place it is found at
+        // reports it.
+        let problems = (!scanned.unfinished.is_empty()).then(|| {
+            let errors = scanned
+                .unfinished
+                .iter()
+                .map(|&rule| ScanError::new("", self.engine.not_fully_scanned(rule)))
+                .collect();
+            Arc::new(Problems { errors, ..Problems::default() })
+        });
+        let found = Scanned { hits: Arc::new(whole(scanned.matches)), problems };
         if let Some(id) = id {
-            lock(&self.seen).insert(id, Arc::clone(&found));
+            lock(&self.seen).insert(id, found.clone());
         }
         Some(found)
     }
 
-    fn seen(&self, id: BlobId) -> Option<Hits> {
-        let found = lock(&self.seen).get(&id).map(Arc::clone);
+    fn seen(&self, id: BlobId) -> Option<Scanned> {
+        let found = lock(&self.seen).get(&id).cloned();
         if found.is_some() {
             self.counters.duplicates.fetch_add(1, Relaxed);
         }
@@ -208,27 +248,21 @@ impl<'e> Scan<'e> {
 
     /// The archive step, before the binary probe: when `data` is an archive (by its magic
     /// bytes), its members are scanned through [`Scan::scan_step`] and their hits become the
-    /// blob's, each at its member path. `None` when `data` is not an archive (or archives are
-    /// off). An archive too deep, or one that holds itself, is named as not scanned.
-    fn archive(&self, id: Option<BlobId>, data: &[u8], at: &Nest<'_>) -> Option<Hits> {
+    /// blob's, each at its member path, as do their problems. `None` when `data` is not an
+    /// archive (or archives are off). An archive too deep, or one that holds itself, is named as
+    /// not scanned.
+    fn archive(&self, id: Option<BlobId>, data: &[u8], at: &Nest<'_>) -> Option<Scanned> {
         let limits = &self.archives;
         if limits.max_depth == 0 {
             return None;
         }
         let format = archive::sniff(data)?;
         if at.depth >= limits.max_depth {
-            self.archive_skip(
-                at,
-                Skipped::new(
-                    (at.origin)(),
-                    format!(
-                        "a {} archive nested deeper than --max-archive-depth ({}): not opened",
-                        format.name(),
-                        limits.max_depth
-                    ),
-                ),
-            );
-            return Some(Arc::default());
+            return Some(Scanned::not_opened(format!(
+                "a {} archive nested deeper than --max-archive-depth ({}): not opened",
+                format.name(),
+                limits.max_depth
+            )));
         }
         // Files come without an id; an archive is worth hashing, so copies open once.
         let id = if let Some(id) = id {
@@ -241,14 +275,9 @@ impl<'e> Scan<'e> {
             id
         };
         if at.ancestors.contains(&id) {
-            self.archive_skip(
-                at,
-                Skipped::new(
-                    (at.origin)(),
-                    "an archive that contains itself (a zip quine): not opened again",
-                ),
-            );
-            return Some(Arc::default());
+            return Some(Scanned::not_opened(
+                "an archive that contains itself (a zip quine): not opened again".to_owned(),
+            ));
         }
         self.counters.archives.fetch_add(1, Relaxed);
         let own;
@@ -261,52 +290,56 @@ impl<'e> Scan<'e> {
         let mut ancestors = at.ancestors.to_vec();
         ancestors.push(id);
         let mut hits = Vec::new();
-        let place = |name: &str| {
-            let outer = (at.origin)();
-            if name.is_empty() { outer } else { format!("{outer}!{name}") }
-        };
+        let mut unlisted = 0;
+        let mut problems = Problems::default();
         archive::walk(data, format, limits, budget, &mut |item| match item {
             Item::Member { name, blob } => {
                 self.counters.archive_members.fetch_add(1, Relaxed);
-                let origin = || place(name);
-                let inner = Nest {
-                    origin: &origin,
-                    depth: at.depth + 1,
-                    budget: Some(budget),
-                    ancestors: &ancestors,
-                    problems: at.problems,
-                };
+                let inner =
+                    Nest { depth: at.depth + 1, budget: Some(budget), ancestors: &ancestors };
                 let Some(found) = self.scan_step(blob.id, &blob.data, &inner) else { return };
-                hits.extend(found.iter().map(|hit| Hit {
+                let room = MAX_HITS.saturating_sub(hits.len());
+                unlisted += found.hits.len().saturating_sub(room);
+                hits.extend(found.hits.iter().take(room).map(|hit| Hit {
                     found: hit.found.clone(),
                     member: Some(match &hit.member {
                         Some(deeper) => format!("{name}!{deeper}").into(),
                         None => name.into(),
                     }),
                 }));
+                if found.problems.is_some() {
+                    problems.absorb(found.problems_at(name));
+                }
             }
-            Item::TooLarge => self.skipped(Skip::TooLarge),
-            Item::Binary => self.skipped(Skip::Binary),
-            Item::Special => self.skipped(Skip::Special),
-            Item::NotScanned { name, reason } => {
-                self.archive_skip(at, Skipped::new(place(&name), reason));
+            // Counted in the run once per content, and kept per place for a layer's stats.
+            Item::TooLarge => {
+                self.skipped(Skip::TooLarge);
+                problems.members.too_large += 1;
             }
-            Item::Error { name, reason } => match at.problems {
-                Some(kept) => kept.borrow_mut().errors.push(ScanError::new(place(&name), reason)),
-                None => self.error(ScanError::new(place(&name), reason)),
-            },
+            Item::Binary => {
+                self.skipped(Skip::Binary);
+                problems.members.binary += 1;
+            }
+            Item::Special => {
+                self.skipped(Skip::Special);
+                problems.members.special += 1;
+            }
+            Item::NotScanned { name, reason } => problems.skipped.push(Skipped::new(name, reason)),
+            Item::Error { name, reason } => problems.errors.push(ScanError::new(name, reason)),
         });
-        let found: Hits = Arc::new(hits);
-        lock(&self.seen).insert(id, Arc::clone(&found));
-        Some(found)
-    }
-
-    /// Names content inside an archive as not scanned, where the caller keeps such things.
-    fn archive_skip(&self, at: &Nest<'_>, item: Skipped) {
-        match at.problems {
-            Some(kept) => kept.borrow_mut().skipped.push(item),
-            None => self.not_scanned(item),
+        if unlisted > 0 {
+            problems.skipped.push(Skipped::new(
+                "",
+                format!(
+                    "{unlisted} more matches inside it (past {MAX_HITS}, as copies of archives \
+                     inside copies multiply them) were not reported"
+                ),
+            ));
         }
+        let problems = (!problems.is_empty()).then(|| Arc::new(problems.capped(MAX_PROBLEMS)));
+        let found = Scanned { hits: Arc::new(hits), problems };
+        lock(&self.seen).insert(id, found.clone());
+        Some(found)
     }
 
     /// A finding for `m` at `provenance`, unless a path or commit allowlist accepts it.
@@ -341,7 +374,13 @@ impl<'e> Scan<'e> {
             image: provenance.image.clone(),
             occurrences: Vec::new(),
             verification: None,
+            captures: m.captures.iter().cloned().collect(),
         })
+    }
+
+    /// The findings of `hits` at `provenance` (see [`Scan::finding`]).
+    pub fn findings_in(&self, hits: &[Hit], provenance: &Provenance) -> Vec<Finding> {
+        hits.iter().filter_map(|m| self.finding(m, provenance)).collect()
     }
 
     /// Adds findings made elsewhere (sources that attach provenance after scanning).
@@ -358,7 +397,9 @@ impl<'e> Scan<'e> {
         errors.extend(
             self.engine.failed_rules().into_iter().map(|e| ScanError::new("rules", e.to_string())),
         );
-        errors.sort_by(|a, b| a.origin.cmp(&b.origin).then_with(|| a.message.cmp(&b.message)));
+        // The same content at the same place (a blob id seen twice) names its problems twice.
+        errors.sort();
+        errors.dedup();
         let mut skipped = self.not_scanned.into_inner().unwrap_or_else(PoisonError::into_inner);
         skipped.sort();
         skipped.dedup();
@@ -403,9 +444,7 @@ impl Sink for Scan<'_> {
         if matches.is_empty() {
             return;
         }
-        let found: Vec<Finding> =
-            matches.iter().filter_map(|m| self.finding(m, provenance)).collect();
-        self.push_findings(found);
+        self.push_findings(self.findings_in(&matches, provenance));
     }
 
     fn skipped(&self, why: Skip) {

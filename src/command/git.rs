@@ -7,6 +7,7 @@ use anyhow::Result;
 use super::{Outcome, engine, finish_scan, new_scan};
 use crate::cli::{GitArgs, ScanArgs};
 use crate::report::Report;
+use crate::scan::Scan;
 use crate::source::Sink;
 use crate::source::git::{self, GitOptions, Reader, Selection};
 
@@ -49,17 +50,34 @@ pub fn history_report(
     args: &ScanArgs,
     target: String,
 ) -> Result<Report> {
+    history_report_with(repo, Some(selection), all_objects, args, target, |_| {})
+}
+
+/// [`history_report`], then `more` scans into the same run (the pre-receive hook's tags, trees
+/// and blobs that no commit holds); with no `selection`, no history at all (an empty one would
+/// mean every ref).
+pub fn history_report_with(
+    repo: &git2::Repository,
+    selection: Option<Selection>,
+    all_objects: bool,
+    args: &ScanArgs,
+    target: String,
+    more: impl FnOnce(&Scan<'_>),
+) -> Result<Report> {
     let engine = engine(&args.rules, repo.workdir())?;
     let scan = new_scan(&engine, args);
-    let options = GitOptions {
-        selection,
-        all_objects,
-        caps: super::size_caps(args),
-        progress: !args.output.quiet && std::io::stderr().is_terminal(),
-        reader: Reader::from_env(),
-    };
     set_threads(args.threads);
-    git::scan(repo, &options, &scan);
+    if let Some(selection) = selection {
+        let options = GitOptions {
+            selection,
+            all_objects,
+            caps: super::size_caps(args),
+            progress: !args.output.quiet && std::io::stderr().is_terminal(),
+            reader: Reader::from_env(),
+        };
+        git::scan(repo, &options, &scan);
+    }
+    more(&scan);
     let mut report = scan.into_report(target);
     // The ignore files live at the scanned repository's root, wherever leakhound runs from.
     report.root = repo.workdir().map(std::path::Path::to_path_buf);

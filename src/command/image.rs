@@ -29,7 +29,7 @@ pub fn run(args: &ImageArgs) -> Result<Outcome> {
         Some(credentials) => Some(credentials),
         None => auth::from_env(),
     };
-    let ca_certs = ca_certs(access)?;
+    let ca_certs = ca_certs(&args.scan.verify.ca_cert)?;
     let options = ImageOptions {
         layer: LayerOptions {
             caps: super::size_caps(&args.scan),
@@ -61,7 +61,20 @@ pub fn run(args: &ImageArgs) -> Result<Outcome> {
     // a sweep groups them: an index of 500 platforms sharing a layer is one finding (#19).
     report.findings = group(std::mem::take(&mut report.findings));
     report.stats.findings = report.findings.len() as u64;
-    finish_scan(&report, &args.scan)
+    finish_scan(&report, &with_insecure_hosts(&args.scan, access))
+}
+
+/// `scan` with the hosts `--insecure-registry=HOST` names, for `--verify`: a credential check
+/// may skip certificate checks only where a pull may (the bare flag names the registries being
+/// pulled, not hosts found in them, so it does not count).
+pub fn with_insecure_hosts(
+    scan: &crate::cli::ScanArgs,
+    access: &RegistryArgs,
+) -> crate::cli::ScanArgs {
+    let mut scan = scan.clone();
+    let insecure = Insecure::from_flags(&access.insecure_registry);
+    scan.verify.insecure = Insecure { named_registries: false, hosts: insecure.hosts };
+    scan
 }
 
 /// The password from standard input, without the trailing newline (`sweep` reads it so too).
@@ -88,9 +101,8 @@ pub fn explicit_credentials(access: &RegistryArgs) -> Result<Option<Credentials>
 }
 
 /// The PEM files named by `--ca-cert`.
-pub fn ca_certs(access: &RegistryArgs) -> Result<Vec<Vec<u8>>> {
-    access
-        .ca_cert
+pub fn ca_certs(paths: &[std::path::PathBuf]) -> Result<Vec<Vec<u8>>> {
+    paths
         .iter()
         .map(|p| std::fs::read(p).with_context(|| format!("cannot read --ca-cert {}", p.display())))
         .collect()

@@ -1,6 +1,7 @@
 //! `leakhound install-hooks`: writes `hooks/pre-commit` and `hooks/pre-push` into a
-//! repository's hooks directory (`core.hooksPath` when set). A hook that is already there and is
-//! not leakhound's is never replaced: the command says how to call leakhound from it instead.
+//! repository's hooks directory (`core.hooksPath` when set), or with `--server` `hooks/pre-receive`
+//! into a server's (bare) repository. A hook that is already there and is not leakhound's is never
+//! replaced: the command says how to call leakhound from it instead.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -11,11 +12,14 @@ use git2::{ErrorCode, Repository};
 use super::Outcome;
 use crate::cli::InstallHooksArgs;
 
-/// The hook scripts, as shipped in `hooks/`.
-const HOOKS: [(&str, &str); 2] = [
+/// The client's hook scripts, as shipped in `hooks/`.
+const HOOKS: &[(&str, &str)] = &[
     ("pre-commit", include_str!("../../hooks/pre-commit")),
     ("pre-push", include_str!("../../hooks/pre-push")),
 ];
+
+/// The server's hook script (`--server`).
+const SERVER_HOOKS: &[(&str, &str)] = &[("pre-receive", include_str!("../../hooks/pre-receive"))];
 
 /// The line `install-hooks` fills with this binary's path, so the hook works even when
 /// `leakhound` is not on `PATH`.
@@ -24,7 +28,7 @@ const INSTALLED_LINE: &str = "LEAKHOUND_INSTALLED=''";
 /// A line every leakhound hook carries: such a hook may be updated in place.
 const MARKER: &str = "# Installed by `leakhound install-hooks`";
 
-/// Installs both hooks; exits 2 when one could not be installed.
+/// Installs the hooks; exits 2 when one could not be installed.
 pub fn run(args: &InstallHooksArgs) -> Result<Outcome> {
     let start = args.repo.clone().unwrap_or_else(|| PathBuf::from("."));
     let repo = Repository::discover(&start).map_err(|e| {
@@ -44,7 +48,8 @@ pub fn run(args: &InstallHooksArgs) -> Result<Outcome> {
     let binary = std::env::current_exe().ok();
     let mut out = io::stdout().lock();
     let mut outcome = Outcome::Clean;
-    for (name, script) in HOOKS {
+    let hooks = if args.server { SERVER_HOOKS } else { HOOKS };
+    for &(name, script) in hooks {
         let path = dir.join(name);
         let existing = match std::fs::read(&path) {
             Ok(bytes) => Some(bytes),
@@ -110,10 +115,15 @@ fn write_executable(path: &Path, text: &str) -> Result<()> {
 /// Why a hook was left alone, and how to add leakhound to it.
 fn refusal(name: &str, path: &Path, existing: &[u8]) -> String {
     let existing = String::from_utf8_lossy(existing);
-    let (command, bypass) = if name == "pre-push" {
-        ("leakhound pre-push \"$@\" || exit 1", "it must get the hook's standard input")
-    } else {
-        ("leakhound staged || exit 1", "before anything that changes the index")
+    let (command, bypass) = match name {
+        "pre-push" => {
+            ("leakhound pre-push \"$@\" || exit 1", "it must get the hook's standard input")
+        }
+        "pre-receive" => (
+            "leakhound pre-receive || exit 1",
+            "it must get the hook's standard input: save it and feed it to each command",
+        ),
+        _ => ("leakhound staged || exit 1", "before anything that changes the index"),
     };
     let framework = if existing.contains("pre-commit.com") || existing.contains("pre-commit run") {
         "\n  This hook belongs to the pre-commit framework: add the `leakhound` and \
@@ -134,7 +144,7 @@ mod tests {
 
     #[test]
     fn shipped_hooks_carry_the_marker_and_the_binary_line() {
-        for (name, script) in HOOKS {
+        for (name, script) in HOOKS.iter().chain(SERVER_HOOKS) {
             assert!(script.contains(MARKER), "{name}");
             assert!(script.contains(INSTALLED_LINE), "{name}");
             assert!(script.starts_with("#!/bin/sh\n"), "{name}");

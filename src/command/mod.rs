@@ -197,7 +197,8 @@ pub fn verify(report: &mut Report, verify: &VerifyArgs, rules: &RuleArgs) -> Res
         rate: verify.verify_rate,
         timeout: std::time::Duration::from_secs(verify.verify_timeout),
         gitlab: Some(gitlab),
-        ca_cert: None,
+        ca_cert: Some(image::ca_certs(&verify.ca_cert)?.join(&b'\n')).filter(|pem| !pem.is_empty()),
+        insecure: verify.insecure.clone(),
     };
     crate::verify::run(&mut report.findings, options);
     if verify.only_verified {

@@ -24,7 +24,7 @@ use crate::source::oci::registry::{Registry, RegistryOptions};
 use crate::source::{catalog, harbor};
 use crate::sweep::oci::OciBackend;
 use crate::sweep::shard::Shard;
-use crate::sweep::{Backend, Progress, ProjectSummary, SweepOptions, assemble, sweep};
+use crate::sweep::{Backend, Progress, ProjectSummary, SweepOptions, assemble, incomplete, sweep};
 
 /// Sweeps the registry and reports.
 pub fn run(args: &SweepArgs) -> Result<Outcome> {
@@ -38,7 +38,7 @@ pub fn run(args: &SweepArgs) -> Result<Outcome> {
     let docker_config = auth::docker_config_path();
     let credentials = auth::resolve(&host, explicit.as_ref(), docker_config.as_deref())
         .map_err(anyhow::Error::msg)?;
-    let ca_certs = super::image::ca_certs(access)?;
+    let ca_certs = super::image::ca_certs(&args.scan.verify.ca_cert)?;
     let ca_cert = (!ca_certs.is_empty()).then(|| ca_certs.join(&b'\n'));
     let options = HttpOptions {
         insecure: insecure.clone(),
@@ -104,11 +104,13 @@ pub fn sweep_with<B: Backend>(
     summaries: Vec<RuleSummary>,
 ) -> Result<Outcome> {
     // Cached layer results hold what archives inside them gave, so how far archives are followed
-    // is part of the cache key: a cache from before archives were opened, or with other caps,
-    // rescans.
+    // is part of the cache key, and so is the result's shape: a cache from before archives were
+    // opened (or before their problems were kept), or with other caps, rescans.
     let key = format!(
-        "{rules} archives:{}:{}",
-        args.scan.max_archive_depth, args.scan.max_archive_inflated
+        "{rules} layer-result:{} archives:{}:{}",
+        B::LAYER_VERSION,
+        args.scan.max_archive_depth,
+        args.scan.max_archive_inflated
     );
     if args.shard.is_some() && args.scan.verify.verify {
         // A shard sees only its layers, so it would check the same secret as other shards, and
@@ -147,13 +149,14 @@ pub fn sweep_with<B: Backend>(
                 document.stats.layers_failed
             );
         }
-        let failed = !document.errors.is_empty() || !document.failed.is_empty();
+        let failed = incomplete(backend, &document)?;
         return Ok(if failed { Outcome::Incomplete } else { Outcome::Clean });
     }
     let (mut report, projects) =
         assemble(backend, std::slice::from_ref(&document), format!("sweep {registry}"))?;
     report.rules = summaries;
-    let outcome = finish_scan(&report, &args.scan)?;
+    let outcome =
+        finish_scan(&report, &super::image::with_insecure_hosts(&args.scan, &args.access))?;
     if !args.scan.output.quiet {
         eprint!("{}", project_table(&projects));
     }

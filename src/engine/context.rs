@@ -6,7 +6,7 @@
 //! Pure functions of a path or a line; the engine asks about the line, and about the path once
 //! the source has told the scan where the blob came from.
 
-/// Directory names that hold test vectors, fixtures and samples.
+/// Directory names that hold test vectors, fixtures and samples (documentation's are samples).
 /// `t` is the test directory of git and of Perl distributions (CPAN's `t/*.t`).
 const TEST_DIRS: &[&str] = &[
     "t",
@@ -26,12 +26,16 @@ const TEST_DIRS: &[&str] = &[
     "samples",
     "mocks",
     "__mocks__",
+    "doc",
+    "docs",
+    "documentation",
 ];
 
 /// True for paths of test vectors and fixtures: a directory named `tests/`, `testdata/`,
 /// `fixtures/`, `spec/` (and kin), or a test file by the conventions of Go (`*_test.go`),
 /// Python (`test_*.py`, `*_test.py`, `conftest.py`), JavaScript (`*.test.js`, `*.spec.ts`),
-/// Ruby (`*_spec.rb`), Java (`*Test.java`) and Perl (`*.t`).
+/// Ruby (`*_spec.rb`), Java (`*Test.java`) and Perl (`*.t`), or a sample file (`.env.example`,
+/// `*.sample.yml`, `*.examples.json`).
 pub fn test_path(path: &str) -> bool {
     let mut parts = path.split(['/', '\\']).filter(|p| !p.is_empty()).peekable();
     while let Some(part) = parts.next() {
@@ -47,6 +51,15 @@ pub fn test_path(path: &str) -> bool {
 
 fn test_file(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
+    // Sample files by name: `.env.example`, `config.sample.yml`, the AWS SDK's
+    // `iam-2010-05-08.examples.json`.
+    if lower.split('.').any(|part| matches!(part, "example" | "examples" | "sample" | "samples")) {
+        return true;
+    }
+    // `test.netrc`, `test.env`, `test.json`: a file named "test" of any kind.
+    if lower.split_once('.').is_some_and(|(stem, _)| stem == "test") {
+        return true;
+    }
     let (stem, ext) = lower.rsplit_once('.').unwrap_or((&lower, ""));
     match ext {
         "go" => stem.ends_with("_test"),
@@ -117,6 +130,12 @@ mod tests {
             "t/t5556-http-auth.sh",
             "contrib/mw-to-git/t/install-wiki/LocalSettings.php",
             "lib/Net/t-less/basic.t",
+            "app/.env.example",
+            "deploy/config.sample.yml",
+            "node_modules/aws-sdk/apis/iam-2010-05-08.examples.json",
+            "contrib/credential/netrc/test.netrc",
+            "Documentation/git-p4.txt",
+            "site/docs/setup.md",
         ] {
             assert!(test_path(p), "{p}");
         }
@@ -128,6 +147,10 @@ mod tests {
             "attest/x.go",
             "tt/a.sh",
             "t.sh",
+            "src/exampleutils.rs",
+            ".env.production",
+            "config/testing.env",
+            "src/documents/config.yml",
         ] {
             assert!(!test_path(p), "{p}");
         }

@@ -15,6 +15,7 @@
 
 pub mod allow;
 mod alphabet;
+mod budget;
 pub mod checksum;
 pub mod context;
 pub mod decode;
@@ -29,7 +30,7 @@ use aho_corasick::AhoCorasick;
 use regex::bytes::Regex;
 
 use crate::error::{RuleError, RuleResult};
-use crate::rules::load::regex_builder;
+use crate::rules::load::{expanded_size, parse_pattern, regex_builder};
 use crate::rules::{Confidence, GENERIC_PREFIX, Rule, RuleKind, RuleSet};
 use allow::Allow;
 use location::{LineCol, LineCounter, line_bounds};
@@ -66,21 +67,66 @@ pub struct Match {
     /// False when the path may no longer lower the confidence: checksum-verified secrets, and
     /// matches their own line already downgraded.
     pub downgradable: bool,
+    /// The text of the pattern's groups named in [`CONTEXT_GROUPS`] that took part (a URI's
+    /// `host`, a docker config's registry): what a verifier needs beside the secret (#16).
+    pub captures: Vec<(String, String)>,
 }
 
-/// The confidence of an accepted secret, as [`Engine::confirm`] records it next to the span.
+/// What [`Engine::scan`] found in one blob.
+#[derive(Debug, Default)]
+pub struct Scanned {
+    /// The secrets, sorted by position.
+    pub matches: Vec<Match>,
+    /// Rules whose search of the blob stopped short of its end, since it would have cost more
+    /// than the work budget; for [`Engine::not_fully_scanned`]. Sorted, no repeats.
+    pub unfinished: Vec<usize>,
+}
+
+/// The confidence of an accepted secret, as [`Engine::search_rule`] records it next to the span.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Grade {
     confidence: Confidence,
     downgradable: bool,
 }
 
-/// An accepted secret: rule index, start, end, grade.
-type Found = (usize, usize, usize, Grade);
+/// An accepted secret: rule index, start, end, grade, and the spans of the rule's context
+/// groups (see [`Compiled::named`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Found {
+    rule: usize,
+    start: usize,
+    end: usize,
+    grade: Grade,
+    captures: Vec<(usize, usize, usize)>,
+}
+
+/// A rule's regex and what the work budget ([`budget`]) needs of it.
+struct Compiled {
+    regex: Regex,
+    /// The pattern's positions (see [`expanded_size`]): a search's worst-case work per byte.
+    positions: u64,
+    /// The span-finding DFAs of a search under the budget, built on the first such search.
+    dfa: OnceLock<Option<regex_automata::hybrid::regex::Regex>>,
+    /// Index and name of each group named in [`CONTEXT_GROUPS`].
+    named: Vec<(usize, String)>,
+}
+
+impl Compiled {
+    fn new(pattern: &str) -> Result<Compiled, String> {
+        let regex = regex_builder(pattern).build().map_err(|e| e.to_string())?;
+        let positions = parse_pattern(pattern).map_or(u64::MAX, |hir| expanded_size(&hir));
+        let named = regex
+            .capture_names()
+            .enumerate()
+            .filter_map(|(i, name)| Some((i, name.filter(|n| CONTEXT_GROUPS.contains(n))?.into())))
+            .collect();
+        Ok(Compiled { regex, positions, dfa: OnceLock::new(), named })
+    }
+}
 
 struct CompiledRule {
     rule: Rule,
-    regex: OnceLock<Result<Regex, String>>,
+    regex: OnceLock<Result<Compiled, String>>,
     /// The rule's `requires` literals: a window must hold one for the regex to run.
     requires: Option<AhoCorasick>,
     allow: Allow,
@@ -95,11 +141,9 @@ struct CompiledRule {
 }
 
 impl CompiledRule {
-    fn regex(&self) -> Result<&Regex, &str> {
+    fn regex(&self) -> Result<&Compiled, &str> {
         self.regex
-            .get_or_init(|| {
-                regex_builder(&self.rule.syntax.pattern).build().map_err(|e| e.to_string())
-            })
+            .get_or_init(|| Compiled::new(&self.rule.syntax.pattern))
             .as_ref()
             .map_err(String::as_str)
     }
@@ -259,22 +303,51 @@ impl Engine {
     }
 
     /// Finds every secret in `data`, sorted by position, including secrets one or two encodings
-    /// deep (see [`decode`]), which are reported at their encoded text.
-    pub fn scan(&self, data: &[u8]) -> Vec<Match> {
-        self.scan_to_depth(data, DECODE_DEPTH)
+    /// deep (see [`decode`]), which are reported at their encoded text, and names the rules the
+    /// work budget stopped short.
+    pub fn scan(&self, data: &[u8]) -> Scanned {
+        let mut unfinished = Vec::new();
+        let matches = self.scan_to_depth(data, DECODE_DEPTH, &mut unfinished);
+        unfinished.sort_unstable();
+        unfinished.dedup();
+        Scanned { matches, unfinished }
     }
 
-    fn scan_to_depth(&self, data: &[u8], depth: usize) -> Vec<Match> {
-        let mut matches = self.scan_plain(data);
+    /// What a report says of a rule in [`Scanned::unfinished`]; the caller names the blob.
+    pub fn not_fully_scanned(&self, rule: usize) -> String {
+        let rule = &self.rules[rule].rule;
+        let fix = if rule.syntax.keywords.is_empty() {
+            "give the rule keywords, so its pattern runs only near them rather than over every \
+             byte, or"
+        } else {
+            "give the rule rarer keywords, or"
+        };
+        format!(
+            "rule {} ({}) was not fully scanned here: its pattern would take too long on this \
+             content (its search was stopped after a bounded amount of work); {fix} simplify its \
+             pattern (fewer or smaller nested repetitions)",
+            rule.id(),
+            rule.origin,
+        )
+    }
+
+    fn scan_to_depth(&self, data: &[u8], depth: usize, unfinished: &mut Vec<usize>) -> Vec<Match> {
+        let mut matches = self.scan_plain(data, unfinished);
         if depth > 0 {
-            self.scan_decoded(data, depth, &mut matches);
+            self.scan_decoded(data, depth, &mut matches, unfinished);
         }
         matches
     }
 
     /// Scans the decoded views of `data` and adds what they hold at the encoded spans, unless
     /// the same rule already matched there in plain text.
-    fn scan_decoded(&self, data: &[u8], depth: usize, matches: &mut Vec<Match>) {
+    fn scan_decoded(
+        &self,
+        data: &[u8],
+        depth: usize,
+        matches: &mut Vec<Match>,
+        unfinished: &mut Vec<usize>,
+    ) {
         let mut views = decode::views(data);
         // Values a generic rule picked out may be base64 shorter than the blind search's minimum
         // (a Kubernetes Secret's `cGFzc3dvcmQ=`).
@@ -300,7 +373,7 @@ impl Engine {
         let (mut starts, mut ends) = (LineCounter::new(data), LineCounter::new(data));
         let mut extra: Vec<Match> = Vec::new();
         for view in &views {
-            for m in self.scan_to_depth(&view.text, depth - 1) {
+            for m in self.scan_to_depth(&view.text, depth - 1, unfinished) {
                 let inside = m.start < view.decoded.end && view.decoded.start < m.end;
                 // One secret, one finding: what plain text already reported there wins.
                 // A path-conditional rule's match may yet be dropped, so it wins nothing here.
@@ -317,6 +390,7 @@ impl Engine {
                         secret: m.secret,
                         confidence: m.confidence,
                         downgradable: m.downgradable,
+                        captures: m.captures,
                     });
                 }
             }
@@ -328,19 +402,23 @@ impl Engine {
     }
 
     /// Finds every secret written in plain text in `data`, sorted by position.
-    fn scan_plain(&self, data: &[u8]) -> Vec<Match> {
+    fn scan_plain(&self, data: &[u8], unfinished: &mut Vec<usize>) -> Vec<Match> {
         let windows = self.candidate_windows(data);
         let mut found: Vec<Found> = Vec::new();
-        for &(rule_index, start, end) in &windows {
-            self.confirm(rule_index, data, start, end, &mut found);
+        let mut spans = Vec::new();
+        for windows in windows.chunk_by(|a, b| a.0 == b.0) {
+            let rule_index = windows[0].0;
+            if !self.search_rule(rule_index, data, windows, &mut spans, &mut found) {
+                unfinished.push(rule_index);
+            }
         }
-        found.sort_unstable_by_key(|&(rule, start, end, _)| (start, end, rule));
+        found.sort_unstable_by_key(|f| (f.start, f.end, f.rule));
         found.dedup();
         self.drop_shadowed_generic(&mut found);
         let mut lines = LineCounter::new(data);
         found
             .into_iter()
-            .map(|(rule, start, end, grade)| Match {
+            .map(|Found { rule, start, end, grade, captures }| Match {
                 rule,
                 start,
                 end,
@@ -349,6 +427,24 @@ impl Engine {
                 secret: data[start..end].to_vec(),
                 confidence: grade.confidence,
                 downgradable: grade.downgradable,
+                captures: self.capture_texts(rule, data, &captures),
+            })
+            .collect()
+    }
+
+    /// The names and texts of a match's other named groups, from their spans in `data`.
+    fn capture_texts(
+        &self,
+        rule: usize,
+        data: &[u8],
+        spans: &[(usize, usize, usize)],
+    ) -> Vec<(String, String)> {
+        let Ok(compiled) = self.rules[rule].regex() else { return Vec::new() };
+        spans
+            .iter()
+            .filter_map(|&(group, s, e)| {
+                let (_, name) = compiled.named.iter().find(|(i, _)| *i == group)?;
+                Some((name.clone(), String::from_utf8_lossy(&data[s..e]).into_owned()))
             })
             .collect()
     }
@@ -378,40 +474,91 @@ impl Engine {
         merged
     }
 
-    /// Runs one rule's regex over one window and keeps the secrets that pass every check.
-    fn confirm(
+    /// Runs one rule's regex over its `windows` in `data` (sorted by start) and keeps the
+    /// secrets that pass every check. False when the work budget stopped it short. `spans` is
+    /// scratch space, kept by the caller so a blob allocates it once.
+    fn search_rule(
         &self,
         rule_index: usize,
         data: &[u8],
-        start: usize,
-        end: usize,
+        windows: &[(usize, usize, usize)],
+        spans: &mut Vec<(usize, usize)>,
         found: &mut Vec<Found>,
-    ) {
+    ) -> bool {
         let compiled = &self.rules[rule_index];
         // Extend to the end of the line (bounded), then search with the bytes before `start` as
-        // context so `\b` and friends see the real neighbours.
-        let limit = (end + LINE_SLACK).min(data.len());
-        let end = memchr::memchr(b'\n', &data[end..limit]).map_or(limit, |p| end + p);
-        // Every match holds one of the `requires` literals: without one the regex cannot match.
-        if let Some(gate) = &compiled.requires
-            && !gate.is_match(&data[start..end])
-        {
-            return;
+        // context so `\b` and friends see the real neighbours. Every match holds one of the
+        // `requires` literals: a window without one is not searched.
+        spans.clear();
+        spans.extend(
+            windows
+                .iter()
+                .map(|&(_, start, end)| {
+                    let limit = (end + LINE_SLACK).min(data.len());
+                    (start, memchr::memchr(b'\n', &data[end..limit]).map_or(limit, |p| end + p))
+                })
+                .filter(|&(start, end)| {
+                    compiled.requires.as_ref().is_none_or(|gate| gate.is_match(&data[start..end]))
+                }),
+        );
+        if spans.is_empty() {
+            return true;
         }
-        let Ok(regex) = compiled.regex() else { return };
-        let haystack = &data[..end];
-        let mut locs = regex.capture_locations();
-        let mut pos = start;
-        while pos <= end {
-            let Some(m) = regex.captures_read_at(&mut locs, haystack, pos) else { break };
-            pos = if m.end() > m.start() { m.end() } else { m.end() + 1 };
-            let Some((s, e)) = secret_span(regex, &locs) else { continue };
+        // A pattern that does not compile is reported by `failed_rules`.
+        let Ok(regex) = compiled.regex() else { return true };
+        let bytes: usize = spans.iter().map(|(start, end)| end - start).sum();
+        let mut ledger = ((bytes as u64).saturating_mul(regex.positions) > budget::WORK_BUDGET)
+            .then(|| budget::Ledger::new(bytes));
+        let mut locs = regex.regex.capture_locations();
+        let mut keep = |locs: &regex::bytes::CaptureLocations, whole: regex::bytes::Match| {
+            let Some((s, e)) = secret_span(&regex.regex, locs) else { return };
             if s < e
-                && let Some(grade) = self.accept(compiled, data, (s, e), (m.start(), m.end()))
+                && let Some(grade) =
+                    self.accept(compiled, data, (s, e), (whole.start(), whole.end()))
             {
-                found.push((rule_index, s, e, grade));
+                let captures = regex
+                    .named
+                    .iter()
+                    .filter_map(|&(i, _)| locs.get(i).map(|(s, e)| (i, s, e)))
+                    .collect();
+                found.push(Found { rule: rule_index, start: s, end: e, grade, captures });
+            }
+        };
+        for &(start, end) in spans.iter() {
+            let Some(ledger) = &mut ledger else {
+                let mut pos = start;
+                while pos <= end {
+                    let Some(m) = regex.regex.captures_read_at(&mut locs, &data[..end], pos) else {
+                        break;
+                    };
+                    pos = if m.end() > m.start() { m.end() } else { m.end() + 1 };
+                    keep(&locs, m);
+                }
+                continue;
+            };
+            let Some(dfa) = regex.dfa.get_or_init(|| budget::build(&compiled.rule.syntax.pattern))
+            else {
+                return false;
+            };
+            let mut pos = start;
+            while pos <= end {
+                let Ok(next) = ledger.next_match(dfa, &data[..end], pos, end) else { return false };
+                let Some((s, e)) = next else { break };
+                pos = if e > s { e } else { e + 1 };
+                // Capture groups on the span alone, its next byte kept for look-ahead, so their
+                // cost is the span's.
+                let cut = (e + 1).min(end);
+                let resolved = ledger.resolve(cut - s, regex.positions, || {
+                    regex.regex.captures_read_at(&mut locs, &data[..cut], s)
+                });
+                match resolved {
+                    Ok(Some(m)) => keep(&locs, m),
+                    Ok(None) => {}
+                    Err(budget::Exhausted) => return false,
+                }
             }
         }
+        true
     }
 
     /// Entropy, checksum, the value model, content allowlists and inline markers for the
@@ -443,9 +590,14 @@ impl Engine {
         let confidence = if verified || compiled.kind == RuleKind::Prefixed {
             Confidence::High
         } else {
-            match value::judge(secret).ok()? {
-                value::Strength::Strong => Confidence::Medium,
-                value::Strength::Weak => Confidence::Low,
+            match value::judge(secret) {
+                Ok(value::Strength::Strong) => Confidence::Medium,
+                Ok(value::Strength::Weak) => Confidence::Low,
+                // `letmeknow` in a .netrc is still somebody's password.
+                Err(value::Reason::LowInformation) if compiled.kind == RuleKind::Field => {
+                    Confidence::Low
+                }
+                Err(_) => return None,
             }
         };
         let (line_start, _) = line_bounds(data, whole.0.min(start));
@@ -480,26 +632,28 @@ impl Engine {
         if found.len() < 2 {
             return;
         }
-        let shadowed = |a: Found, b: Found| {
-            let (ga, gb) = (self.rules[a.0].generic, self.rules[b.0].generic);
-            let overlap = a.1 < b.2 && b.1 < a.2;
-            let inside = b.1 <= a.1 && a.2 <= b.2 && (a.1, a.2) != (b.1, b.2);
+        let shadowed = |a: &Found, b: &Found| {
+            let (ga, gb) = (self.rules[a.rule].generic, self.rules[b.rule].generic);
+            let overlap = a.start < b.end && b.start < a.end;
+            let inside =
+                b.start <= a.start && a.end <= b.end && (a.start, a.end) != (b.start, b.end);
             // A generic match yields to a specific one and to an earlier generic rule; a match
             // of either kind yields to a longer match of its kind around it.
-            let same = (a.1, a.2) == (b.1, b.2) && b.0 < a.0;
-            let yields = if ga { !gb || b.0 < a.0 || inside } else { !gb && (inside || same) };
-            overlap && yields && !self.rules[b.0].path_conditional
+            let same = (a.start, a.end) == (b.start, b.end) && b.rule < a.rule;
+            let yields =
+                if ga { !gb || b.rule < a.rule || inside } else { !gb && (inside || same) };
+            overlap && yields && !self.rules[b.rule].path_conditional
         };
         let mut keep = vec![true; found.len()];
         for i in 0..found.len() {
             for j in (0..i).rev() {
-                if found[j].1 + MAX_SECRET_SPAN < found[i].1 {
+                if found[j].start + MAX_SECRET_SPAN < found[i].start {
                     break;
                 }
-                if shadowed(found[i], found[j]) {
+                if shadowed(&found[i], &found[j]) {
                     keep[i] = false;
                 }
-                if shadowed(found[j], found[i]) {
+                if shadowed(&found[j], &found[i]) {
                     keep[j] = false;
                 }
             }
@@ -512,12 +666,23 @@ impl Engine {
     }
 }
 
-/// The span of the group named `secret`, or else of the first group that took part.
-fn secret_span(regex: &Regex, locs: &regex::bytes::CaptureLocations) -> Option<(usize, usize)> {
+/// Group names that say where a secret belongs rather than what it is: a rule names them so a
+/// verifier can find the host written next to the secret (#16), and the finding carries their
+/// text ([`Match::captures`]). They are never the secret.
+pub const CONTEXT_GROUPS: &[&str] = &["host", "port", "user", "database", "scheme"];
+
+/// The span of the group named `secret`, or else of the first group that took part and is not
+/// a [`CONTEXT_GROUPS`] group.
+pub fn secret_span(regex: &Regex, locs: &regex::bytes::CaptureLocations) -> Option<(usize, usize)> {
     if let Some(index) = regex.capture_names().position(|n| n == Some("secret")) {
         return locs.get(index);
     }
-    (1..locs.len()).find_map(|i| locs.get(i))
+    regex
+        .capture_names()
+        .enumerate()
+        .skip(1)
+        .filter(|(_, name)| name.is_none_or(|n| !CONTEXT_GROUPS.contains(&n)))
+        .find_map(|(i, _)| locs.get(i))
 }
 
 #[cfg(test)]
@@ -548,7 +713,7 @@ pattern = '''token\s*=\s*"([^"]{8,})"'''
     #[test]
     fn finds_with_location() {
         let e = engine(RULES);
-        let m = e.scan(b"first\n  x = tok_a1b2c3d4;\n");
+        let m = e.scan(b"first\n  x = tok_a1b2c3d4;\n").matches;
         assert_eq!(m.len(), 1);
         assert_eq!(m[0].secret, b"tok_a1b2c3d4");
         assert_eq!((m[0].start_at.line, m[0].start_at.column), (2, 7));
@@ -557,26 +722,26 @@ pattern = '''token\s*=\s*"([^"]{8,})"'''
     #[test]
     fn keyword_case_insensitive_and_entropy_gate() {
         let e = engine(RULES);
-        assert!(e.scan(b"TOK_aaaaaaaa").is_empty(), "low entropy and wrong case for regex");
-        assert!(e.scan(b"tok_aaaaaaaa").is_empty(), "entropy below gate");
+        assert!(e.scan(b"TOK_aaaaaaaa").matches.is_empty(), "low entropy and wrong case for regex");
+        assert!(e.scan(b"tok_aaaaaaaa").matches.is_empty(), "entropy below gate");
     }
 
     #[test]
     fn specific_rule_shadows_generic() {
         let e = engine(RULES);
-        let m = e.scan(br#"token = "tok_a1b2c3d4""#);
+        let m = e.scan(br#"token = "tok_a1b2c3d4""#).matches;
         assert_eq!(m.len(), 1);
         assert_eq!(e.rule(m[0].rule).id(), "test.token");
-        let m = e.scan(br#"token = "Zr8vLq2Nw5Tk""#);
+        let m = e.scan(br#"token = "Zr8vLq2Nw5Tk""#).matches;
         assert_eq!(e.rule(m[0].rule).id(), "generic.assign");
     }
 
     #[test]
     fn inline_allow_and_overlap_counted_once() {
         let e = engine(RULES);
-        assert!(e.scan(b"tok_a1b2c3d4 // leakhound:allow").is_empty());
+        assert!(e.scan(b"tok_a1b2c3d4 // leakhound:allow").matches.is_empty());
         // Two keyword hits whose windows overlap still give one match.
-        let m = e.scan(b"tok_a1b2c3d4 tok_ tok_");
+        let m = e.scan(b"tok_a1b2c3d4 tok_ tok_").matches;
         assert_eq!(m.len(), 1);
     }
 
@@ -586,7 +751,7 @@ pattern = '''token\s*=\s*"([^"]{8,})"'''
         // `xtok_...` is not at a word boundary, even though the window may start right at `tok_`.
         let mut data = vec![b'a'; 2000];
         data.extend_from_slice(b"tok_a1b2c3d4");
-        assert!(e.scan(&data).is_empty());
+        assert!(e.scan(&data).matches.is_empty());
     }
 
     const MORE: &str = r#"
@@ -605,7 +770,7 @@ pattern = '''(tok_[a-z0-9]{8})'''
     fn one_finding_per_secret() {
         let e = engine(&format!("{RULES}{MORE}"));
         let ids = |text: &[u8]| -> Vec<String> {
-            e.scan(text).iter().map(|m| e.rule(m.rule).id().to_owned()).collect()
+            e.scan(text).matches.iter().map(|m| e.rule(m.rule).id().to_owned()).collect()
         };
         // The token inside the longer match yields to it, and of two rules matching the very
         // same secret the earlier one reports it.
@@ -618,7 +783,7 @@ pattern = '''(tok_[a-z0-9]{8})'''
         let e = engine(RULES);
         let encoded = decode::base64_encode(b"config: tok_a1b2c3d4 and some padding text");
         let text = format!("first\nvalue: {encoded}\n");
-        let m = e.scan(text.as_bytes());
+        let m = e.scan(text.as_bytes()).matches;
         assert_eq!(m.len(), 1, "{m:?}");
         assert_eq!(m[0].secret, b"tok_a1b2c3d4");
         assert_eq!((m[0].start_at.line, m[0].start_at.column), (2, 8));
@@ -626,9 +791,41 @@ pattern = '''(tok_[a-z0-9]{8})'''
         // A generic match on base64 is judged on the decoded text: `Zr8vLq2Nw5Tk` is long enough
         // for the test rule, `abcdefg` is not (though its base64 would be).
         let long = format!("token = \"{}\"", decode::base64_encode(b"Zr8vLq2Nw5Tk"));
-        assert_eq!(e.scan(long.as_bytes()).len(), 1, "base64 of a literal is still reported");
+        assert_eq!(
+            e.scan(long.as_bytes()).matches.len(),
+            1,
+            "base64 of a literal is still reported"
+        );
         let short = format!("token = \"{}\"", decode::base64_encode(b"abcdefg"));
-        assert!(e.scan(short.as_bytes()).is_empty());
+        assert!(e.scan(short.as_bytes()).matches.is_empty());
+    }
+
+    /// A rule's context groups reach the match, from plain and from decoded text, and are never
+    /// taken for the secret (#16).
+    #[test]
+    fn context_groups_are_carried_beside_the_secret() {
+        let e = engine(
+            r#"
+[[rule]]
+id = "test.uri"
+keywords = ["db://"]
+pattern = '''db://(?P<user>[a-z]*):([A-Za-z0-9]{8,})@(?P<host>[a-z.]+)(?::(?P<port>[0-9]+))?'''
+"#,
+        );
+        let captures = |m: &Match| -> Vec<(String, String)> { m.captures.clone() };
+        let m = e.scan(b"url = db://app:Zr8vLq2Nw5Tk@db.internal\n").matches;
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].secret, b"Zr8vLq2Nw5Tk", "the first group that is not a context group");
+        assert_eq!(
+            captures(&m[0]),
+            [("user".to_owned(), "app".to_owned()), ("host".to_owned(), "db.internal".to_owned())],
+            "the port did not take part"
+        );
+        let encoded = decode::base64_encode(b"url = db://:Zr8vLq2Nw5Tk@cache:6379 in a secret");
+        let m = e.scan(format!("value: {encoded}\n").as_bytes()).matches;
+        assert_eq!(m.len(), 1, "{m:?}");
+        let port = m[0].captures.iter().find(|(name, _)| name == "port");
+        assert_eq!(port.map(|(_, v)| v.as_str()), Some("6379"));
     }
 
     #[test]
@@ -643,8 +840,8 @@ requires = ["</"]
 "#,
         );
         // The pattern matches both, but only the first window holds the required `</`.
-        assert_eq!(e.scan(b"<secret>a1b2c3d4</SECRET>").len(), 1);
-        assert!(e.scan(b"<secret>a1b2c3d4<secret>").is_empty());
+        assert_eq!(e.scan(b"<secret>a1b2c3d4</SECRET>").matches.len(), 1);
+        assert!(e.scan(b"<secret>a1b2c3d4<secret>").matches.is_empty());
     }
 
     #[test]
@@ -663,9 +860,9 @@ lines = ['''^#''']
 commits = ["abc1234"]
 "#,
         );
-        assert!(e.scan(b"key=tok_a1b2c3d4").is_empty(), "whole-match regex");
-        assert!(e.scan(b"# key=tok_b2c3d4e5").is_empty(), "line regex");
-        let m = e.scan(b"x key=tok_b2c3d4e5");
+        assert!(e.scan(b"key=tok_a1b2c3d4").matches.is_empty(), "whole-match regex");
+        assert!(e.scan(b"# key=tok_b2c3d4e5").matches.is_empty(), "line regex");
+        let m = e.scan(b"x key=tok_b2c3d4e5").matches;
         assert_eq!(m.len(), 1, "the secret alone matches neither");
         assert!(!e.allowed_at(&m[0], "a.txt", None));
         assert!(!e.allowed_at(&m[0], "a.txt", Some("def5678")));
@@ -680,10 +877,53 @@ commits = ["abc1234"]
         let e = Engine::new(RuleSet { rules, allow: config.syntax.allow, config: None })
             .expect("engine");
         assert!(e.failed_rules().is_empty(), "nothing compiled yet");
-        assert!(e.scan(b"x = tok_a1b2c3d4").is_empty());
+        assert!(e.scan(b"x = tok_a1b2c3d4").matches.is_empty());
         let failed: Vec<String> = e.failed_rules().iter().map(ToString::to_string).collect();
         assert_eq!(failed.len(), 1, "{failed:?}");
         assert!(failed[0].contains("test.token") && failed[0].contains("searched nothing"));
+    }
+
+    /// Text with `tok_` tokens at word boundaries and not, next to each other, at both ends.
+    fn tokens_text(lines: usize) -> Vec<u8> {
+        let mut text = b"tok_q1w2e3r4 start".to_vec();
+        let mut seed = 7u64;
+        for i in 0..lines {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let token: String = (0..8)
+                .map(|k| char::from(b"a1b2c3d4e5f6g7h8"[(seed >> (4 * k)) as usize & 15]))
+                .collect();
+            let line = match i % 5 {
+                0 => format!("\nkey = tok_{token} and more words here"),
+                1 => format!("\nx tok_{token}-xxxx tok_{token}9 xtok_{token} tok_{token}"),
+                2 => format!("\n{} tok_{token}", "lorem ipsum ".repeat(i % 40)),
+                3 => format!("\ntok_{token}tok_{token} ,tok_{token},"),
+                _ => "\nplain words, nothing to see".to_owned(),
+            };
+            text.extend_from_slice(line.as_bytes());
+        }
+        text.extend_from_slice(b"\nend tok_z9y8x7w6");
+        text
+    }
+
+    #[test]
+    fn search_under_the_work_budget_finds_what_the_regex_crate_finds() {
+        // A keywordless rule with a large pattern runs over the whole text: bytes × positions is
+        // far above the budget, so its spans come from the bounded DFA search.
+        let pattern = r"\b(tok_[a-z0-9]{8})\b(?:-x{0,3000})?";
+        let e = engine(&format!("[[rule]]\nid = \"test.tok\"\npattern = '''{pattern}'''\n"));
+        let text = tokens_text(2000);
+        let compiled = e.rules[0].regex().expect("compiles");
+        assert!(text.len() as u64 * compiled.positions > budget::WORK_BUDGET);
+        let scanned = e.scan(&text);
+        assert!(scanned.unfinished.is_empty(), "{:?}", scanned.unfinished);
+        let got: Vec<(usize, usize)> = scanned.matches.iter().map(|m| (m.start, m.end)).collect();
+        let want: Vec<(usize, usize)> = compiled
+            .regex
+            .captures_iter(&text)
+            .filter_map(|c| c.get(1).map(|g| (g.start(), g.end())))
+            .collect();
+        assert!(want.len() > 2000, "{}", want.len());
+        assert_eq!(got, want);
     }
 
     #[test]
@@ -691,7 +931,7 @@ commits = ["abc1234"]
         let e = engine(RULES);
         let mut data = b"tok_ ".repeat(200_000);
         data.extend_from_slice(b" tok_a1b2c3d4");
-        let m = e.scan(&data);
+        let m = e.scan(&data).matches;
         assert_eq!(m.len(), 1);
     }
 }

@@ -78,7 +78,11 @@ pub fn judge(value: &[u8]) -> Result<Strength, Reason> {
     if natural_language(text) {
         return Err(Reason::NaturalLanguage);
     }
-    if identifier(text) {
+    // `github-actions[bot]`, `dependabot[bot]`: a bot account's login.
+    let bot = text.strip_suffix("[bot]").is_some_and(|login| {
+        !login.is_empty() && login.split(['-', '_']).all(|p| !p.is_empty() && wordish(p))
+    });
+    if bot || identifier(text) {
         return Err(Reason::Identifier);
     }
     if low_information(text) {
@@ -233,15 +237,99 @@ fn reference(text: &str) -> bool {
     if LOOKUPS.iter().any(|p| lower.starts_with(p)) {
         return true;
     }
-    // Selectors, decorators, YAML anchors/aliases/tags and symbols: a sigil and a name.
-    if matches!(bytes.first(), Some(b'#' | b'@' | b'&' | b'*' | b'!' | b':'))
-        && text.len() > 1
-        && text[1..].bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
-        && text[1..].split(['_', '-', '.']).all(|p| p.is_empty() || wordish(p))
+    // Selectors, decorators, YAML anchors/aliases/tags, symbols and negations: sigils and a
+    // name (`#add-password`, `@@webpackFullHash`, `!!config.withCredentials`).
+    let name = match bytes.first() {
+        Some(&sigil @ (b'#' | b'@' | b'&' | b'*' | b'!' | b':')) => {
+            text.trim_start_matches(char::from(sigil))
+        }
+        _ => text,
+    };
+    if name.len() < text.len()
+        && !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+        && name.split(['_', '-', '.']).all(|p| p.is_empty() || wordish(p))
     {
         return true;
     }
-    call(text)
+    // `[device_key]`, `[your api key]`: a bracketed placeholder.
+    if let Some(inner) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']'))
+        && !inner.is_empty()
+        && inner.split([' ', '_', '-']).all(|p| p.is_empty() || wordish(p))
+    {
+        return true;
+    }
+    call(text) || (text.contains(['$', '[']) && member_access(text)) || format_string(text)
+}
+
+/// A printf-style template (`\npassword_expiry_utc=%s`, `token: %v`, `pass=%-12s`): names and
+/// conversions only, once escapes are dropped.
+fn format_string(text: &str) -> bool {
+    if !text.contains('%') {
+        return false;
+    }
+    let mut rest = String::with_capacity(text.len());
+    let mut conversions = 0;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '%' => {
+                while chars.peek().is_some_and(|c| "-+ #0123456789.*".contains(*c)) {
+                    chars.next();
+                }
+                if !chars.next().is_some_and(|c| "sdiuxXfvqp@".contains(c)) {
+                    return false;
+                }
+                conversions += 1;
+                rest.push(' ');
+            }
+            '\\' => {
+                chars.next();
+                rest.push(' ');
+            }
+            c => rest.push(c),
+        }
+    }
+    conversions > 0
+        && rest
+            .split([' ', '=', ':', '&', ',', ';'])
+            .all(|p| p.is_empty() || p.split(['_', '-', '.']).all(|w| w.is_empty() || wordish(w)))
+}
+
+/// `app$1.settings.appCheckToken`, `Description.Shards[-1].ShardId`: a chain of member accesses
+/// and indexes, as minified and generated code writes them. Every part is a name once `$N`
+/// renamings and `[index]` steps are dropped. (A plain `a.b` is [`identifier`]'s.)
+fn member_access(text: &str) -> bool {
+    let mut plain = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('[') {
+        let Some(close) = rest[open..].find(']') else { return false };
+        let index = &rest[open + 1..open + close];
+        if !index.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_'\"".contains(&b)) {
+            return false;
+        }
+        plain.push_str(&rest[..open]);
+        rest = &rest[open + close + 1..];
+    }
+    plain.push_str(rest);
+    let parts: Vec<&str> = plain.split('.').collect();
+    parts.len() >= 2
+        && parts.iter().all(|part| {
+            let name: String = part
+                .split('$')
+                .enumerate()
+                .map(|(i, piece)| {
+                    if i == 0 {
+                        piece
+                    } else {
+                        piece.trim_start_matches(|c: char| c.is_ascii_digit())
+                    }
+                })
+                .collect();
+            !name.is_empty()
+                && name.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+                && name.split('_').all(|p| p.is_empty() || wordish(p))
+        })
 }
 
 /// `name(…)` or `a.b.name(…)`: a function call, not a literal.
@@ -429,6 +517,8 @@ const VOCABULARY: &[&str] = &[
     "secrets",
     "password",
     "passwords",
+    "passphrase",
+    "blob",
     "passwd",
     "pwd",
     "pass",
@@ -517,17 +607,19 @@ const VOCABULARY: &[&str] = &[
     "field",
 ];
 
-/// An identifier or constant: word-like parts joined by `_`, `-`, `.`, `:` or camel humps, that
+/// An identifier or constant: word-like parts joined by `_`, `-`, `.`, `:`, `#` (a namespaced
+/// name: `identitytoolkit#VerifyPasswordResponse`) or camel humps, that
 /// is `SCREAMING_CASE`, header-cased (`X-Amz-Credential`), dotted or snake (`a.b`, `a_b`), or
 /// built from identifier vocabulary (`credentialId`, `id-PasswordBasedMac`).
 fn identifier(text: &str) -> bool {
     if text.is_empty()
-        || !text.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b))
+        || !text.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.:#".contains(&b))
         || !text.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
     {
         return false;
     }
-    let parts: Vec<&str> = text.split(['_', '-', '.', ':']).filter(|p| !p.is_empty()).collect();
+    let parts: Vec<&str> =
+        text.split(['_', '-', '.', ':', '#']).filter(|p| !p.is_empty()).collect();
     if parts.is_empty() || !parts.iter().all(|p| wordish(p)) {
         return false;
     }
@@ -554,7 +646,7 @@ fn identifier(text: &str) -> bool {
     // `CRYPTO_dynlock`, `bpki-ct-setpwd-req`. Generated secrets mix in digits or break into
     // one- and two-letter humps.
     let lettered = (separated || humped)
-        && text.bytes().all(|b| b.is_ascii_alphabetic() || b"_-.".contains(&b))
+        && text.bytes().all(|b| b.is_ascii_alphabetic() || b"_-.#".contains(&b))
         && parts.iter().all(|p| humps(p).enumerate().all(|(i, h)| word_hump(h, i == 0)));
     // Three or more lowercase words joined by hyphens: a slug or an OID name
     // (`bpki-ct-setpwd-req`), as CSS classes, routes and feature names are written.
@@ -744,7 +836,11 @@ fn low_information(text: &str) -> bool {
     if distinct.len() <= 2 || (bytes.len() >= 8 && distinct.len() <= 3) {
         return true;
     }
-    if text.bytes().all(|b| b.is_ascii_digit() || b"-. ".contains(&b)) {
+    if text.bytes().all(|b| b.is_ascii_digit() || b"-. ".contains(&b)) || timestamp(text) {
+        return true;
+    }
+    // Elided in documentation: `MGYZLAHX1T5a....`, `sk_live_…`.
+    if text.ends_with("...") || text.ends_with('…') {
         return true;
     }
     // One short pattern repeated (`abcabcabc`).
@@ -757,6 +853,20 @@ fn low_information(text: &str) -> bool {
         return true;
     }
     weak_words(text) || dictionary_like(text)
+}
+
+/// An ISO 8601 date or time (`2016-09-08`, `2016-09-08T21:47:36Z`, `...+02:00`): a field such
+/// as `PasswordLastUsed` holds when, not what.
+fn timestamp(text: &str) -> bool {
+    let b = text.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    digits(0..4)
+        && b.get(4) == Some(&b'-')
+        && digits(5..7)
+        && b.get(7) == Some(&b'-')
+        && digits(8..10)
+        && b[10..].iter().all(|c| c.is_ascii_digit() || b"T:.+-Z ".contains(c))
 }
 
 /// One lowercase word that reads like a word (`butterfly`, `repository`, `getpwuid`): vowels
@@ -896,6 +1006,18 @@ mod tests {
             "&default_token",
             "[[ .Token ]]",
             "Settings::SECRET",
+            // Found in an npm tree (firebase, axios, webpack, aws-sdk):
+            "!!_config.withCredentials",
+            "@@webpackFullHash",
+            "app$1.settings.appCheckToken",
+            "StreamDescription.Shards[-1].ShardId",
+            "[claim_signature]",
+            "[secret_block]",
+            // Found in git's history:
+            "\\npassword_expiry_utc=%s",
+            "\\noauth_refresh_token=%s",
+            "token: %v",
+            "user=%s&pass=%-12s",
         ] {
             assert_eq!(verdict(v), Err(Reason::Reference), "{v}");
         }
@@ -965,6 +1087,10 @@ mod tests {
             "CRYPTO_dynlock",
             "bpki-ct-setpwd-req",
             "correct-horse-battery-staple",
+            "identitytoolkit#VerifyPasswordResponse",
+            "PassphraseBlob",
+            "github-actions[bot]",
+            "dependabot[bot]",
         ] {
             assert_eq!(verdict(v), Err(Reason::Identifier), "{v}");
         }
@@ -1001,6 +1127,9 @@ mod tests {
             "butterfly",
             "repository",
             "getpwuid",
+            "2016-09-08T21:47:36Z",
+            "2024-05-01 10:00:00+02:00",
+            "MGYZLAHX1T5a....",
         ] {
             assert_eq!(verdict(v), Err(Reason::LowInformation), "{v}");
         }
@@ -1021,6 +1150,13 @@ mod tests {
             "admin:Xk7pQ2vLm9zW@db.internal:5432",
             "correct horse battery staple",
             "nqTocTcCMkgCEtflhcC",
+            // Near the new rejections, still secrets:
+            "Pa$$w0rd.Kx9v",
+            "[Xk7pQ2vLm9zW]",
+            "!Xk7pQ2vLm9zW",
+            "2016-09-08Xk7pQ2vLm9zW",
+            "Xk7%sQ2vLm9zW",
+            "Xk7pQ2vLm9zW[bot]",
         ] {
             assert_eq!(verdict(v), Ok(Strength::Strong), "{v}");
         }

@@ -19,7 +19,14 @@ fn aws() -> String {
     format!("AKIA{}", "EFR6EDT4SYWB5WKH")
 }
 
-fn finding(rule: &str, severity: Severity, path: &str, line: usize, secret: &str) -> Finding {
+/// A finding of `rule` at `path:line` (shared with other modules' tests).
+pub(crate) fn finding(
+    rule: &str,
+    severity: Severity,
+    path: &str,
+    line: usize,
+    secret: &str,
+) -> Finding {
     Finding {
         rule_id: rule.into(),
         description: format!("{rule} description"),
@@ -36,6 +43,7 @@ fn finding(rule: &str, severity: Severity, path: &str, line: usize, secret: &str
         image: None,
         occurrences: Vec::new(),
         verification: None,
+        captures: std::collections::BTreeMap::new(),
     }
 }
 

@@ -1,10 +1,9 @@
 //! The `JUnit` XML report (`--format junit`), for CI systems that show test reports (GitLab's
 //! `artifacts:reports:junit`, Jenkins, Azure Pipelines).
 //!
-//! One `<testsuite>`; each finding is a failed `<testcase>` named after its rule and place, each
-//! scan error an errored one (with `--verify`, the failure's message and body carry
-//! the verification status), and a clean scan a single passing case so the report is never
-//! empty. Secrets are redacted unless `--show-secrets`. Text is XML-escaped and characters XML
+//! One `<testsuite>`; each finding is a failed `<testcase>` named after its rule and place (with
+//! `--verify`, the failure's message and body carry the verification status), each scan error an
+//! errored one, and a clean scan a single passing case so the report is never empty. Secrets are redacted unless `--show-secrets`. Text is XML-escaped and characters XML
 //! cannot carry are dropped. Depends only on [`Report`].
 
 use std::fmt::Write as _;

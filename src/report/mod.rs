@@ -210,6 +210,8 @@ pub fn hide_secrets<'s>(report: &mut Report, secrets: impl IntoIterator<Item = &
     for f in &mut report.findings {
         hide(&mut f.path);
         hide_commit(&mut f.commit);
+        // A user's own rule may name a group that holds the secret.
+        f.captures.values_mut().for_each(&hide);
         for o in &mut f.occurrences {
             hide(&mut o.path);
             hide_commit(&mut o.commit);
@@ -270,7 +272,7 @@ pub fn utc_timestamp(secs: u64) -> String {
 }
 
 #[cfg(test)]
-mod format_tests;
+pub(crate) mod format_tests;
 
 #[cfg(test)]
 mod tests {

@@ -43,7 +43,7 @@ fn check_rule(rule: &Rule, examples: bool) -> Vec<RuleError> {
         ));
     }
     for (i, example) in syntax.examples.iter().enumerate() {
-        if engine.scan(example.as_bytes()).is_empty() {
+        if engine.scan(example.as_bytes()).matches.is_empty() {
             errors.push(fail(format!(
                 "example #{} does not match: {}",
                 i + 1,
@@ -52,7 +52,7 @@ fn check_rule(rule: &Rule, examples: bool) -> Vec<RuleError> {
         }
     }
     for (i, example) in syntax.negative_examples.iter().enumerate() {
-        if let Some(m) = engine.scan(example.as_bytes()).first() {
+        if let Some(m) = engine.scan(example.as_bytes()).matches.first() {
             errors.push(fail(format!(
                 "negative example #{} matches (secret {:?})",
                 i + 1,
@@ -67,22 +67,19 @@ fn check_rule(rule: &Rule, examples: bool) -> Vec<RuleError> {
 fn why_no_match(rule: &Rule, example: &str) -> String {
     let syntax = &rule.syntax;
     let Ok(regex) = regex_builder(&syntax.pattern).build() else { return "invalid regex".into() };
-    let Some(caps) = regex.captures(example.as_bytes()) else {
+    let mut locs = regex.capture_locations();
+    if regex.captures_read(&mut locs, example.as_bytes()).is_none() {
         return "the pattern does not match it".into();
-    };
+    }
     let lower = example.to_ascii_lowercase();
     if !syntax.keywords.is_empty()
         && !syntax.keywords.iter().any(|k| lower.contains(&k.to_ascii_lowercase()))
     {
         return "none of the rule's keywords occurs in it".into();
     }
-    let secret = regex
-        .capture_names()
-        .position(|n| n == Some("secret"))
-        .and_then(|i| caps.get(i))
-        .or_else(|| (1..caps.len()).find_map(|i| caps.get(i)));
+    let secret = crate::engine::secret_span(&regex, &locs).map(|(s, e)| &example.as_bytes()[s..e]);
     if let (Some(secret), Some(gate)) = (secret, &syntax.entropy) {
-        let h = entropy::shannon(secret.as_bytes());
+        let h = entropy::shannon(secret);
         if h < gate.min {
             return format!("its secret's entropy {h:.2} is below the rule's gate {}", gate.min);
         }

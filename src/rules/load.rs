@@ -50,6 +50,31 @@ pub struct ConfigSyntax {
     /// Verification settings; only read from the `--config` file (#16).
     #[serde(default, skip_serializing_if = "VerifySyntax::is_empty")]
     pub verify: VerifySyntax,
+    /// The server hook's policy; only read by `pre-receive` from its server config (#17).
+    #[serde(default, skip_serializing_if = "ServerSyntax::is_empty")]
+    pub server: ServerSyntax,
+}
+
+/// The `[server]` table of a `pre-receive` server config. Command-line flags and the hook's
+/// environment, when given, win over it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSyntax {
+    /// Honour `git push -o leakhound.skip` (logged with the pusher).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_push_option_bypass: Option<bool>,
+    /// What a push that cannot be checked gets: `"reject"` (the default) or `"accept"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_error: Option<crate::cli::OnError>,
+    /// The longest a check may take, in seconds (0: no limit); longer is an internal error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<f64>,
+}
+
+impl ServerSyntax {
+    fn is_empty(&self) -> bool {
+        self.allow_push_option_bypass.is_none() && self.on_error.is_none() && self.timeout.is_none()
+    }
 }
 
 /// The `[verify]` table: hosts named by scanned data that may receive credentials. Honoured
@@ -86,7 +111,26 @@ pub struct Config {
 
 /// Parses one file's text. `path` only names the file in errors and origins.
 pub fn parse_config(path: &Path, text: &str) -> RuleResult<Config> {
-    parse_rules(path, text, true)
+    let mut config = parse_rules(path, text, true)?;
+    config.warnings.extend(keywordless_warnings(&config.rules));
+    Ok(config)
+}
+
+/// A warning for each rule without keywords: its pattern runs over every byte of every blob,
+/// which is slow, and the work budget may stop it on large files (#19).
+pub fn keywordless_warnings(rules: &[Rule]) -> Vec<String> {
+    rules
+        .iter()
+        .filter(|r| r.syntax.keywords.is_empty())
+        .map(|r| {
+            format!(
+                "{}: rule {} has no keywords, so its pattern runs over every byte of every file; \
+                 give it keywords (literals every match contains) so it runs only near them",
+                r.origin,
+                r.id()
+            )
+        })
+        .collect()
 }
 
 /// Parses rules, validating each one when `validate_rules` is set.
@@ -437,6 +481,14 @@ pattern = '''(x{3})'''
             (1, 2),
             "a Unicode class: one per range"
         );
+    }
+
+    #[test]
+    fn keywordless_user_rule_is_warned_about_at_load() {
+        let c = parse_config(Path::new("u.toml"), GOOD).expect("valid config");
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        let w = &c.warnings[0];
+        assert!(w.starts_with("u.toml:7: rule test.other has no keywords"), "{w}");
     }
 
     #[test]

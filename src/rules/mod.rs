@@ -122,6 +122,11 @@ pub enum RuleKind {
     /// A credential in a structured format (a URL's userinfo, a connection string, a docker
     /// `config.json`, an `Authorization` header): judged by the value model, `medium` at best.
     Structured,
+    /// The password field of a credential file (`.netrc`'s `password`, `.pgpass`'s fifth
+    /// field): whatever stands there is a password, so the value model drops only what is not a
+    /// value (a placeholder, a reference, a name, a published sample); a weak password is `low`,
+    /// never dropped; a strong one `medium`.
+    Field,
     /// A value assigned to a name that says "secret": judged by the value model, `medium` when
     /// the value is strong, else `low`. The default for `generic.*` rules.
     Generic,

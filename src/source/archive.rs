@@ -15,6 +15,7 @@ use std::cell::Cell;
 use std::io::{self, Cursor, Read};
 
 use crate::blob::{BINARY_PROBE, Blob, BlobId, looks_binary};
+use crate::source::Skip;
 
 /// An inflate ratio above this (inflated : stored) marks a member as a decompression bomb.
 /// Text compresses 3–20:1, long runs of one line rarely beyond 200:1; deflate's own ceiling is
@@ -61,7 +62,9 @@ impl Format {
 }
 
 /// The archive format `data` starts with, if any. `data` may be just a file's head: every magic
-/// lies within its first 262 bytes.
+/// lies within its first 262 bytes. A zip that something precedes (an executable jar's launch
+/// script, a self-extracting stub) is recognised by its end record at the tail, so only in
+/// whole content, or in a head that starts `#!` and holds the zip's first local header.
 pub fn sniff(data: &[u8]) -> Option<Format> {
     // An empty zip is only an end-of-central-directory record; a spanned one starts with PK78.
     let zip = [b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08"];
@@ -96,7 +99,26 @@ pub fn sniff(data: &[u8]) -> Option<Format> {
     if is_tar(data) {
         return Some(Format::Tar);
     }
-    None
+    // A short launch script runs into the zip's first local header within the head, which a
+    // source reads alone to tell binary from text.
+    let head = &data[..data.len().min(BINARY_PROBE)];
+    if data.starts_with(b"#!") && memchr::memmem::find(head, b"PK\x03\x04").is_some() {
+        return Some(Format::Zip);
+    }
+    ends_as_zip(data).then_some(Format::Zip)
+}
+
+/// True when `data` ends with a zip's end-of-central-directory record (22 bytes whose last two
+/// give the length of the comment after it), whatever its head: a Spring Boot executable jar
+/// (a launch script, then the jar), a Python zipapp after its `#!` line, a self-extracting stub.
+fn ends_as_zip(data: &[u8]) -> bool {
+    const RECORD: usize = 22;
+    let tail = &data[data.len().saturating_sub(RECORD + usize::from(u16::MAX))..];
+    memchr::memmem::rfind_iter(tail, b"PK\x05\x06").any(|at| {
+        tail.get(at + 20..at + RECORD).is_some_and(|comment| {
+            usize::from(u16::from_le_bytes([comment[0], comment[1]])) == tail.len() - at - RECORD
+        })
+    })
 }
 
 /// True when `data` starts with a tar header: `ustar` at offset 257 (POSIX `ustar\0`, GNU
@@ -144,11 +166,31 @@ impl SizeCaps {
         self.file.max(self.archive)
     }
 
-    /// True when content of `size` bytes whose first bytes are `head` is to be read whole:
-    /// within the file cap, or an archive within the archive cap. `head` needs only
-    /// [`BINARY_PROBE`] bytes. The one predicate every source's size check calls.
-    pub fn worth_reading(self, head: &[u8], size: u64) -> bool {
-        size <= self.file || (size <= self.archive && sniff(head).is_some())
+    /// True when content of `size` bytes whose first bytes are `data` is to be read whole:
+    /// within the file cap, or an archive within the archive cap. `data` needs only
+    /// [`BINARY_PROBE`] bytes; a head that starts `#!` may be an executable jar's launch
+    /// script, so it passes until `data` is whole and its tail tells. The one predicate every
+    /// source's size check calls (once more once read, when it read only the head first).
+    pub fn worth_reading(self, data: &[u8], size: u64) -> bool {
+        let head_only = (data.len() as u64) < size;
+        size <= self.file
+            || (size <= self.archive
+                && (sniff(data).is_some() || (head_only && data.starts_with(b"#!"))))
+    }
+
+    /// Why content of `size` bytes whose head (its first [`BINARY_PROBE`] bytes, or all of it)
+    /// is `head` is not to be read whole, if it is not: it looks binary and is no archive, or
+    /// it is over the caps. Every source reads a head first and asks this before copying the
+    /// rest: binaries and large text are not worth reading whole.
+    pub fn skip_after_head(self, head: &[u8], size: u64) -> Option<Skip> {
+        // Archives look binary; the scan step opens them.
+        if looks_binary(head) && sniff(head).is_none() {
+            Some(Skip::Binary)
+        } else if !self.worth_reading(head, size) {
+            Some(Skip::TooLarge)
+        } else {
+            None
+        }
     }
 }
 
@@ -299,7 +341,8 @@ impl Walker<'_> {
         (self.out)(Item::Error { name: name.to_owned(), reason });
     }
 
-    /// Reads a member of `declared` bytes from `reader` (already metered) and hands it out.
+    /// Reads a member of `declared` bytes (0: not known) from `reader` (already metered) and
+    /// hands it out.
     fn member(&mut self, name: &str, declared: u64, reader: &mut dyn Read) -> Read1 {
         if declared > self.limits.max_member {
             (self.out)(Item::TooLarge);
@@ -467,12 +510,33 @@ fn tar_stream(reader: &mut dyn Read, walker: &mut Walker<'_>) {
     }
 }
 
+/// Name of the member that stands for what precedes a zip's first member (see [`ends_as_zip`]).
+const ZIP_PREFIX: &str = "(zip prefix)";
+
 /// A zip: members from the central directory, or from the local headers when it is unreadable.
 fn zip(data: &[u8], walker: &mut Walker<'_>) {
     let mut archive = match zip::ZipArchive::new(Cursor::new(data)) {
         Ok(archive) => archive,
         Err(e) => return local_headers(data, &e, walker),
     };
+    // Members that share their data (many central-directory entries over one stretch of
+    // deflate) inflate it once per entry: no zip tool writes that, bombs do. (A local header
+    // that cannot be read is left to the member read, which names it.)
+    if archive.has_overlapping_files().unwrap_or(false) {
+        return walker.not_scanned(
+            "",
+            "members share their stored data (an overlapping-entry zip bomb): not opened".into(),
+        );
+    }
+    // What precedes the first member (an executable jar's launch script) is scanned as a member
+    // of its own, as it was scanned before the zip behind it was recognised.
+    if !data.starts_with(b"PK") {
+        let first = (0..archive.len())
+            .filter_map(|i| archive.by_index_raw(i).ok().map(|file| file.header_start()))
+            .min()
+            .unwrap_or_else(|| archive.offset());
+        zip_prefix(&data[..usize::try_from(first).unwrap_or(data.len()).min(data.len())], walker);
+    }
     for i in 0..archive.len() {
         if walker.spent {
             return;
@@ -512,16 +576,33 @@ fn zip_member<R: Read>(file: zip::read::ZipFile<'_, R>, walker: &mut Walker<'_>)
     }
     let name = String::from_utf8_lossy(file.name_raw()).into_owned();
     let (size, stored) = (file.size(), file.compressed_size());
+    // A size the ratio cap would not let through is not believed (a forged zip64 size would
+    // hide the member as too large): the member is read, within the caps, to see.
+    let declared = if size > stored.saturating_mul(MAX_RATIO).max(RATIO_FREE) { 0 } else { size };
     let meter = Meter::default();
     meter.stored.set(stored);
     let budget = walker.budget;
     let mut metered = Metered { inner: file, meter: &meter, budget };
-    walker.member(&name, size, &mut metered)
+    walker.member(&name, declared, &mut metered)
+}
+
+/// Hands out what precedes a zip's first member, when anything does.
+fn zip_prefix(mut prefix: &[u8], walker: &mut Walker<'_>) {
+    if !prefix.is_empty() {
+        walker.member(ZIP_PREFIX, prefix.len() as u64, &mut prefix);
+    }
 }
 
 /// Reads members one local header after another, for a zip whose central directory is broken.
 fn local_headers(data: &[u8], why: &zip::result::ZipError, walker: &mut Walker<'_>) {
-    let mut cursor = Cursor::new(data);
+    // After a launch script (a cut executable jar), members start at the first local header.
+    let start = if data.starts_with(b"PK") {
+        0
+    } else {
+        memchr::memmem::find(data, b"PK\x03\x04").unwrap_or(0)
+    };
+    zip_prefix(&data[..start], walker);
+    let mut cursor = Cursor::new(&data[start..]);
     let mut read = 0usize;
     loop {
         if walker.spent {
@@ -590,6 +671,36 @@ mod tests {
         assert_eq!(sniff(b"\x1f\x8b\x08\x00"), Some(Format::Gzip));
         assert_eq!(sniff(b"7z\xbc\xaf\x27\x1c\x00"), Some(Format::SevenZip));
         assert_eq!(sniff(b"plain text"), None);
+    }
+
+    #[test]
+    fn zip_after_a_launch_script_is_found_by_its_tail() {
+        let script = b"#!/bin/sh\nexec java -jar \"$0\" \"$@\"\n";
+        let mut jar = script.to_vec();
+        jar.extend(zip_of(&[("BOOT-INF/classes/a.properties", b"k=v")]));
+        assert_eq!(sniff(&jar), Some(Format::Zip));
+        let head = &jar[..script.len() + 4];
+        assert_eq!(sniff(head), Some(Format::Zip), "a head holding the first member");
+        assert_eq!(
+            items(&jar, &Limits::default()),
+            [
+                "(zip prefix)=#!/bin/sh\nexec java -jar \"$0\" \"$@\"\n",
+                "BOOT-INF/classes/a.properties=k=v"
+            ]
+        );
+        // Without the script, the record must end the file, its comment length telling where.
+        let mut stub = b"MZ stub".to_vec();
+        stub.extend(&jar[script.len()..]);
+        assert_eq!(sniff(&stub), Some(Format::Zip));
+        stub.push(b'\n');
+        assert_eq!(sniff(&stub), None);
+        // Cut before its central directory: the script and the member, from its local header.
+        let directory = jar.windows(4).position(|w| w == b"PK\x01\x02").expect("directory");
+        let out = items(&jar[..directory], &Limits::default());
+        assert_eq!(out[..2], items(&jar, &Limits::default())[..], "{out:?}");
+        let last = out.last().expect("an error");
+        assert!(last.starts_with("error : central directory unreadable"), "{out:?}");
+        assert_eq!(sniff(b"text that names PK\x05\x06 in passing"), None);
     }
 
     #[test]

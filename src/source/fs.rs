@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use ignore::{WalkBuilder, WalkState};
 
 use super::{Sink, Skip, archive};
-use crate::blob::{BINARY_PROBE, Blob, looks_binary};
+use crate::blob::{BINARY_PROBE, Blob};
 use crate::error::ScanError;
 use crate::finding::Provenance;
 
@@ -188,12 +188,10 @@ fn read_capped(
     // The head first: binaries (libraries, images, archives) are not worth copying whole.
     let head = want.min(BINARY_PROBE as u64);
     (&mut *file).take(head).read_to_end(data)?;
-    // Archives look binary; the scan step opens them.
-    if looks_binary(data) && archive::sniff(data).is_none() {
-        return Ok(Content::Binary);
-    }
-    if !caps.worth_reading(data, len) {
-        return Ok(Content::TooLarge);
+    match caps.skip_after_head(data, len) {
+        Some(Skip::Binary) => return Ok(Content::Binary),
+        Some(_) => return Ok(Content::TooLarge),
+        None => {}
     }
     data.reserve(want.min(cap) as usize - data.len().min(want as usize));
     // A head shorter than asked for already met the end of the file.

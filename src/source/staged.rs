@@ -22,8 +22,9 @@ use git2::{
 };
 use rayon::prelude::*;
 
+use super::git::{loose, packs};
 use super::{Sink, Skip, archive};
-use crate::blob::{Blob, BlobId, looks_binary};
+use crate::blob::{Blob, BlobId};
 use crate::error::ScanError;
 use crate::finding::Provenance;
 
@@ -286,8 +287,8 @@ impl Reader {
         let Some(old_id) = staged.old else { return Ok(AddedLines::All) };
         let path = staged.provenance.path.as_str();
         let repo = self.repo.lock().unwrap_or_else(PoisonError::into_inner);
-        let old = repo.find_blob(old_id).map_err(|e| {
-            ScanError::new(path, format!("cannot read committed blob {old_id}: {}", msg(&e)))
+        let old = loose::blob(&repo, old_id).map_err(|why| {
+            ScanError::new(path, format!("cannot read committed blob {old_id}: {why}"))
         })?;
         added_lines(&old, &staged.blob.data).map(AddedLines::Ranges).map_err(|e| {
             ScanError::new(
@@ -342,38 +343,51 @@ fn read(
     if size > options.caps.read_limit() {
         return Some(Item::TooLarge { path, size });
     }
-    let new = match repo.find_blob(id) {
-        Ok(blob) => blob,
-        Err(e) => {
-            fail("staged blob", &e);
+    // `git add` stores blobs loose; they are inflated here, not by libgit2, which hangs on one
+    // cut short (see `loose`). One over the file cap is read whole only when its head is an
+    // archive's (a packed one is read whole to tell).
+    let dirs = packs::object_dirs(repo.commondir());
+    let head = (size > options.caps.file).then(|| loose::head(&dirs, id)).flatten();
+    let skip = |data: &[u8]| match options.caps.skip_after_head(data, size) {
+        Some(Skip::Binary) => {
+            sink.skipped(Skip::Binary);
+            Some(None)
+        }
+        Some(_) => Some(Some(Item::TooLarge { path: path.clone(), size })),
+        None => None,
+    };
+    if let Some(item) = head.as_deref().and_then(skip) {
+        return item;
+    }
+    let data = match loose::blob(repo, id) {
+        Ok(data) => data,
+        Err(why) => {
+            sink.error(ScanError::new(
+                path.as_str(),
+                format!("cannot read staged blob {id}: {why}"),
+            ));
             return None;
         }
     };
-    let data = new.content();
-    // Archives look binary; the scan step opens them.
-    if looks_binary(data) && archive::sniff(data).is_none() {
-        sink.skipped(Skip::Binary);
-        return None;
-    }
-    if !options.caps.worth_reading(data, size) {
-        return Some(Item::TooLarge { path, size });
+    if let Some(item) = skip(&data) {
+        return item;
     }
     let old = match change.old {
         Some((old_id, FileMode::Blob | FileMode::BlobExecutable)) => Some(old_id),
         // Added, or a symlink/submodule that became a file: every line is new.
         _ => None,
     };
-    let blob = Blob { id: id.as_bytes().try_into().ok().map(BlobId), data: data.to_vec() };
+    let blob = Blob { id: id.as_bytes().try_into().ok().map(BlobId), data };
     Some(Item::Blob(Box::new(StagedBlob { blob, provenance: Provenance::file(path), old })))
 }
 
 /// The line ranges `new` adds to `old`. Without context lines every hunk's new side is exactly
 /// the added lines, so the hunk headers suffice and no line is visited. Git counts lines at `\n`
 /// only; where a CR may end lines too, the ranges are recounted as the engine counts them.
-fn added_lines(old: &git2::Blob<'_>, new: &[u8]) -> Result<Vec<(usize, usize)>, git2::Error> {
+fn added_lines(old: &[u8], new: &[u8]) -> Result<Vec<(usize, usize)>, git2::Error> {
     let mut options = DiffOptions::new();
     options.context_lines(0).interhunk_lines(0).force_text(true);
-    let patch = Patch::from_blob_and_buffer(old, None, new, None, Some(&mut options))?;
+    let patch = Patch::from_buffers(old, None, new, None, Some(&mut options))?;
     let mut ranges = Vec::with_capacity(patch.num_hunks());
     for i in 0..patch.num_hunks() {
         let (hunk, _) = patch.hunk(i)?;

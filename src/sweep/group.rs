@@ -105,6 +105,7 @@ mod tests {
             }),
             occurrences: Vec::new(),
             verification: None,
+            captures: std::collections::BTreeMap::new(),
         }
     }
 

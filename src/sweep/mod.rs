@@ -29,7 +29,7 @@ use shard::Shard;
 
 use crate::cache::Cache;
 use crate::error::ScanError;
-use crate::finding::{Finding, Skipped};
+use crate::finding::{Finding, Problems};
 use crate::report::{Report, Stats};
 use crate::source::enumerate::Listed;
 
@@ -58,6 +58,9 @@ pub trait Assembler: Sync {
     type Layer: Serialize + DeserializeOwned + Send + Sync;
     /// One config's scan result.
     type Config: Serialize + DeserializeOwned + Send + Sync;
+    /// The shape of [`Assembler::Layer`], raised when it changes (or what it keeps does): it is
+    /// part of the cache key, so results of another shape are rescanned, never misread.
+    const LAYER_VERSION: u32;
 
     /// An image's findings from its layers' results, base first, and its config's result.
     fn assemble(
@@ -78,8 +81,8 @@ pub trait Assembler: Sync {
     fn empty_config(&self) -> Self::Config;
     /// What archives inside a completely read layer could not read, and what they skipped
     /// (origins are paths in the layer). Cached with the layer, reported on every use.
-    fn layer_archive_problems(&self, _layer: &Self::Layer) -> (Vec<ScanError>, Vec<Skipped>) {
-        (Vec::new(), Vec::new())
+    fn layer_archive_problems(&self, _layer: &Self::Layer) -> Problems {
+        Problems::default()
     }
 }
 
@@ -406,6 +409,29 @@ fn project_summaries(
     out.into_values().collect()
 }
 
+/// True when one shard's sweep left something unread: an image or layer that failed, or an
+/// archive inside a layer that could not be read (kept with the layer's result).
+pub fn incomplete<B: Assembler>(backend: &B, document: &SweepDocument) -> Result<bool, SweepError> {
+    if !document.errors.is_empty() || !document.failed.is_empty() {
+        return Ok(true);
+    }
+    for (digest, value) in &document.layers {
+        if !backend.layer_archive_problems(&parse_layer::<B>(digest, value)?).errors.is_empty() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// A layer's result as a shard report stores it.
+fn parse_layer<B: Assembler>(
+    digest: &str,
+    value: &serde_json::Value,
+) -> Result<B::Layer, SweepError> {
+    serde_json::from_value(value.clone())
+        .map_err(|e| SweepError(format!("the result for layer {digest} does not parse: {e}")))
+}
+
 /// Turns the documents of one sweep (one unsharded document, or every shard's) into a report:
 /// per image, its layers' and config's results assembled by the backend, then one finding per
 /// secret across images ([`group::group`]).
@@ -492,10 +518,7 @@ pub fn assemble<B: Assembler>(
 
     let mut parsed_layers: HashMap<&str, B::Layer> = HashMap::new();
     for (digest, value) in &layers {
-        let layer: B::Layer = serde_json::from_value((*value).clone()).map_err(|e| {
-            SweepError(format!("the result for layer {digest} does not parse: {e}"))
-        })?;
-        parsed_layers.insert(digest, layer);
+        parsed_layers.insert(digest, parse_layer::<B>(digest, value)?);
     }
     let mut stats = Stats::default();
     for layer in parsed_layers.values() {
@@ -531,9 +554,9 @@ pub fn assemble<B: Assembler>(
             if let Some(l) = parsed_layers.get(layer.digest.as_str())
                 && named.insert(&layer.digest)
             {
-                let (bad, skips) = backend.layer_archive_problems(l);
-                errors.extend(bad.into_iter().map(|e| e.in_layer(&origin, &layer.digest)));
-                skipped.extend(skips.into_iter().map(|s| s.in_layer(&origin, &layer.digest)));
+                let problems = backend.layer_archive_problems(l).in_layer(&origin, &layer.digest);
+                errors.extend(problems.errors);
+                skipped.extend(problems.skipped);
             }
             if let Some(why) = failed.get(layer.digest.as_str())
                 && let Some(l) = parsed_layers.get(layer.digest.as_str())
@@ -582,7 +605,7 @@ pub fn assemble<B: Assembler>(
     let findings = group::group(findings);
     skipped.sort();
     skipped.dedup();
-    errors.sort_by(|a, b| a.origin.cmp(&b.origin).then_with(|| a.message.cmp(&b.message)));
+    errors.sort();
     stats.findings = findings.len() as u64;
     stats.errors = errors.len() as u64;
     stats.elapsed_ms = elapsed;
@@ -710,6 +733,7 @@ mod tests {
     impl Assembler for Memory {
         type Layer = MemLayer;
         type Config = String;
+        const LAYER_VERSION: u32 = 1;
 
         fn assemble(
             &self,
@@ -746,6 +770,7 @@ mod tests {
                         }),
                         occurrences: Vec::new(),
                         verification: None,
+                        captures: std::collections::BTreeMap::new(),
                     })
                 })
                 .collect()

@@ -10,8 +10,7 @@ use std::sync::{Mutex, PoisonError};
 use serde::{Deserialize, Serialize};
 
 use super::{Assembler, Backend, Image, LayerRef, Resolved};
-use crate::error::ScanError;
-use crate::finding::{Finding, Skipped};
+use crate::finding::{Finding, Problems};
 use crate::report::Stats;
 use crate::source::oci::assemble::{ImageMeta, assemble};
 use crate::source::oci::layer::{LayerOptions, LayerScan};
@@ -36,6 +35,7 @@ pub struct OciAssembler;
 impl Assembler for OciAssembler {
     type Layer = LayerScan;
     type Config = ConfigScan;
+    const LAYER_VERSION: u32 = LayerScan::VERSION;
 
     fn assemble(
         &self,
@@ -64,8 +64,8 @@ impl Assembler for OciAssembler {
         layer.errors.iter().map(|e| format!("{}: {}", e.origin, e.message)).collect()
     }
 
-    fn layer_archive_problems(&self, layer: &LayerScan) -> (Vec<ScanError>, Vec<Skipped>) {
-        (layer.archive_errors.clone(), layer.archive_skipped.clone())
+    fn layer_archive_problems(&self, layer: &LayerScan) -> Problems {
+        layer.archive.clone()
     }
 
     fn layer_stats(&self, layer: &LayerScan) -> Stats {
@@ -138,6 +138,7 @@ fn descriptor(layer: &LayerRef) -> Descriptor {
 impl Assembler for OciBackend<'_> {
     type Layer = LayerScan;
     type Config = ConfigScan;
+    const LAYER_VERSION: u32 = LayerScan::VERSION;
 
     fn assemble(
         &self,
@@ -165,7 +166,7 @@ impl Assembler for OciBackend<'_> {
         OciAssembler.layer_problems(layer)
     }
 
-    fn layer_archive_problems(&self, layer: &LayerScan) -> (Vec<ScanError>, Vec<Skipped>) {
+    fn layer_archive_problems(&self, layer: &LayerScan) -> Problems {
         OciAssembler.layer_archive_problems(layer)
     }
 }

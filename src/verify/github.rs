@@ -12,7 +12,7 @@
 use serde::Deserialize;
 
 use super::hosts::Named;
-use super::{Checked, Context, Outcome, Status};
+use super::{Checked, Context, Outcome};
 
 /// The endpoint override for tests: the fake that stands for api.github.com.
 pub const ENDPOINT_ENV: &str = "LEAKHOUND_VERIFY_GITHUB_URL";
@@ -29,7 +29,7 @@ pub async fn check(context: &Context, token: &str) -> Checked {
     }
     let url = super::endpoint(ENDPOINT_ENV, "https://api.github.com", "user")?;
     let request = context
-        .http
+        .client(&url)
         .get(url.clone())
         .bearer_auth(token)
         .header(reqwest::header::ACCEPT, "application/vnd.github+json")
@@ -44,11 +44,7 @@ pub async fn check(context: &Context, token: &str) -> Checked {
     let scopes = scopes.map(|s| format!("; scopes: {s}")).unwrap_or_default();
     let expires = expires.map(|e| format!("; expires: {e}")).unwrap_or_default();
     let identity = format!("{} (user id {}{scopes}{expires})", user.login, user.id);
-    Ok(Outcome {
-        status: Status::Verified,
-        identity: Some(identity),
-        detail: format!("{at}: HTTP 200"),
-    })
+    Ok(Outcome::verified(identity, format!("{at}: HTTP 200")))
 }
 
 /// The documented answer of `GET /user`, as far as we read it.

@@ -3,7 +3,19 @@
 //! `GET /api/v4/personal_access_tokens/self` (`PRIVATE-TOKEN` header), which answers the token's
 //! `name`, `scopes`, `expires_at`, `active` and `revoked`
 //! (<https://docs.gitlab.com/api/personal_access_tokens/#get-details-on-a-personal-access-token>),
-//! and 401 for a token that is not valid.
+//! and 401 for a token that is not valid; a runner authentication token (`glrt-`) with
+//! `POST /api/v4/runners/verify` and `{"token"}` in the body, without a `system_id` (which would
+//! record a runner manager: the check must stay read-only), answering 200 with the runner's `id`
+//! and `token_expires_at`, 403 for a token that is not valid
+//! (<https://docs.gitlab.com/api/runners/#verify-authentication-for-a-registered-runner>); a CI/CD
+//! job token (`glcbt-`) with `GET /api/v4/job` (`JOB-TOKEN` header), answering the running job
+//! (`id`, `name`, `status`, `ref`, `web_url`, `user.username`), 401 once the job has finished
+//! (<https://docs.gitlab.com/api/jobs/#retrieve-the-job-that-generated-a-job-token>).
+//!
+//! Not checked, each for want of a read-only self-check: deploy tokens (they authenticate only
+//! with their username, which the rule does not capture, and only to git and the registries),
+//! pipeline trigger tokens (their one use starts a pipeline), feed, incoming email and OAuth
+//! application secrets (no API call reports on them).
 //!
 //! The instance is `--gitlab-url`, else the host of the scanned repository's `origin` remote unless
 //! it is a well-known forge that is not a GitLab (github.com, bitbucket.org), else `gitlab.com` ([`instance`]). `LEAKHOUND_VERIFY_GITLAB_URL`
@@ -15,7 +27,7 @@ use reqwest::Url;
 use serde::Deserialize;
 
 use super::hosts::Named;
-use super::{Checked, Context, Outcome, Status};
+use super::{Checked, Context, Outcome};
 
 /// The endpoint override for tests: the fake GitLab that stands for gitlab.com.
 pub const ENDPOINT_ENV: &str = "LEAKHOUND_VERIFY_GITLAB_URL";
@@ -31,7 +43,12 @@ pub struct Instance {
 
 /// True for the rules this verifier checks.
 pub fn handles(rule_id: &str) -> bool {
-    rule_id == "gitlab.personal-access-token"
+    matches!(
+        rule_id,
+        "gitlab.personal-access-token"
+            | "gitlab.runner-authentication-token"
+            | "gitlab.ci-job-token"
+    )
 }
 
 /// The instance for a scan of `root`: `--gitlab-url`, else the `origin` remote's host (as
@@ -71,16 +88,32 @@ fn origin_base(root: &Path) -> Option<Url> {
     (!matches!(host, "github.com" | "bitbucket.org" | "dev.azure.com")).then_some(base)
 }
 
-/// Checks one token.
+/// Checks one token, by the kind its prefix names.
 pub async fn check(context: &Context, token: &str) -> Checked {
     let instance = context.options.gitlab.as_ref();
     let instance =
         instance.ok_or_else(|| Outcome::unverified("no GitLab instance to check against"))?;
-    let url = instance
+    if token.starts_with("glrt-") {
+        runner(context, instance, token).await
+    } else if token.starts_with("glcbt-") {
+        job(context, instance, token).await
+    } else {
+        access_token(context, instance, token).await
+    }
+}
+
+/// `path` under the instance's base.
+fn api(instance: &Instance, path: &str) -> Result<Url, Outcome> {
+    instance
         .base
-        .join("api/v4/personal_access_tokens/self")
-        .map_err(|_| Outcome::unverified(format!("invalid GitLab URL {}", instance.base)))?;
-    let request = context.http.get(url.clone()).header("PRIVATE-TOKEN", token);
+        .join(path)
+        .map_err(|_| Outcome::unverified(format!("invalid GitLab URL {}", instance.base)))
+}
+
+/// A personal, project or group access token.
+async fn access_token(context: &Context, instance: &Instance, token: &str) -> Checked {
+    let url = api(instance, "api/v4/personal_access_tokens/self")?;
+    let request = context.client(&url).get(url.clone()).header("PRIVATE-TOKEN", token);
     let (response, at) = super::ask(context, &url, instance.named, request).await?;
     super::judge_status(&response, &at)?;
     let token: TokenSelf = super::read_json(response, &at).await?;
@@ -92,18 +125,80 @@ pub async fn check(context: &Context, token: &str) -> Checked {
         token.user_id.map(|id| format!("; user id {id}")).unwrap_or_default()
     );
     Ok(if token.active && !token.revoked {
-        Outcome {
-            status: Status::Verified,
-            identity: Some(identity),
-            detail: format!("{at}: HTTP 200"),
-        }
+        Outcome::verified(identity, format!("{at}: HTTP 200"))
     } else {
+        // Still named: whose token was revoked helps whoever cleans up.
         Outcome {
-            status: Status::Invalid,
             identity: Some(identity),
-            detail: format!("{at}: the token is revoked or inactive"),
+            ..Outcome::invalid(format!("{at}: the token is revoked or inactive"))
         }
     })
+}
+
+/// A runner authentication token: GitLab answers 403 for one it does not know.
+async fn runner(context: &Context, instance: &Instance, token: &str) -> Checked {
+    let url = api(instance, "api/v4/runners/verify")?;
+    let request =
+        context.client(&url).post(url.clone()).json(&serde_json::json!({ "token": token }));
+    let (response, at) = super::ask(context, &url, instance.named, request).await?;
+    if response.status() == reqwest::StatusCode::FORBIDDEN {
+        return Err(Outcome::invalid(format!("{at}: HTTP 403")));
+    }
+    super::judge_status(&response, &at)?;
+    // Older GitLabs answer 200 with no body: the token still works.
+    let runner: Runner = match response.bytes().await {
+        Ok(body) if body.iter().all(u8::is_ascii_whitespace) => Runner::default(),
+        Ok(body) => serde_json::from_slice(&body)
+            .map_err(|e| Outcome::unverified(format!("{at}: unexpected answer: {e}")))?,
+        Err(e) => {
+            return Err(Outcome::unverified(format!(
+                "{at}: {}",
+                super::request_failure(&e.without_url())
+            )));
+        }
+    };
+    let id = runner.id.map_or_else(|| "runner".to_owned(), |id| format!("runner {id}"));
+    let expires = runner.token_expires_at.as_deref().unwrap_or("never");
+    Ok(Outcome::verified(format!("{id} (token expires: {expires})"), format!("{at}: HTTP 200")))
+}
+
+/// A CI/CD job token: it works while its job runs.
+async fn job(context: &Context, instance: &Instance, token: &str) -> Checked {
+    let url = api(instance, "api/v4/job")?;
+    let request = context.client(&url).get(url.clone()).header("JOB-TOKEN", token);
+    let (response, at) = super::ask(context, &url, instance.named, request).await?;
+    super::judge_status(&response, &at)?;
+    let job: Job = super::read_json(response, &at).await?;
+    let user = job.user.map(|u| format!(" by {}", u.username)).unwrap_or_default();
+    let identity = format!(
+        "job {} {} ({}, ref {}{user}) {}",
+        job.id, job.name, job.status, job.r#ref, job.web_url
+    );
+    Ok(Outcome::verified(identity, format!("{at}: HTTP 200")))
+}
+
+/// The documented answer of `runners/verify`, as far as we read it (never its `token`).
+#[derive(Deserialize, Default)]
+struct Runner {
+    id: Option<u64>,
+    token_expires_at: Option<String>,
+}
+
+/// The documented answer of `GET /job`, as far as we read it.
+#[derive(Deserialize)]
+struct Job {
+    id: u64,
+    name: String,
+    status: String,
+    r#ref: String,
+    web_url: String,
+    user: Option<JobUser>,
+}
+
+/// Who started the job.
+#[derive(Deserialize)]
+struct JobUser {
+    username: String,
 }
 
 /// The documented answer of `personal_access_tokens/self`, as far as we read it.

@@ -25,29 +25,54 @@ pub enum Named {
 pub struct HostPolicy {
     /// `host[:port]`, lowercase; without a port, any port of that host.
     allowed: Vec<String>,
+    /// Those of `allowed` listed as `http://host[:port]`: the user says they speak plain HTTP,
+    /// so a registry there is probed without TLS ([`HostPolicy::plain_http`]).
+    plain: Vec<String>,
 }
 
 impl HostPolicy {
-    /// From `--verify-host` values and the `--config` file's `verify.allow_hosts` (a scheme
-    /// or trailing slash is dropped).
+    /// From `--verify-host` values and the `--config` file's `verify.allow_hosts` (a trailing
+    /// slash is dropped; so is a scheme, but `http://` also says the host speaks plain HTTP).
     pub fn new<'a>(hosts: impl IntoIterator<Item = &'a str>) -> HostPolicy {
-        let allowed = hosts
-            .into_iter()
-            .map(|h| {
-                let h = h.trim();
-                let h = h.split_once("://").map_or(h, |(_, rest)| rest);
-                h.trim_end_matches('/').to_ascii_lowercase()
-            })
-            .filter(|h| !h.is_empty())
-            .collect();
-        HostPolicy { allowed }
+        let mut policy = HostPolicy::default();
+        for h in hosts {
+            let h = h.trim();
+            let plain = h.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("http://"));
+            let h = h.split_once("://").map_or(h, |(_, rest)| rest);
+            let h = h.trim_end_matches('/').to_ascii_lowercase();
+            if h.is_empty() {
+                continue;
+            }
+            if plain {
+                policy.plain.push(h.clone());
+            }
+            policy.allowed.push(h);
+        }
+        policy
     }
 
     /// True when `url`'s host was listed (with its port, or without one).
     fn lists(&self, url: &Url) -> bool {
-        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
-        let with_port = url.port_or_known_default().map(|p| format!("{host}:{p}"));
-        self.allowed.iter().any(|a| *a == host || Some(a) == with_port.as_ref())
+        listed(&self.allowed, url)
+    }
+
+    /// True when `url`'s host was listed as `http://host[:port]`.
+    pub fn plain_http(&self, url: &Url) -> bool {
+        listed(&self.plain, url)
+    }
+
+    /// Whether a credential may be sent to `url` (`scheme://host:port`) over `what`'s own
+    /// protocol rather than HTTP(S): only when the host was listed, since such a host is named
+    /// only by the scanned data and the protocol mostly goes without TLS.
+    pub fn check_listed(&self, url: &Url, what: &str) -> Result<(), String> {
+        if self.lists(url) {
+            return Ok(());
+        }
+        let at = crate::source::http::host_port(url);
+        Err(format!(
+            "host not allowed: {at} ({what} named only by the scanned data); pass \
+             --verify-host={at} to allow it"
+        ))
     }
 
     /// Whether a credential may be sent to `url`, named by `named`; the error says why not and
@@ -87,6 +112,13 @@ impl HostPolicy {
         }
         Ok(())
     }
+}
+
+/// True when `url`'s host is in `list` (with its port, or without one).
+fn listed(list: &[String], url: &Url) -> bool {
+    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    let with_port = url.port_or_known_default().map(|p| format!("{host}:{p}"));
+    list.iter().any(|a| *a == host || Some(a) == with_port.as_ref())
 }
 
 /// `scheme://host:port/path` of `url`, as details name it (no query, no user info).
@@ -145,5 +177,17 @@ mod tests {
         assert!(listed.check(&url("http://127.0.0.1:8081/"), Named::Data).await.is_err());
         assert!(none.check(&url("http://127.0.0.1:8080/"), Named::User).await.is_ok());
         assert!(none.check(&url("https://8.8.8.8/"), Named::Data).await.is_ok());
+    }
+
+    #[test]
+    fn plain_http_and_other_protocols_only_where_listed() {
+        let policy = HostPolicy::new(["http://127.0.0.1:5000", "db.internal"]);
+        assert!(policy.plain_http(&url("https://127.0.0.1:5000/v2/")));
+        assert!(!policy.plain_http(&url("https://db.internal/")), "listed, but not as http://");
+        assert!(policy.check_listed(&url("postgres://db.internal:5432"), "a database").is_ok());
+        let err = policy
+            .check_listed(&url("postgres://db.example.com:5432"), "a database")
+            .expect_err("not listed");
+        assert!(err.contains("--verify-host=db.example.com:5432"), "{err}");
     }
 }

@@ -10,13 +10,19 @@
 //! never formatted into a detail or an error. It must not depend on sources, the engine or
 //! reports.
 
+pub mod aws;
 pub mod bearer;
+pub mod database;
+pub mod gcp;
 pub mod github;
 pub mod gitlab;
 pub mod hosts;
+pub mod registry;
 pub mod slack;
+pub mod telegram;
+pub mod twilio;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -90,6 +96,16 @@ impl Outcome {
     pub fn unverified(why: impl Into<String>) -> Outcome {
         Outcome { status: Status::Unverified, identity: None, detail: why.into() }
     }
+
+    /// The credential works and belongs to `identity`; `detail` says what answered.
+    pub fn verified(identity: String, detail: impl Into<String>) -> Outcome {
+        Outcome { status: Status::Verified, identity: Some(identity), detail: detail.into() }
+    }
+
+    /// The service rejected the credential, as `detail` says.
+    pub fn invalid(detail: impl Into<String>) -> Outcome {
+        Outcome { status: Status::Invalid, identity: None, detail: detail.into() }
+    }
 }
 
 /// How verification runs.
@@ -107,39 +123,153 @@ pub struct Options {
     pub timeout: Duration,
     /// The GitLab instance tokens are checked against (see [`gitlab::instance`]).
     pub gitlab: Option<gitlab::Instance>,
-    /// An extra CA certificate (PEM) to trust.
+    /// Extra CA certificates (PEM) to trust (`--ca-cert`).
     pub ca_cert: Option<Vec<u8>>,
+    /// Hosts whose certificates are not checked (`--insecure-registry=HOST` of `image` and
+    /// `sweep`).
+    pub insecure: crate::source::http::Insecure,
 }
 
-/// A verifier's shared state: the HTTP client and the options.
+/// A verifier's shared state: the HTTP clients and the options.
 pub struct Context {
     /// A client that follows no redirects and verifies TLS.
     pub http: reqwest::Client,
+    /// The same, without certificate checks, when `options.insecure` names hosts.
+    insecure_http: Option<reqwest::Client>,
     /// The options.
     pub options: Options,
+    /// What was found beside each secret (see [`Context::beside`]).
+    neighbours: Neighbours,
+}
+
+/// For each (rule id, secret), the (rule id, secret) of the findings of paired rules in the same
+/// blob, nearest line first.
+type Neighbours = HashMap<(String, String), Vec<(String, String)>>;
+
+/// Partners kept per secret: a dump of a thousand keys must not pair each with every other.
+const MAX_NEIGHBOURS: usize = 8;
+
+/// The findings of each blob (same path, commit and image layer) whose rules a verifier pairs
+/// ([`aws::PAIRED`]), as [`Neighbours`]: how a verifier that needs two values (an AWS key id and
+/// its secret key) finds the other one, while the engine gives one secret per finding. Nearest
+/// first, so each half of a credentials file with several profiles meets its own other half.
+fn neighbours(findings: &[Finding]) -> Neighbours {
+    let mut blobs: HashMap<_, Vec<(usize, &str, &str)>> = HashMap::new();
+    for f in findings.iter().filter(|f| aws::PAIRED.contains(&f.rule_id.as_str())) {
+        let image = f.image.as_ref().map(|i| (&i.manifest_digest, &i.layer_digest));
+        let blob = (&f.path, f.commit.as_ref().map(|c| &c.sha), image);
+        blobs.entry(blob).or_default().push((f.line, &f.rule_id, &f.secret));
+    }
+    let mut beside = Neighbours::new();
+    for found in blobs.values() {
+        for &(line, rule, secret) in found {
+            let mut others: Vec<_> =
+                found.iter().filter(|(_, r, s)| (*r, *s) != (rule, secret)).collect();
+            others.sort_by_key(|(other, ..)| other.abs_diff(line));
+            let partners = beside.entry((rule.to_owned(), secret.to_owned())).or_default();
+            for (_, r, s) in others {
+                let partner = ((*r).to_owned(), (*s).to_owned());
+                if partners.len() < MAX_NEIGHBOURS && !partners.contains(&partner) {
+                    partners.push(partner);
+                }
+            }
+        }
+    }
+    beside
+}
+
+impl Context {
+    /// The client for a request to `url`: certificates checked unless the user named its host
+    /// insecure.
+    pub fn client(&self, url: &reqwest::Url) -> &reqwest::Client {
+        match &self.insecure_http {
+            Some(insecure)
+                if self.options.insecure.registry(&crate::source::http::host_port(url)) =>
+            {
+                insecure
+            }
+            _ => &self.http,
+        }
+    }
+
+    /// The secrets of rules `rules` found in the same blob as `secret` of rule `rule_id`, nearest
+    /// first.
+    pub fn beside<'a>(&'a self, rule_id: &str, secret: &str, rules: &[&str]) -> Vec<&'a str> {
+        let key = (rule_id.to_owned(), secret.to_owned());
+        let found = self.neighbours.get(&key).into_iter().flatten();
+        found.filter(|(rule, _)| rules.contains(&rule.as_str())).map(|(_, s)| s.as_str()).collect()
+    }
 }
 
 /// The services with a verifier; each is also the per-provider limit's key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Provider {
+    Aws,
+    Gcp,
     GitLab,
     GitHub,
     Slack,
+    Telegram,
+    Twilio,
     /// A row of [`bearer::SERVICES`].
     Bearer(usize),
+    /// Container registries ([`registry`]).
+    Registry,
+    /// Databases named by URIs ([`database`]).
+    Database,
 }
+
+/// One distinct credential: the rule, the secret and what the rule found beside it (the host
+/// of a URI, a docker config's registry): the same password for two hosts is two checks.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Credential {
+    /// The rule that found it.
+    pub rule_id: String,
+    /// The secret.
+    pub secret: String,
+    /// The finding's [`Finding::captures`].
+    pub captures: BTreeMap<String, String>,
+}
+
+impl Credential {
+    /// The credential of finding `f`.
+    fn of(f: &Finding) -> Credential {
+        Credential {
+            rule_id: f.rule_id.clone(),
+            secret: f.secret.clone(),
+            captures: f.captures.clone(),
+        }
+    }
+
+    /// The text of the rule's group `name`, when it took part and is not empty.
+    pub fn capture(&self, name: &str) -> Option<&str> {
+        self.captures.get(name).map(String::as_str).filter(|v| !v.is_empty())
+    }
+}
+
+/// A verifier's test of a rule id.
+type Handles = fn(&str) -> bool;
+
+/// Each verifier's rule test and its provider, asked in order; then the bearer table.
+const VERIFIERS: [(Handles, Provider); 9] = [
+    (aws::handles, Provider::Aws),
+    (gcp::handles, Provider::Gcp),
+    (gitlab::handles, Provider::GitLab),
+    (github::handles, Provider::GitHub),
+    (slack::handles, Provider::Slack),
+    (registry::handles, Provider::Registry),
+    (database::handles, Provider::Database),
+    (telegram::handles, Provider::Telegram),
+    (twilio::handles, Provider::Twilio),
+];
 
 /// The provider that checks findings of `rule_id`, if any.
 fn provider(rule_id: &str) -> Option<Provider> {
-    if gitlab::handles(rule_id) {
-        Some(Provider::GitLab)
-    } else if github::handles(rule_id) {
-        Some(Provider::GitHub)
-    } else if slack::handles(rule_id) {
-        Some(Provider::Slack)
-    } else {
-        bearer::service(rule_id).map(Provider::Bearer)
-    }
+    VERIFIERS
+        .iter()
+        .find(|(handles, _)| handles(rule_id))
+        .map(|(_, provider)| *provider)
+        .or_else(|| bearer::service(rule_id).map(Provider::Bearer))
 }
 
 /// Checks every distinct secret of `findings` once and attaches the result to each finding of
@@ -152,14 +282,11 @@ pub fn run(findings: &mut [Finding], options: Options) {
         detail: o.detail,
         checked_at: checked_at.clone(),
     };
-    let mut distinct: Vec<(String, String)> = findings
-        .iter()
-        .filter(|f| provider(&f.rule_id).is_some())
-        .map(|f| (f.rule_id.clone(), f.secret.clone()))
-        .collect();
+    let mut distinct: Vec<Credential> =
+        findings.iter().filter(|f| provider(&f.rule_id).is_some()).map(Credential::of).collect();
     distinct.sort();
     distinct.dedup();
-    let results = match check_all(distinct, options) {
+    let results = match check_all(distinct, options, neighbours(findings)) {
         Ok(results) => results,
         Err(why) => {
             let outcome = Outcome::unverified(why);
@@ -171,22 +298,30 @@ pub fn run(findings: &mut [Finding], options: Options) {
     };
     for f in findings.iter_mut() {
         let outcome = results
-            .get(&(f.rule_id.clone(), f.secret.clone()))
+            .get(&Credential::of(f))
             .cloned()
             .unwrap_or_else(|| Outcome::unverified(format!("no verifier for {}", f.rule_id)));
         f.verification = Some(stamp(outcome));
     }
 }
 
-type Results = HashMap<(String, String), Outcome>;
+type Results = HashMap<Credential, Outcome>;
 
 /// Runs the checks with the overall and per-provider bounds, the rate cap and the timeout.
-fn check_all(distinct: Vec<(String, String)>, options: Options) -> Result<Results, String> {
+fn check_all(
+    distinct: Vec<Credential>,
+    options: Options,
+    neighbours: Neighbours,
+) -> Result<Results, String> {
     if distinct.is_empty() {
         return Ok(HashMap::new());
     }
-    let http = crate::source::http::client(options.ca_cert.as_deref(), false, false)
-        .map_err(|e| e.to_string())?;
+    let client = |accept_invalid_certs| {
+        crate::source::http::client(options.ca_cert.as_deref(), accept_invalid_certs, false)
+            .map_err(|e| e.to_string())
+    };
+    let http = client(false)?;
+    let insecure_http = if options.insecure.hosts.is_empty() { None } else { Some(client(true)?) };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -196,13 +331,13 @@ fn check_all(distinct: Vec<(String, String)>, options: Options) -> Result<Result
     let per_provider = options.per_provider.max(1);
     let interval = (options.rate > 0).then(|| Duration::from_secs(1) / options.rate);
     let timeout = options.timeout;
-    let context = Arc::new(Context { http, options });
+    let context = Arc::new(Context { http, insecure_http, options, neighbours });
     runtime.block_on(async move {
         let next_start = Arc::new(Mutex::new(tokio::time::Instant::now()));
         let mut providers: HashMap<Provider, Arc<Semaphore>> = HashMap::new();
         let mut tasks = tokio::task::JoinSet::new();
         for key in distinct {
-            let Some(name) = provider(&key.0) else { continue };
+            let Some(name) = provider(&key.rule_id) else { continue };
             let limit = Arc::clone(
                 providers.entry(name).or_insert_with(|| Arc::new(Semaphore::new(per_provider))),
             );
@@ -221,7 +356,7 @@ fn check_all(distinct: Vec<(String, String)>, options: Options) -> Result<Result
                     };
                     tokio::time::sleep_until(at).await;
                 }
-                let check = check(&context, &key.0, &key.1);
+                let check = check(&context, &key);
                 let outcome = match tokio::time::timeout(timeout, check).await {
                     Ok(outcome) => outcome,
                     Err(_) => Outcome::unverified(format!(
@@ -232,24 +367,56 @@ fn check_all(distinct: Vec<(String, String)>, options: Options) -> Result<Result
                 (key, outcome)
             });
         }
+        let bar = progress(tasks.len() as u64);
         let mut results = HashMap::new();
+        let mut live = 0;
         while let Some(done) = tasks.join_next().await {
             if let Ok((key, outcome)) = done {
+                live += u64::from(outcome.status == Status::Verified);
                 results.insert(key, outcome);
             }
+            bar.inc(1);
+            bar.set_message(format!("{live} live"));
         }
+        bar.finish_and_clear();
         Ok(results)
     })
 }
 
-/// One check of `secret`, found by rule `rule_id`.
-async fn check(context: &Context, rule_id: &str, secret: &str) -> Outcome {
-    match provider(rule_id) {
+/// The progress line on a terminal (checks done of `checks`, how many live), else nothing.
+fn progress(checks: u64) -> indicatif::ProgressBar {
+    use std::io::IsTerminal as _;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(checks),
+        indicatif::ProgressDrawTarget::stderr_with_hz(8),
+    );
+    let style = indicatif::ProgressStyle::with_template(
+        "verifying {wide_bar} {pos}/{len} distinct secrets, {msg} ({elapsed})",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.enable_steady_tick(Duration::from_millis(125));
+    bar
+}
+
+/// One check of `credential`.
+async fn check(context: &Context, credential: &Credential) -> Outcome {
+    let secret = credential.secret.as_str();
+    match provider(&credential.rule_id) {
+        Some(Provider::Aws) => aws::check(context, &credential.rule_id, secret).await,
+        Some(Provider::Gcp) => gcp::check(context, secret).await,
         Some(Provider::GitLab) => gitlab::check(context, secret).await,
         Some(Provider::GitHub) => github::check(context, secret).await,
         Some(Provider::Slack) => slack::check(context, secret).await,
+        Some(Provider::Telegram) => telegram::check(context, secret).await,
+        Some(Provider::Twilio) => twilio::check(context, credential).await,
         Some(Provider::Bearer(index)) => bearer::check(context, index, secret).await,
-        None => Err(Outcome::unverified(format!("no verifier for {rule_id}"))),
+        Some(Provider::Registry) => registry::check(context, credential).await,
+        Some(Provider::Database) => database::check(context, credential).await,
+        None => Err(Outcome::unverified(format!("no verifier for {}", credential.rule_id))),
     }
     .unwrap_or_else(|early| early)
 }
@@ -268,16 +435,17 @@ pub fn endpoint(env: &str, documented: &str, path: &str) -> Result<reqwest::Url,
         .map_err(Outcome::unverified)
 }
 
-/// What an answer's status alone says: 401 is a rejected credential (`invalid`), anything
-/// [`unusable`] says nothing about it (`unverified`); `Ok` for a success, whose body tells.
+/// What an answer's status alone says: 401 is a rejected credential (`invalid`), else as
+/// [`judge_usable`]; `Ok` for a success, whose body tells.
 pub fn judge_status(response: &reqwest::Response, at: &str) -> Result<(), Outcome> {
     if response.status() == reqwest::StatusCode::UNAUTHORIZED {
-        return Err(Outcome {
-            status: Status::Invalid,
-            identity: None,
-            detail: format!("{at}: HTTP 401"),
-        });
+        return Err(Outcome::invalid(format!("{at}: HTTP 401")));
     }
+    judge_usable(response, at)
+}
+
+/// An answer [`unusable`] says nothing about the credential (`unverified`); `Ok` otherwise.
+pub fn judge_usable(response: &reqwest::Response, at: &str) -> Result<(), Outcome> {
     unusable(response).map_or(Ok(()), |why| Err(Outcome::unverified(format!("{at}: {why}"))))
 }
 
@@ -305,15 +473,18 @@ pub async fn read_json<T: serde::de::DeserializeOwned>(
     response: reqwest::Response,
     at: &str,
 ) -> Result<T, Outcome> {
-    response.json().await.map_err(|e| Outcome::unverified(format!("{at}: unexpected answer: {e}")))
+    response
+        .json()
+        .await
+        .map_err(|e| Outcome::unverified(format!("{at}: unexpected answer: {}", e.without_url())))
 }
 
 /// Tries per check when the service answers 429 with a Retry-After it is worth waiting for.
 const TRIES: u32 = 3;
 
 /// Sends `request` (a verifier's one call to `at`), backing off and retrying, at most three
-/// times in all, while the service answers 429 with a `Retry-After` (seconds) that fits in what
-/// is left of the check's `--verify-timeout`. Rate limiting says nothing about the credential, so
+/// times in all, while the service answers 429 with a `Retry-After` (seconds or an HTTP date)
+/// that fits in what is left of the check's `--verify-timeout`. Rate limiting says nothing about the credential, so
 /// a check still limited after that is `unverified`, never `invalid`. Any other answer is the
 /// verifier's to read.
 pub async fn send(
@@ -327,7 +498,10 @@ pub async fn send(
         let retry = request.try_clone();
         let response = match request.send().await {
             Ok(response) => response,
-            Err(e) => return Err(Outcome::unverified(format!("{at}: {}", request_failure(&e)))),
+            Err(e) => {
+                let e = e.without_url();
+                return Err(Outcome::unverified(format!("{at}: {}", request_failure(&e))));
+            }
         };
         if response.status() != reqwest::StatusCode::TOO_MANY_REQUESTS {
             return Ok(response);
@@ -336,8 +510,7 @@ pub async fn send(
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            .and_then(|v| crate::source::http::parse_retry_after(v, std::time::SystemTime::now()));
         let why = unusable(&response).unwrap_or_default();
         let fits = wait.is_some_and(|w| tokio::time::Instant::now() + w < deadline);
         match (retry, wait) {
@@ -380,8 +553,8 @@ pub fn unusable(response: &reqwest::Response) -> Option<String> {
     })
 }
 
-/// Why a request got no usable answer, in words that never hold the secret (reqwest's errors
-/// name the URL, which carries no credential here: they travel in headers).
+/// Why a request got no usable answer, in words that never hold the secret: `err` is stripped of
+/// its URL (a Telegram token travels in the path), and credentials in headers are never shown.
 pub fn request_failure(err: &reqwest::Error) -> String {
     if err.is_timeout() {
         return "the request timed out".to_owned();
@@ -390,4 +563,37 @@ pub fn request_failure(err: &reqwest::Error) -> String {
         return format!("cannot connect: {}", crate::source::http::error_chain(err));
     }
     crate::source::http::error_chain(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::format_tests::finding;
+    use crate::rules::Severity;
+
+    #[test]
+    fn each_half_of_an_aws_key_meets_the_nearest_other_half_of_its_own_file() {
+        // Two profiles in one credentials file, and a third key id in another file.
+        let at = |rule: &str, path: &str, line: usize, secret: &str| {
+            finding(rule, Severity::High, path, line, secret)
+        };
+        let (id1, key1) = ("AKIA-ONE", "key-one");
+        let (id2, key2) = ("AKIA-TWO", "key-two");
+        let findings = [
+            at("aws.access-key-id", "credentials", 2, id1),
+            at("aws.secret-access-key", "credentials", 3, key1),
+            at("aws.access-key-id", "credentials", 6, id2),
+            at("aws.secret-access-key", "credentials", 7, key2),
+            at("aws.access-key-id", "other/credentials", 3, "AKIA-ELSEWHERE"),
+            at("github.token", "credentials", 4, "not paired"),
+        ];
+        let beside = neighbours(&findings);
+        let partners = |rule: &str, secret: &str| -> Vec<&str> {
+            beside[&(rule.to_owned(), secret.to_owned())].iter().map(|(_, s)| s.as_str()).collect()
+        };
+        assert_eq!(partners("aws.access-key-id", id1), [key1, id2, key2]);
+        assert_eq!(partners("aws.secret-access-key", key2), [id2, key1, id1]);
+        assert!(partners("aws.access-key-id", "AKIA-ELSEWHERE").is_empty());
+        assert!(!beside.contains_key(&("github.token".to_owned(), "not paired".to_owned())));
+    }
 }

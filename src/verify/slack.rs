@@ -10,7 +10,7 @@
 use serde::Deserialize;
 
 use super::hosts::Named;
-use super::{Checked, Context, Outcome, Status};
+use super::{Checked, Context, Outcome};
 
 /// The endpoint override for tests: the fake that stands for slack.com.
 pub const ENDPOINT_ENV: &str = "LEAKHOUND_VERIFY_SLACK_URL";
@@ -31,15 +31,13 @@ pub async fn check(context: &Context, token: &str) -> Checked {
     }
     let url = super::endpoint(ENDPOINT_ENV, "https://slack.com", "api/auth.test")?;
     let request = context
-        .http
+        .client(&url)
         .post(url.clone())
         .bearer_auth(token)
         .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body("");
     let (response, at) = super::ask(context, &url, Named::Provider, request).await?;
-    if let Some(why) = super::unusable(&response) {
-        return Err(Outcome::unverified(format!("{at}: {why}")));
-    }
+    super::judge_usable(&response, &at)?;
     let answer: AuthTest = super::read_json(response, &at).await?;
     Ok(match (answer.ok, answer.error.as_deref()) {
         (true, _) => {
@@ -52,14 +50,10 @@ pub async fn check(context: &Context, token: &str) -> Checked {
                 answer.team_id.unwrap_or_default(),
                 answer.url.unwrap_or_default()
             );
-            Outcome {
-                status: Status::Verified,
-                identity: Some(identity),
-                detail: format!("{at}: ok"),
-            }
+            Outcome::verified(identity, format!("{at}: ok"))
         }
         (false, Some(error)) if REJECTED.contains(&error) => {
-            Outcome { status: Status::Invalid, identity: None, detail: format!("{at}: {error}") }
+            Outcome::invalid(format!("{at}: {error}"))
         }
         (false, error) => {
             Outcome::unverified(format!("{at}: error {}", error.unwrap_or("(none given)")))

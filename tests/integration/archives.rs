@@ -7,7 +7,23 @@ use std::io::{Cursor, Write};
 use serde_json::Value;
 
 use crate::common::{TestEnv, fake, git};
-use crate::registry::{Compression, Entry, ImageSpec, Layout, layer_tar};
+use crate::registry::{Compression, Entry, ImageSpec, Layout, Mode, Registry, layer_tar};
+use crate::sweep_registry::Pusher;
+
+/// A fresh registry holding `layers` as `repository:v1` (linux/amd64).
+fn registry_with(repository: &str, layers: &[Vec<u8>]) -> Registry {
+    let registry = Registry::start(Mode::Plain);
+    Pusher::new(&format!("http://{}", registry.addr)).image(repository, "v1", layers, &[], "amd64");
+    registry
+}
+
+/// `sweep REGISTRY --insecure-registry --cache cache.db EXTRA…`, to run twice against one cache.
+fn cached_sweep<'a>(registry: &'a Registry, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args =
+        vec!["sweep", registry.addr.as_str(), "--insecure-registry", "--cache", "cache.db"];
+    args.extend(extra);
+    args
+}
 
 /// A zip (jar, war, wheel: all the same container) of `members`, deflated.
 fn zip_of(members: &[(&str, &[u8])]) -> Vec<u8> {
@@ -284,13 +300,19 @@ fn depth_cap_names_the_archive_not_opened_and_zero_turns_archives_off() {
     assert_eq!(doc["stats"]["skipped_binary"], 1, "off: an archive is a binary file: {doc}");
 }
 
+/// A zip of `members` whose central directory cannot be found (the end-of-central-directory
+/// record's signature is broken): read from its local headers, and an error.
+fn broken_zip(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut data = zip_of(members);
+    let eocd = data.windows(4).rposition(|w| w == b"PK\x05\x06").expect("eocd");
+    data[eocd + 2] = b'X';
+    data
+}
+
 #[test]
 fn corrupt_central_directory_read_from_local_headers() {
     let env = TestEnv::new();
-    let mut data = zip_of(&[("a.properties", properties().as_bytes()), ("b.txt", b"plain\n")]);
-    // Break the end-of-central-directory record's signature: no central directory is found.
-    let eocd = data.windows(4).rposition(|w| w == b"PK\x05\x06").expect("eocd");
-    data[eocd + 2] = b'X';
+    let data = broken_zip(&[("a.properties", properties().as_bytes()), ("b.txt", b"plain\n")]);
     env.file("broken.zip", &data);
     let (code, doc) = env.json(&["dir", "."]);
     assert_eq!(code, 2, "content may be missing: an error: {doc}");
@@ -445,5 +467,399 @@ fn archive_over_max_file_size_is_opened_up_to_max_archive_size() {
         &env,
         &["image", &target],
         &[("app/app.jar!BOOT-INF/classes/application.properties", 3)],
+    );
+}
+
+/// The origins of the report's errors, sorted.
+fn error_origins(doc: &Value) -> Vec<String> {
+    let mut origins: Vec<String> =
+        listed(doc, "errors").into_iter().map(|(o, _)| o.to_owned()).collect();
+    origins.sort();
+    origins
+}
+
+#[test]
+fn a_copy_of_a_corrupt_zip_is_named_at_every_place_even_when_its_result_is_reused() {
+    let env = TestEnv::new();
+    let zip = broken_zip(&[("a.txt", b"plain\n")]);
+    // One thread, one layer at a time: the second copy is served from the first's result.
+    env.file("a/broken.zip", &zip);
+    env.file("b/copy.zip", &zip);
+    let (code, doc) = env.json(&["dir", ".", "--threads", "1"]);
+    assert_eq!(code, 2, "{doc}");
+    assert_eq!(error_origins(&doc), ["a/broken.zip", "b/copy.zip"], "{doc}");
+    assert_eq!(doc["stats"]["archives"], 1, "opened once: {doc}");
+
+    let layers = [
+        layer_tar(&[Entry::File("srv/a/broken.zip".into(), zip.clone())]),
+        layer_tar(&[Entry::File("opt/b/copy.zip".into(), zip)]),
+    ];
+    let in_layers = |doc: &Value| {
+        let origins = error_origins(doc);
+        assert_eq!(origins.len(), 2, "one error per layer: {doc}");
+        let mut names: Vec<&str> =
+            origins.iter().map(|o| o.rsplit_once(": ").expect("layer: path").1).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["opt/b/copy.zip", "srv/a/broken.zip"], "{doc}");
+    };
+    let mut layout = Layout::new(&env.path().join("layout"));
+    let manifest = layout.manifest(&ImageSpec::new(&layers, Compression::Gzip));
+    layout.tag(manifest, "v1");
+    let target = format!("oci:{}:v1", layout.dir.display());
+    let (code, doc) = env.json(&["image", &target, "--layer-jobs", "1", "--threads", "1"]);
+    assert_eq!(code, 2, "{doc}");
+    in_layers(&doc);
+
+    // A sweep keeps each layer's problems in its cached result: the second run reads both
+    // layers from the cache and names both copies again.
+    let registry = registry_with("team/twice", &layers);
+    let sweep = cached_sweep(&registry, &["--concurrency", "1", "--threads", "1"]);
+    for run in ["scanned", "from the cache"] {
+        let (code, doc) = env.json(&sweep);
+        assert_eq!(code, 2, "{run}: {doc}");
+        in_layers(&doc);
+    }
+}
+
+/// The head of a Spring Boot launch script (the real one runs to some 300 lines), which
+/// `spring-boot:repackage` with `executable` puts before the jar; `extra` goes on line 4.
+fn launch_script(extra: &str) -> String {
+    format!(
+        "#!/bin/bash\n#\n### BEGIN INIT INFO\n{extra}\n# Provides:          app\n\
+         ### END INIT INFO\njarfile=$(readlink -f \"$0\")\nexec java -jar \"$jarfile\" \"$@\"\n\
+         exit 0\n"
+    )
+}
+
+#[test]
+fn spring_boot_executable_jar_behind_a_launch_script_is_opened() {
+    let env = TestEnv::new();
+    let properties = properties();
+    let members = [
+        ("META-INF/MANIFEST.MF", &b"Main-Class: org.springframework.boot.loader.JarLauncher\n"[..]),
+        ("BOOT-INF/classes/application.properties", properties.as_bytes()),
+    ];
+    // As `cat launch.sh app.zip > app.jar` makes it: the zip's offsets count from its own start.
+    let mut jar = launch_script("#").into_bytes();
+    jar.extend(zip_of(&members));
+    env.file("app.jar", &jar);
+    // As Python's zipfile appends to a file that is no zip: offsets count from the file's start.
+    // A key in the script is still found, in the script's own lines.
+    let script = launch_script(&format!("# AWS_ACCESS_KEY_ID={}", fake::aws_key_id()));
+    env.file("svc.jar", script.as_bytes());
+    let python = format!(
+        "import zipfile, sys\nz = zipfile.ZipFile({:?}, 'a', zipfile.ZIP_DEFLATED)\n\
+         z.writestr('BOOT-INF/classes/application.properties', sys.stdin.read())\nz.close()\n",
+        env.path().join("svc.jar").display().to_string()
+    );
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", &python])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    child.stdin.take().expect("stdin").write_all(properties.as_bytes()).expect("pipe");
+    assert!(child.wait().expect("python3").success());
+    assert!(std::fs::read(env.path().join("svc.jar")).expect("jar").starts_with(b"#!/bin/bash"));
+    let doc = found_exactly(
+        &env,
+        &["dir", "."],
+        &[
+            ("app.jar!BOOT-INF/classes/application.properties", 3),
+            ("svc.jar!(zip prefix)", 4),
+            ("svc.jar!BOOT-INF/classes/application.properties", 3),
+        ],
+    );
+    assert_eq!(doc["stats"]["archives"], 2, "{doc}");
+    assert_eq!(doc["errors"].as_array().map(Vec::len), Some(0), "{doc}");
+}
+
+/// Zip records written by hand, for archives no zip writer makes: bombs and forged sizes.
+mod raw {
+    /// One member's header fields.
+    pub struct Member<'a> {
+        pub name: &'a str,
+        /// 0 stored, 8 deflated.
+        pub method: u16,
+        pub crc: u32,
+        /// Bytes of data in the archive.
+        pub stored: u64,
+        /// Bytes it declares to inflate to.
+        pub size: u64,
+        /// Where its local header is.
+        pub offset: u64,
+    }
+
+    fn put(out: &mut Vec<u8>, fields: &[(u64, usize)]) {
+        for &(value, width) in fields {
+            out.extend_from_slice(&value.to_le_bytes()[..width]);
+        }
+    }
+
+    /// 32-bit sizes, or (zip64) all ones and the real ones in a zip64 extra field.
+    fn sizes(m: &Member<'_>, zip64: bool) -> [(u64, usize); 2] {
+        let field = |v: u64| if zip64 { u64::from(u32::MAX) } else { v };
+        [(field(m.stored), 4), (field(m.size), 4)]
+    }
+
+    pub fn local(m: &Member<'_>, zip64: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        put(&mut out, &[(0x0403_4b50, 4), (45, 2), (0, 2), (u64::from(m.method), 2), (0, 2)]);
+        put(&mut out, &[(0x21, 2), (u64::from(m.crc), 4)]);
+        put(&mut out, &sizes(m, zip64));
+        put(&mut out, &[(m.name.len() as u64, 2), (if zip64 { 20 } else { 0 }, 2)]);
+        out.extend_from_slice(m.name.as_bytes());
+        if zip64 {
+            put(&mut out, &[(1, 2), (16, 2), (m.size, 8), (m.stored, 8)]);
+        }
+        out
+    }
+
+    pub fn central(m: &Member<'_>, zip64: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        put(&mut out, &[(0x0201_4b50, 4), (45, 2), (45, 2), (0, 2), (u64::from(m.method), 2)]);
+        put(&mut out, &[(0, 2), (0x21, 2), (u64::from(m.crc), 4)]);
+        put(&mut out, &sizes(m, zip64));
+        put(&mut out, &[(m.name.len() as u64, 2), (if zip64 { 28 } else { 0 }, 2), (0, 2)]);
+        let offset = if zip64 { u64::from(u32::MAX) } else { m.offset };
+        put(&mut out, &[(0, 2), (0, 2), (0, 4), (offset, 4)]);
+        out.extend_from_slice(m.name.as_bytes());
+        if zip64 {
+            put(&mut out, &[(1, 2), (24, 2), (m.size, 8), (m.stored, 8), (m.offset, 8)]);
+        }
+        out
+    }
+
+    /// The end records of a central directory of `entries` at `offset`, `size` bytes long,
+    /// appended to `out` (which holds everything before them).
+    pub fn end(out: &mut Vec<u8>, entries: u64, offset: u64, size: u64, zip64: bool) {
+        if zip64 {
+            let record = out.len() as u64;
+            put(out, &[(0x0606_4b50, 4), (44, 8), (45, 2), (45, 2), (0, 4), (0, 4)]);
+            put(out, &[(entries, 8), (entries, 8), (size, 8), (offset, 8)]);
+            put(out, &[(0x0706_4b50, 4), (0, 4), (record, 8), (1, 4)]);
+        }
+        let (n, size, offset) =
+            if zip64 { (0xffff, 0xffff_ffff, 0xffff_ffff) } else { (entries, size, offset) };
+        put(out, &[(0x0605_4b50, 4), (0, 2), (0, 2), (n, 2), (n, 2), (size, 4), (offset, 4)]);
+        put(out, &[(0, 2)]);
+    }
+
+    pub fn crc(data: &[u8]) -> u32 {
+        let mut crc = flate2::Crc::new();
+        crc.update(data);
+        crc.sum()
+    }
+}
+
+#[test]
+fn overlapping_entry_zip_bomb_is_named_and_not_opened() {
+    let env = TestEnv::new();
+    // One deflated kernel of 1 MiB of text (just under the ratio cap's free allowance), and
+    // 2000 central-directory entries that all point at it: 2 GB inflated from 110 KB.
+    let kernel = b"A".repeat(1 << 20);
+    let mut deflate = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+    deflate.write_all(&kernel).expect("deflate");
+    let data = deflate.finish().expect("deflate");
+    let crc = raw::crc(&kernel);
+    let member = |name, offset| raw::Member {
+        name,
+        method: 8,
+        crc,
+        stored: data.len() as u64,
+        size: kernel.len() as u64,
+        offset,
+    };
+    let mut zip = raw::local(&member("kernel.txt", 0), false);
+    zip.extend(&data);
+    let directory = zip.len() as u64;
+    let names: Vec<String> = (0..2000).map(|i| format!("{i}.txt")).collect();
+    for name in &names {
+        zip.extend(raw::central(&member(name, 0), false));
+    }
+    let size = zip.len() as u64 - directory;
+    raw::end(&mut zip, names.len() as u64, directory, size, false);
+    assert!(zip.len() < 120 << 10, "{}", zip.len());
+    env.file("overlap.zip", &zip);
+    let started = std::time::Instant::now();
+    let (code, doc) = env.json(&["dir", "."]);
+    assert_eq!(code, 0, "a bomb is a skip, not an error: {doc}");
+    assert_eq!(
+        listed(&doc, "skipped"),
+        [(
+            "overlap.zip",
+            "members share their stored data (an overlapping-entry zip bomb): not opened"
+        )],
+        "{doc}"
+    );
+    assert_eq!(doc["stats"]["archive_members"], 0, "no member inflated: {doc}");
+    assert!(started.elapsed().as_secs() < 30, "took {:?}", started.elapsed());
+}
+
+#[test]
+fn zip64_member_whose_declared_size_lies_is_read_or_named() {
+    let env = TestEnv::new();
+    let secret = properties().into_bytes();
+    // A stored member, in a zip64 archive, declaring `size` bytes while holding `secret`.
+    let forged = |size: u64| {
+        let member = raw::Member {
+            name: "app.properties",
+            method: 0,
+            crc: raw::crc(&secret),
+            stored: secret.len() as u64,
+            size,
+            offset: 0,
+        };
+        let mut zip = raw::local(&member, true);
+        zip.extend(&secret);
+        let directory = zip.len() as u64;
+        zip.extend(raw::central(&member, true));
+        let length = zip.len() as u64 - directory;
+        raw::end(&mut zip, 1, directory, length, true);
+        zip
+    };
+    // A terabyte declared: were it believed, the member would be skipped as too large.
+    env.file("huge.zip", forged(1 << 40));
+    // Fewer bytes declared than held: the rest cannot be trusted, an error.
+    env.file("short.zip", forged(10));
+    let (code, doc) = env.json(&["dir", "."]);
+    assert_eq!(code, 2, "{doc}");
+    assert_eq!(paths_and_lines(&doc), [("huge.zip!app.properties".to_owned(), 3)], "{doc}");
+    let errors = listed(&doc, "errors");
+    assert_eq!(errors.len(), 1, "{doc}");
+    assert_eq!(errors[0].0, "short.zip!app.properties", "{doc}");
+    assert!(errors[0].1.contains("larger than its declared uncompressed size"), "{doc}");
+    assert_eq!(doc["stats"]["skipped_too_large"], 0, "{doc}");
+}
+
+#[test]
+fn copies_of_copies_open_once_per_level_and_name_a_bounded_list() {
+    let env = TestEnv::new();
+    // Every level is 30 copies of the level below: 30^6 paths to the bottom, 6 distinct zips.
+    let mut level = zip_of(&[("bottom.txt", b"plain\n")]);
+    for _ in 0..6 {
+        let names: Vec<String> = (0..30).map(|i| format!("c{i}.zip")).collect();
+        let members: Vec<(&str, &[u8])> =
+            names.iter().map(|n| (n.as_str(), level.as_slice())).collect();
+        level = zip_of(&members);
+    }
+    env.file("copies.zip", &level);
+    let started = std::time::Instant::now();
+    let (code, doc) = env.json(&["dir", "."]);
+    assert_eq!(code, 0, "depth caps are skips: {doc}");
+    assert_eq!(doc["stats"]["archives"], 4, "each level above the depth cap opened once: {doc}");
+    assert_eq!(doc["stats"]["archive_members"], 4 * 30, "{doc}");
+    let skipped = listed(&doc, "skipped");
+    // 30^4 places hold an archive too deep to open; each level names at most 100 of them and
+    // counts the rest.
+    assert!(skipped.len() <= 101, "{}", skipped.len());
+    assert!(
+        skipped.iter().all(|(o, r)| (o.starts_with("copies.zip!c")
+            && o.matches('!').count() == 4
+            && r.contains("--max-archive-depth"))
+            || r.starts_with("at least ")),
+        "{skipped:?}"
+    );
+    assert!(
+        skipped.iter().any(|(o, r)| *o == "copies.zip" && r.contains("not listed one by one")),
+        "{skipped:?}"
+    );
+    assert!(started.elapsed().as_secs() < 30, "took {:?}", started.elapsed());
+}
+
+#[test]
+fn executable_jar_over_max_file_size_is_opened_and_a_plain_script_is_not() {
+    let env = TestEnv::new();
+    // Over a --max-file-size of 4K: a launch script as long as Spring Boot's (its 10 KB head
+    // is text, the zip shows only at the tail), then a jar with 8 KB of noise before
+    // application.properties; and a plain script as large.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let noise: Vec<u8> = (0..8192)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let mut jar = launch_script(&"# (the rest of the launch script)\n".repeat(300)).into_bytes();
+    assert!(!jar[..8192].contains(&0));
+    jar.extend(zip_of(&[
+        ("BOOT-INF/lib/noise.bin", &noise),
+        ("BOOT-INF/classes/application.properties", properties().as_bytes()),
+    ]));
+    let script =
+        format!("#!/bin/sh\n{}TOKEN={}\n", "echo filler\n".repeat(600), fake::github_pat());
+    assert!(jar.len() > 4096 && script.len() > 4096);
+    env.file("app.jar", &jar);
+    env.file("big.sh", &script);
+    let nested = "app.jar!BOOT-INF/classes/application.properties";
+    let doc = found_exactly(&env, &["dir", ".", "--max-file-size", "4K"], &[(nested, 3)]);
+    // The launch script itself is a member over the cap too.
+    assert_eq!(doc["stats"]["skipped_too_large"], 3, "script, noise member, plain script: {doc}");
+
+    let layer = layer_tar(&[
+        Entry::File("app/app.jar".into(), jar),
+        Entry::File("app/big.sh".into(), script.into_bytes()),
+    ]);
+    let mut layout = Layout::new(&env.path().join("layout"));
+    let manifest = layout.manifest(&ImageSpec::new(&[layer], Compression::Gzip));
+    layout.tag(manifest, "v1");
+    let target = format!("oci:{}:v1", layout.dir.display());
+    let doc = found_exactly(
+        &env,
+        &["image", &target, "--max-file-size", "4K"],
+        &[("app/app.jar!BOOT-INF/classes/application.properties", 3)],
+    );
+    // The launch script itself is a member over the cap too.
+    assert_eq!(doc["stats"]["skipped_too_large"], 3, "script, noise member, plain script: {doc}");
+}
+
+#[test]
+fn archive_members_skipped_are_counted_per_layer_and_kept_in_the_cache() {
+    let env = TestEnv::new();
+    let jar = zip_of(&[
+        ("com/example/App.class", b"\xca\xfe\xba\xbe\0\0\0\x41binary"),
+        ("big.txt", "line of text\n".repeat(200).as_bytes()),
+        ("small.txt", b"fine\n"),
+    ]);
+    // The same jar in two layers: each layer's stats count its members.
+    let layers = [
+        layer_tar(&[Entry::File("app/app.jar".into(), jar.clone())]),
+        layer_tar(&[Entry::File("opt/copy.jar".into(), jar)]),
+    ];
+    let registry = registry_with("team/jars", &layers);
+    let sweep = cached_sweep(&registry, &["--max-file-size", "1K"]);
+    for run in ["scanned", "from the cache"] {
+        let (code, doc) = env.json(&sweep);
+        assert_eq!(code, 0, "{run}: {doc}");
+        let s = &doc["stats"];
+        assert_eq!(
+            [&s["skipped_binary"], &s["skipped_too_large"]],
+            [2, 2],
+            "{run}: the class file and big.txt, in each layer: {doc}"
+        );
+    }
+}
+
+#[test]
+fn copies_of_copies_of_a_secret_report_a_bounded_number_of_findings() {
+    let env = TestEnv::new();
+    // 20^4 = 160,000 places of one secret, in a zip of a few KB.
+    let mut level = zip_of(&[("app.properties", properties().as_bytes())]);
+    for _ in 0..4 {
+        let names: Vec<String> = (0..20).map(|i| format!("c{i}.zip")).collect();
+        let members: Vec<(&str, &[u8])> =
+            names.iter().map(|n| (n.as_str(), level.as_slice())).collect();
+        level = zip_of(&members);
+    }
+    env.file("copies.zip", &level);
+    let (code, doc) = env.json(&["dir", ".", "--max-archive-depth", "5"]);
+    assert_eq!(code, 1, "findings: {doc}");
+    assert_eq!(findings(&doc).len(), 10_000, "{}", findings(&doc).len());
+    let skipped = listed(&doc, "skipped");
+    assert!(
+        skipped.iter().any(|(o, r)| *o == "copies.zip"
+            && r.starts_with("150000 more matches inside it (past 10000")),
+        "{skipped:?}"
     );
 }

@@ -127,3 +127,36 @@ fn git_history_reports_every_confidence_by_default() {
     assert_eq!(code, 0, "{doc}");
     assert_eq!(doc["stats"]["below_min_confidence"], 1);
 }
+
+#[test]
+fn a_credential_files_weak_password_is_low_and_its_placeholder_is_no_finding() {
+    let env = TestEnv::new();
+    env.file(
+        "home/.netrc",
+        "machine imap.internal login bob password letmeknow\n\
+         machine git.internal login ci password Vq8mZ2xLk7pT\n\
+         machine docs.internal login you password <password>\n",
+    );
+    let (code, doc) = env.json(&["dir", ".", "--min-confidence", "low", "--show-secrets"]);
+    assert_eq!(code, 1, "{doc}");
+    let mut found: Vec<(String, String)> = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["secret"].as_str().unwrap_or_default().into(),
+                f["confidence"].as_str().unwrap_or_default().into(),
+            )
+        })
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            ("Vq8mZ2xLk7pT".to_owned(), "medium".to_owned()),
+            ("letmeknow".to_owned(), "low".to_owned())
+        ],
+        "a .netrc password field is a password however plain; a placeholder is none"
+    );
+}

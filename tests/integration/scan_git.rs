@@ -155,6 +155,45 @@ fn secret_only_in_a_tag() {
 }
 
 #[test]
+fn secrets_in_tag_messages_and_in_blobs_and_trees_that_refs_name() {
+    // No commit holds these: the history walk never meets them, so every ref's scan reads them.
+    let repo = Repo::new();
+    repo.file("a.txt", "a\n");
+    repo.commit("init", ANN, "2024-01-01T00:00:00Z");
+    repo.git(&["tag", "-a", "v1.0", "-m", &format!("release\n\ntoken {}\n", fake::github_pat())]);
+    repo.file("key.txt", format!("key = {}\n", fake::aws_key_id()));
+    let blob = repo.git(&["hash-object", "-w", "key.txt"]);
+    std::fs::remove_file(repo.path().join("key.txt")).expect("remove");
+    repo.git(&["tag", "key-blob", &blob]);
+    let (code, doc) = repo.scan(&[]);
+    assert_eq!(code, 1, "{doc}");
+    let mut places: Vec<(String, String)> = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["rule_id"].as_str().unwrap_or("").to_owned(),
+                f["path"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    places.sort();
+    let tag = repo.git(&["rev-parse", "v1.0"]);
+    assert_eq!(
+        places,
+        [
+            ("aws.access-key-id".to_owned(), "refs/tags/key-blob".to_owned()),
+            ("github.token".to_owned(), format!("refs/tags/v1.0 (message of tag {})", &tag[..12])),
+        ],
+        "{doc}"
+    );
+    // A branch selection covers that branch's commits only.
+    let (code, doc) = repo.env.json(&["git", ".", "--branch", "main"]);
+    assert_eq!((code, doc["findings"].as_array().map(Vec::len)), (0, Some(0)), "{doc}");
+}
+
+#[test]
 fn secret_introduced_by_a_merge_commit() {
     let repo = Repo::new();
     repo.file("app.cfg", "name = app\n");
@@ -390,6 +429,43 @@ fn missing_and_oversized_blobs_are_named() {
     assert!(doc["errors"][0]["origin"].as_str().unwrap_or_default().contains("gone.txt"), "{doc}");
     assert!(doc["errors"][0]["message"].as_str().unwrap_or_default().contains("missing"), "{doc}");
     assert!(rule_ids(&doc).contains(&"github.token".to_owned()), "the rest is scanned: {doc}");
+}
+
+/// Cuts loose object `id` of the repository at `dir` to half its stored size, as a crash
+/// mid-write leaves it.
+pub fn cut_loose_object(dir: &Path, id: &str) {
+    let path = dir.join(format!(".git/objects/{}/{}", &id[..2], &id[2..]));
+    let stored = std::fs::read(&path).expect("loose object");
+    std::fs::remove_file(&path).expect("remove");
+    std::fs::write(&path, &stored[..stored.len() / 2]).expect("cut");
+}
+
+/// Random-looking text that compresses poorly, so half of its loose object is far from its end.
+fn noise(len: usize) -> String {
+    (0..len).map(|i| char::from(b'a' + ((i * 7919 + i / 13) % 26) as u8)).collect()
+}
+
+#[test]
+fn loose_objects_cut_short_are_errors_not_hangs() {
+    // libgit2 1.9.7 loops forever inflating a loose object cut short (libgit2 issue 7342).
+    let repo = Repo::new();
+    repo.file("k.txt", format!("t = {}\n", fake::github_pat()));
+    repo.file("cut.txt", format!("{}\nk = {}\n", noise(200_000), fake::aws_key_id()));
+    repo.commit("init", ANN, "2024-01-01T00:00:00Z");
+    cut_loose_object(repo.path(), &repo.git(&["rev-parse", "HEAD:cut.txt"]));
+    let (code, doc) = repo.env.json(&["git", "."]);
+    assert_eq!(code, 2, "{doc}");
+    assert_eq!(rule_ids(&doc), ["github.token"], "the rest is scanned: {doc}");
+    let errors = doc["errors"].to_string();
+    assert!(errors.contains("cut short") && errors.contains("git fsck"), "{doc}");
+    // A damaged commit or tree: the walk is refused, not hung.
+    repo.file("more.txt", noise(100_000));
+    repo.commit("more", ANN, "2024-01-02T00:00:00Z");
+    cut_loose_object(repo.path(), &repo.git(&["rev-parse", "HEAD^{tree}"]));
+    let (code, doc) = repo.env.json(&["git", "."]);
+    assert_eq!(code, 2, "{doc}");
+    let errors = doc["errors"].to_string();
+    assert!(errors.contains("damaged loose object") && errors.contains("not scanned"), "{doc}");
 }
 
 #[test]

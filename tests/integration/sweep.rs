@@ -662,8 +662,10 @@ fn issue_15_archive_errors_and_skips_in_a_layer_survive_the_cache() {
     let layer = layer_tar(&[file("srv/broken.zip", &broken), file("srv/deep.zip", &deep)]);
     pusher(&registry).image("team/archives", "v1", &[layer], &[], "amd64");
     let env = TestEnv::new();
+    // (exit code, error origins, skip origins, layers [scanned, reused] from the project table)
     let run = || {
-        let (code, doc) = env.json(&sweep_args(&registry, &["--cache", "cache.db"]));
+        let out = env.run(&sweep_args(&registry, &["--cache", "cache.db", "--format", "json"]));
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
         let origins = |key: &str| -> Vec<String> {
             doc[key]
                 .as_array()
@@ -672,10 +674,18 @@ fn issue_15_archive_errors_and_skips_in_a_layer_survive_the_cache() {
                 .map(|e| e["origin"].as_str().expect("origin").to_owned())
                 .collect()
         };
-        (code, origins("errors"), origins("skipped"), doc.to_string())
+        let table = String::from_utf8_lossy(&out.stderr).into_owned();
+        let row: Vec<&str> = table
+            .lines()
+            .find(|l| l.starts_with("team "))
+            .unwrap_or_else(|| panic!("no project row: {table}"))
+            .split_whitespace()
+            .collect();
+        let layers = [row[2], row[3]].map(|n| n.parse::<u64>().expect("a count"));
+        (out.status.code(), origins("errors"), origins("skipped"), layers)
     };
     let first = run();
-    assert_eq!(first.0, 2, "a zip that cannot be read is an error: {}", first.3);
+    assert_eq!(first.0, Some(2), "a zip that cannot be read is an error: {first:?}");
     assert!(
         first.1.len() == 1 && first.1[0].ends_with(": srv/broken.zip"),
         "the error names the image, the layer and the file: {first:?}"
@@ -684,11 +694,14 @@ fn issue_15_archive_errors_and_skips_in_a_layer_survive_the_cache() {
         first.2.len() == 1 && first.2[0].ends_with(": srv/deep.zip!l4.zip!l3.zip!l2.zip!l1.zip"),
         "{first:?}"
     );
+    assert_eq!(first.3, [1, 0], "first sweep scans the layer");
     let second = run();
+    assert_eq!(second.3, [0, 1], "second sweep is served from the cache: {second:?}");
+    assert_eq!((second.0, &second.1, &second.2), (first.0, &first.1, &first.2));
+    let shard = env.run(&sweep_args(&registry, &["--cache", "cache.db", "--shard", "0/1"]));
     assert_eq!(
-        env.json(&sweep_args(&registry, &["--cache", "cache.db", "--shard", "0/1"])).1["stats"]["layers_reused"],
-        1,
-        "served from the cache"
+        shard.status.code(),
+        Some(2),
+        "a shard whose only problem is an unreadable archive is incomplete too"
     );
-    assert_eq!((second.0, &second.1, &second.2), (first.0, &first.1, &first.2), "{}", second.3);
 }

@@ -180,3 +180,142 @@ fn npm_and_hugging_face_tokens_are_checked_with_their_whoami_calls() {
     }
     assert_eq!(api.requests().len(), 4);
 }
+
+/// Each bearer "who am I" row: (rule, endpoint override, request line start, documented answer,
+/// identity leakhound must read from it).
+const BEARER_ROWS: &[(&str, &str, &str, &str, &str)] = &[
+    (
+        "openai.api-key",
+        "LEAKHOUND_VERIFY_OPENAI_URL",
+        "GET /v1/models ",
+        r#"{"object":"list","data":[{"id":"gpt-4o"},{"id":"gpt-4o-mini"}]}"#,
+        "OpenAI API key (2 models available)",
+    ),
+    (
+        "groq.api-key",
+        "LEAKHOUND_VERIFY_GROQ_URL",
+        "GET /openai/v1/models ",
+        r#"{"object":"list","data":[{"id":"llama-3.3-70b-versatile"}]}"#,
+        "Groq API key (1 models available)",
+    ),
+    (
+        "mistral.api-key",
+        "LEAKHOUND_VERIFY_MISTRAL_URL",
+        "GET /v1/models ",
+        r#"{"object":"list","data":[{"id":"mistral-small-latest"},{"id":"codestral-latest"},{"id":"mistral-embed"}]}"#,
+        "Mistral API key (3 models available)",
+    ),
+    (
+        "replicate.api-token",
+        "LEAKHOUND_VERIFY_REPLICATE_URL",
+        "GET /v1/account ",
+        r#"{"type":"organization","username":"acme-ml","name":"Acme ML"}"#,
+        "Replicate organization acme-ml",
+    ),
+    (
+        "digitalocean.personal-access-token",
+        "LEAKHOUND_VERIFY_DIGITALOCEAN_URL",
+        "GET /v2/account ",
+        r#"{"account":{"droplet_limit":25,"email":"ops@acme.test","uuid":"b6fr89dbf6d9156cace5f3c78dc9851d957381ef","email_verified":true,"status":"active"}}"#,
+        "DigitalOcean account ops@acme.test (active)",
+    ),
+    (
+        "vercel.token",
+        "LEAKHOUND_VERIFY_VERCEL_URL",
+        "GET /v2/user ",
+        r#"{"user":{"id":"AEIIDYVk59zbFF2Sxfyxxmua","username":"acme-deploy","email":"deploy@acme.test"}}"#,
+        "Vercel user acme-deploy (deploy@acme.test)",
+    ),
+    (
+        "netlify.token",
+        "LEAKHOUND_VERIFY_NETLIFY_URL",
+        "GET /api/v1/user ",
+        r#"{"id":"5c3bd11d","full_name":"Site Bot","email":"sites@acme.test"}"#,
+        "Netlify user sites@acme.test (Site Bot)",
+    ),
+    (
+        "doppler.token",
+        "LEAKHOUND_VERIFY_DOPPLER_URL",
+        "GET /v3/me ",
+        r#"{"name":"ci-reader","type":"service_token","workplace":{"slug":"acme","name":"Acme"}}"#,
+        "Doppler service_token ci-reader in Acme",
+    ),
+    (
+        "stripe.secret-key",
+        "LEAKHOUND_VERIFY_STRIPE_URL",
+        "GET /v1/account ",
+        r#"{"id":"acct_1Nv0FGQ9RKHgCVdK","object":"account","email":"billing@acme.test"}"#,
+        "Stripe account acct_1Nv0FGQ9RKHgCVdK (billing@acme.test)",
+    ),
+    (
+        "sendgrid.api-key",
+        "LEAKHOUND_VERIFY_SENDGRID_URL",
+        "GET /v3/scopes ",
+        r#"{"scopes":["mail.send","alerts.read"]}"#,
+        "SendGrid API key (2 scopes)",
+    ),
+];
+
+/// The secret each rule's first catalog example holds, as a plain scan reports it.
+fn catalog_secrets(env: &TestEnv) -> Vec<(String, String)> {
+    let listed = env.run(&["rules", "list", "--format", "json"]);
+    let rules: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("rules JSON");
+    for (rule, ..) in BEARER_ROWS {
+        let example = rules
+            .as_array()
+            .expect("rules")
+            .iter()
+            .find(|r| r["id"] == *rule)
+            .and_then(|r| r["examples"][0].as_str())
+            .unwrap_or_else(|| panic!("{rule} has an example"));
+        env.file(&format!("{rule}.env"), format!("{example}\n"));
+    }
+    let (_, doc) = env.json(&["dir", ".", "--show-secrets"]);
+    BEARER_ROWS
+        .iter()
+        .map(|(rule, ..)| {
+            let path = format!("{rule}.env");
+            let found = doc["findings"]
+                .as_array()
+                .expect("findings")
+                .iter()
+                .find(|f| f["path"] == path.as_str() && f["rule_id"] == *rule)
+                .unwrap_or_else(|| panic!("{rule}'s example is found: {doc}"));
+            (path, found["secret"].as_str().expect("secret").to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn bearer_services_are_checked_with_their_documented_who_am_i_calls() {
+    let env = TestEnv::new();
+    let secrets = catalog_secrets(&env);
+    let live = secrets.clone();
+    // Each row's answer only for its own token on its own path; everything else is rejected.
+    let api = FakeApi::start(move |request, _| {
+        for ((_, _, line, body, _), (_, secret)) in BEARER_ROWS.iter().zip(&live) {
+            if request.line.starts_with(line)
+                && request.header("authorization") == format!("Bearer {secret}")
+            {
+                return Reply::json("200 OK", body);
+            }
+        }
+        Reply::json("401 Unauthorized", r#"{"error":"invalid credentials"}"#)
+    });
+    let fakes: Vec<(&str, &FakeApi)> = BEARER_ROWS.iter().map(|row| (row.1, &api)).collect();
+    let (_, doc) = verify_with(&env, &fakes);
+    for ((rule, _, _, _, identity), (path, _)) in BEARER_ROWS.iter().zip(&secrets) {
+        let v = doc["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .find(|f| f["path"] == path.as_str() && f["rule_id"] == *rule)
+            .map_or_else(|| panic!("{rule}: {doc}"), |f| &f["verification"]);
+        assert_eq!(
+            (v["status"].as_str(), v["identity"].as_str()),
+            (Some("verified"), Some(*identity)),
+            "{rule}: {v}"
+        );
+    }
+    assert_eq!(api.requests().len(), BEARER_ROWS.len(), "one check per distinct secret");
+}

@@ -14,6 +14,8 @@
 //!
 //! Uses [`Scan`] for content (each blob id scanned once) and findings; knows nothing of rules.
 
+pub mod loose;
+pub mod objects;
 pub mod packs;
 pub mod walk;
 
@@ -146,8 +148,19 @@ pub fn scan(repo: &Repository, options: &GitOptions, scan: &Scan) {
     for error in packs::mismatched_packs(&dirs) {
         scan.error(error);
     }
-    timing.lap("check packs");
-    let Some(commits) = selected_commits(repo, options, scan) else { return };
+    // libgit2 hangs on a damaged loose commit or tree (see [`loose`]): name them and walk nothing.
+    let damaged = loose::damaged_non_blobs(&dirs);
+    if !damaged.is_empty() {
+        for why in damaged {
+            scan.error(ScanError::new(
+                "object database",
+                format!("{why}; history was not scanned, since walking it would read this object"),
+            ));
+        }
+        return;
+    }
+    timing.lap("check packs and loose objects");
+    let Some((commits, objects)) = selected_commits(repo, options, scan) else { return };
     // History is cut only when the selected walk reaches the shallow boundary: a range that a
     // CI job deepened far enough is whole (issue #7).
     let cut = if repo.is_shallow() { shallow_boundary(repo, &commits) } else { Some(Vec::new()) };
@@ -182,9 +195,9 @@ pub fn scan(repo: &Repository, options: &GitOptions, scan: &Scan) {
     let whole = options.selection.whole_history() || options.all_objects;
     let known = whole.then(|| {
         let progress = Progress::new(options.progress, "blobs");
-        let known = state.visitor(&progress).run(|visitor| {
-            packs::read_all(&dirs, &odb, options.reader, options.caps.read_limit(), visitor)
-        });
+        let known = state
+            .visitor(&progress)
+            .run(|visitor| packs::read_all(&dirs, &odb, options.reader, options.caps, visitor));
         progress.finish();
         timing.lap("read and scan blobs");
         known
@@ -210,14 +223,20 @@ pub fn scan(repo: &Repository, options: &GitOptions, scan: &Scan) {
         timing.lap("read and scan blobs");
     }
     state.assemble(&mut walked, options, known.as_ref());
+    objects::scan(repo, &objects, options.caps, scan);
     timing.lap("assemble findings");
 }
 
-/// The selected commits, with every ref, tip and grafted parent that kept history from being
-/// walked named as an error; `None` when nothing can be walked.
-fn selected_commits(repo: &Repository, options: &GitOptions, scan: &Scan) -> Option<Vec<Oid>> {
+/// The selected commits (and what the refs name besides commits), with every ref, tip and
+/// grafted parent that kept history from being walked named as an error; `None` when nothing
+/// can be walked.
+fn selected_commits(
+    repo: &Repository,
+    options: &GitOptions,
+    scan: &Scan,
+) -> Option<(Vec<Oid>, Vec<objects::RefObject>)> {
     match walk::commits(repo, &options.selection) {
-        Ok(walk::Walk { commits, failed, broken, cut }) => {
+        Ok(walk::Walk { commits, failed, broken, cut, objects }) => {
             for (commit, parent) in cut {
                 scan.error(ScanError::new(
                     repo.commondir().join("info/grafts").display().to_string(),
@@ -249,7 +268,7 @@ fn selected_commits(repo: &Repository, options: &GitOptions, scan: &Scan) -> Opt
                     ),
                 ));
             }
-            Some(commits)
+            Some((commits, objects))
         }
         Err(e) => {
             scan.error(ScanError::new(
@@ -286,16 +305,15 @@ fn read_introduced(
     progress.set_total(ids.len() as u64);
     if ids.len() < BULK_READ_MIN {
         state.visitor(&progress).run(|visitor| {
-            packs::read_listed(odb, ids.into_iter(), options.caps.read_limit(), visitor);
+            packs::read_listed(dirs, odb, ids.into_iter(), options.caps, visitor);
         });
     } else {
         // Many blobs: libgit2's random reads with a 16 MiB delta cache cost 63 CPU-s for the
         // 44,620 blobs of the synthetic history; the pack-order traversal of every blob, with
         // only these scanned, costs a few.
         let visitor = VisitorBox { only: Some(&ids), ..state.visitor(&progress) };
-        let present = visitor.run(|visitor| {
-            packs::read_all(dirs, odb, options.reader, options.caps.read_limit(), visitor)
-        });
+        let present = visitor
+            .run(|visitor| packs::read_all(dirs, odb, options.reader, options.caps, visitor));
         lock(&state.missing).extend(ids.iter().filter(|id| !present.contains(id)));
     }
     progress.finish();

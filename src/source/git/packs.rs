@@ -16,8 +16,10 @@ use std::sync::atomic::AtomicBool;
 use gix_pack::data::entry::Header;
 use rayon::prelude::*;
 
-use crate::blob::BlobId;
+use super::loose;
+use crate::blob::{BINARY_PROBE, BlobId};
 use crate::error::ScanError;
+use crate::source::archive::SizeCaps;
 
 /// How blobs are read in bulk. `gix-pack` is the default; `git2` is kept to compare (set
 /// `LEAKHOUND_GIT_READER=git2`) and as the fallback for a pack `gix-pack` cannot traverse.
@@ -148,11 +150,11 @@ pub fn read_all(
     dirs: &[PathBuf],
     odb: &git2::Odb<'_>,
     reader: Reader,
-    cap: u64,
+    caps: SizeCaps,
     visit: &Visitor<'_>,
 ) -> HashSet<BlobId> {
     if reader == Reader::Git2 {
-        return read_all_git2(odb, cap, visit);
+        return read_all_git2(dirs, odb, caps, visit);
     }
     let mut packs = Vec::new();
     let mut loose = Vec::new();
@@ -162,7 +164,7 @@ pub fn read_all(
     }
     let mut plans = Vec::new();
     for (idx, pack) in packs {
-        match plan(&idx, &pack, cap) {
+        match plan(&idx, &pack, caps) {
             Ok(p) => plans.push(p),
             Err(message) => (visit.error)(ScanError::new(pack.display().to_string(), message)),
         }
@@ -187,7 +189,7 @@ pub fn read_all(
                      (run `git fsck` to find the damage)"
                 ),
             ));
-            read_listed(odb, p.blobs.iter().map(|e| BlobId(oid_bytes(&e.oid))), cap, visit);
+            read_listed(dirs, odb, p.blobs.iter().map(|e| BlobId(oid_bytes(&e.oid))), caps, visit);
         }
     }
     let loose_blobs: Vec<BlobId> = loose
@@ -199,7 +201,7 @@ pub fn read_all(
         })
         .collect();
     known.extend(loose_blobs.iter().copied());
-    read_listed(odb, loose_blobs.into_iter(), cap, visit);
+    read_listed(dirs, odb, loose_blobs.into_iter(), caps, visit);
     known
 }
 
@@ -230,7 +232,7 @@ pub(super) fn pack_files(dir: &Path) -> Vec<(PathBuf, PathBuf)> {
 }
 
 /// Ids of loose objects (`objects/ab/cdef…`).
-fn loose_ids(dir: &Path) -> Vec<BlobId> {
+pub(super) fn loose_ids(dir: &Path) -> Vec<BlobId> {
     let mut out = Vec::new();
     let Ok(fanout) = std::fs::read_dir(dir) else { return out };
     for sub in fanout.filter_map(Result::ok) {
@@ -272,7 +274,7 @@ pub fn oid_bytes_git2(oid: git2::Oid) -> [u8; 20] {
 /// Reads a pack's entry headers in offset order (cheap: no inflation) and keeps the blobs. An
 /// entry's type is its own, or, for a delta, its base's: bases come first for offset deltas;
 /// reference deltas may point forward, so those are settled in further passes.
-fn plan(idx: &Path, pack: &Path, cap: u64) -> Result<Plan, String> {
+fn plan(idx: &Path, pack: &Path, caps: SizeCaps) -> Result<Plan, String> {
     let index = gix_pack::index::File::at(idx, gix_hash::Kind::Sha1)
         .map_err(|e| format!("cannot read pack index {}: {e}", idx.display()))?;
     let data = gix_pack::data::File::at(pack, gix_hash::Kind::Sha1)
@@ -280,8 +282,8 @@ fn plan(idx: &Path, pack: &Path, cap: u64) -> Result<Plan, String> {
     let mut entries: Vec<gix_pack::index::Entry> = index.iter().collect();
     entries.sort_unstable_by_key(|e| e.pack_offset);
     let offsets: Vec<u64> = entries.iter().map(|e| e.pack_offset).collect();
-    // 0: not known yet, 1: blob, 2: other type, 3: blob over the cap, 4: delta of a blob over the
-    // cap (skipped with it: its size is not known without inflating the base).
+    // 0: not known yet, 1: blob, 2: other type, 3: blob over the caps (see `worth_inflating`),
+    // 4: delta of a blob over them (skipped with it: its base will not be inflated).
     let mut kind = vec![0u8; entries.len()];
     let mut base_of = vec![usize::MAX; entries.len()];
     let mut sizes = vec![0u64; entries.len()];
@@ -292,7 +294,7 @@ fn plan(idx: &Path, pack: &Path, cap: u64) -> Result<Plan, String> {
         sizes[i] = entry.decompressed_size;
         let base_offset = match entry.header {
             Header::Blob => {
-                kind[i] = if entry.decompressed_size > cap { 3 } else { 1 };
+                kind[i] = if worth_inflating(&data, &entry, caps) { 1 } else { 3 };
                 continue;
             }
             Header::Tree | Header::Commit | Header::Tag => {
@@ -341,6 +343,33 @@ fn plan(idx: &Path, pack: &Path, cap: u64) -> Result<Plan, String> {
     Ok(Plan { pack: pack.to_owned(), data, index, blobs, too_large })
 }
 
+/// True when the blob stored whole at `entry` is to be inflated: within the file cap, or an
+/// archive within the archive cap, told from its first bytes (inflating a 300 MB log to learn that
+/// it is no archive cost a second).
+fn worth_inflating(
+    data: &gix_pack::data::File,
+    entry: &gix_pack::data::Entry,
+    caps: SizeCaps,
+) -> bool {
+    let size = entry.decompressed_size;
+    if size <= caps.file || size > caps.read_limit() {
+        return size <= caps.file;
+    }
+    let Some(stored) = data.entry_slice(entry.data_offset..data.pack_end() as u64) else {
+        return true;
+    };
+    let mut head = vec![0; BINARY_PROBE];
+    let mut z = flate2::Decompress::new(true);
+    match z.decompress(stored, &mut head, flate2::FlushDecompress::None) {
+        Ok(_) => {
+            head.truncate(z.total_out() as usize);
+            caps.worth_reading(&head, size)
+        }
+        // Damage: inflating the entry whole names it.
+        Err(_) => true,
+    }
+}
+
 /// Inflates every blob of the plan once, in pack order, on all rayon threads.
 fn traverse(plan: &Plan, visit: &Visitor<'_>) -> Result<(), String> {
     use gix_pack::cache::delta::{Tree, traverse::Context, traverse::Options};
@@ -381,24 +410,41 @@ fn traverse(plan: &Plan, visit: &Visitor<'_>) -> Result<(), String> {
     Ok(())
 }
 
-/// Reads the listed blobs through libgit2, in parallel (its object database is `Sync`).
+/// Reads the listed blobs through libgit2, in parallel (its object database is `Sync`); loose ones
+/// are inflated by [`loose`] (libgit2 hangs on a loose object cut short).
 pub fn read_listed(
+    dirs: &[PathBuf],
     odb: &git2::Odb<'_>,
     ids: impl Iterator<Item = BlobId>,
-    cap: u64,
+    caps: SizeCaps,
     visit: &Visitor<'_>,
 ) {
     let ids: Vec<BlobId> = ids.collect();
-    ids.par_iter().with_min_len(64).for_each(|id| read_one(odb, *id, cap, visit));
+    ids.par_iter().with_min_len(64).for_each(|id| read_one(dirs, odb, *id, caps, visit));
 }
 
-fn read_one(odb: &git2::Odb<'_>, id: BlobId, cap: u64, visit: &Visitor<'_>) {
+fn read_one(
+    dirs: &[PathBuf],
+    odb: &git2::Odb<'_>,
+    id: BlobId,
+    caps: SizeCaps,
+    visit: &Visitor<'_>,
+) {
     let Ok(oid) = git2::Oid::from_bytes(&id.0) else { return };
+    let over = |size: u64| {
+        size > caps.read_limit()
+            || (size > caps.file
+                && loose::head(dirs, oid).is_some_and(|head| !caps.worth_reading(&head, size)))
+    };
     match odb.read_header(oid) {
-        Ok((size, _)) if size as u64 > cap => (visit.too_large)(id, Some(size as u64)),
-        Ok(_) => match odb.read(oid) {
-            Ok(object) => (visit.blob)(id, object.data()),
-            Err(e) => (visit.error)(ScanError::new(format!("blob {id}"), object_message(&e))),
+        Ok((size, _)) if over(size as u64) => (visit.too_large)(id, Some(size as u64)),
+        Ok(_) => match loose::read(dirs, oid) {
+            Ok(Some(object)) => (visit.blob)(id, &object.data),
+            Err(why) => (visit.error)(ScanError::new(format!("blob {id}"), why)),
+            Ok(None) => match odb.read(oid) {
+                Ok(object) => (visit.blob)(id, object.data()),
+                Err(e) => (visit.error)(ScanError::new(format!("blob {id}"), object_message(&e))),
+            },
         },
         Err(e) => (visit.error)(ScanError::new(format!("blob {id}"), object_message(&e))),
     }
@@ -416,7 +462,12 @@ pub fn object_message(e: &git2::Error) -> String {
 }
 
 /// The comparison reader: every object id from libgit2 (id order), headers, then the blobs.
-fn read_all_git2(odb: &git2::Odb<'_>, cap: u64, visit: &Visitor<'_>) -> HashSet<BlobId> {
+fn read_all_git2(
+    dirs: &[PathBuf],
+    odb: &git2::Odb<'_>,
+    caps: SizeCaps,
+    visit: &Visitor<'_>,
+) -> HashSet<BlobId> {
     let mut ids = Vec::new();
     if let Err(e) = odb.foreach(|oid| {
         ids.push(*oid);
@@ -431,6 +482,6 @@ fn read_all_git2(odb: &git2::Odb<'_>, cap: u64, visit: &Visitor<'_>) -> HashSet<
         .map(|oid| BlobId(oid_bytes_git2(*oid)))
         .collect();
     (visit.total)(blobs.len() as u64);
-    read_listed(odb, blobs.iter().copied(), cap, visit);
+    read_listed(dirs, odb, blobs.iter().copied(), caps, visit);
     blobs.into_iter().collect()
 }

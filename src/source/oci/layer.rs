@@ -13,10 +13,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{DigestOf, Scanner};
-use crate::blob::{BINARY_PROBE, Blob, looks_binary};
+use crate::blob::{BINARY_PROBE, Blob};
 use crate::error::ScanError;
-use crate::finding::{Finding, Provenance, Skipped};
-use crate::scan::Problems;
+use crate::finding::{Finding, MemberSkips, Problems, Provenance};
 use crate::source::{Skip, archive};
 
 /// Prefix of a whiteout entry's name (`dir/.wh.NAME` deletes `dir/NAME` from lower layers).
@@ -61,11 +60,12 @@ pub struct LayerStats {
     pub blob_bytes: u64,
     /// Bytes of the inflated tar stream.
     pub tar_bytes: u64,
-    /// Files not scanned because they look binary.
+    /// Files, and members of archives in files, not scanned because they look binary.
     pub skipped_binary: u64,
-    /// Files not scanned because they exceed the size cap.
+    /// Files, and archive members, not scanned because they exceed the size cap.
     pub skipped_too_large: u64,
-    /// Symlinks, hard links, devices and FIFOs: never followed or opened.
+    /// Symlinks, hard links, devices and FIFOs (archive members: symlinks): never followed or
+    /// opened.
     pub skipped_special: u64,
     /// Files skipped by a path allowlist.
     pub skipped_allowlisted: u64,
@@ -82,6 +82,13 @@ impl LayerStats {
         };
         *counter += 1;
         scanner.skipped(why);
+    }
+
+    /// Counts members the archives in a file skipped (the scanner counted them already).
+    fn members(&mut self, skipped: MemberSkips) {
+        self.skipped_binary += skipped.binary;
+        self.skipped_too_large += skipped.too_large;
+        self.skipped_special += skipped.special;
     }
 }
 
@@ -102,19 +109,23 @@ pub struct LayerScan {
     pub errors: Vec<ScanError>,
     /// Oddities that did not stop the scan (a tar without end-of-archive blocks).
     pub warnings: Vec<String>,
-    /// Archive members in the layer's files that could not be read (origin: the file's path,
-    /// `!`, the member). The layer itself was read completely, so it is cached with them, and
-    /// every run that uses the result reports them again (and exits 2).
-    #[serde(default)]
-    pub archive_errors: Vec<ScanError>,
-    /// Archive content deliberately not scanned (a cap, an encrypted member), as above.
-    #[serde(default)]
-    pub archive_skipped: Vec<Skipped>,
+    /// What archives in the layer's files could not read or did not scan (origin: the file's
+    /// path, `!`, the member). The layer itself was read completely, so it is cached with them,
+    /// and every run that uses the result reports them again (and exits 2 for the errors).
+    pub archive: Problems,
     /// Counters.
     pub stats: LayerStats,
 }
 
 impl LayerScan {
+    /// The shape of a cached result: 2 since archive problems are kept in it (a result of
+    /// version 1 lacks them, so reusing one would hide them); 3 since every layer holding a
+    /// copy of an archive keeps its problems (a version 2 result of a layer whose archive was
+    /// first opened in another layer lacks them, and its stats lack the archive members
+    /// skipped); 4 since findings carry their rule's context groups (a version 3 finding lacks
+    /// the host `--verify` needs, #16).
+    pub const VERSION: u32 = 4;
+
     /// True when the layer was read completely.
     pub fn is_complete(&self) -> bool {
         self.errors.is_empty()
@@ -184,8 +195,7 @@ pub fn scan_layer(
     }
     out.errors.extend(errors);
     out.findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-    out.archive_errors.sort_by(|a, b| a.origin.cmp(&b.origin).then(a.message.cmp(&b.message)));
-    out.archive_skipped.sort();
+    out.archive.sort();
     out
 }
 
@@ -285,8 +295,7 @@ fn walk_tar(
                         let (more, problems) =
                             scanner.layer_findings(&Blob::new(data), &Provenance::file(path));
                         found.extend(more);
-                        kept.errors.extend(problems.errors);
-                        kept.skipped.extend(problems.skipped);
+                        kept.absorb(problems);
                     }
                     (found, kept)
                 })
@@ -326,10 +335,10 @@ fn walk_tar(
         drop(tx);
         for handle in handles {
             match handle.join() {
-                Ok((found, kept)) => {
+                Ok((found, mut kept)) => {
                     out.findings.extend(found);
-                    out.archive_errors.extend(kept.errors);
-                    out.archive_skipped.extend(kept.skipped);
+                    out.stats.members(std::mem::take(&mut kept.members));
+                    out.archive.absorb(kept);
                 }
                 Err(_) => out.errors.push(ScanError::new(
                     origin.clone(),
@@ -371,19 +380,19 @@ fn visit(
     // Read the head first: most of a root file system is binaries, not worth copying whole.
     let mut data = Vec::with_capacity(size.min(BINARY_PROBE as u64) as usize);
     entry.by_ref().take(BINARY_PROBE as u64).read_to_end(&mut data)?;
-    // Archives look binary; the scan step opens them.
-    if looks_binary(&data) && archive::sniff(&data).is_none() {
-        stats.skip(Skip::Binary, scanner);
-        return Ok(());
-    }
-    if !options.caps.worth_reading(&data, size) {
-        stats.skip(Skip::TooLarge, scanner);
+    if let Some(why) = options.caps.skip_after_head(&data, size) {
+        stats.skip(why, scanner);
         return Ok(());
     }
     data.reserve(size as usize - data.len().min(size as usize));
     entry.read_to_end(&mut data)?;
     if data.len() as u64 != size {
         return Err(io::Error::new(io::ErrorKind::UnexpectedEof, format!("{path} is cut short")));
+    }
+    // A head that may have been an executable jar's, now whole.
+    if !options.caps.worth_reading(&data, size) {
+        stats.skip(Skip::TooLarge, scanner);
+        return Ok(());
     }
     stats.files_scanned += 1;
     // A send fails only when every worker is gone (they panicked); that is reported at join.

@@ -22,8 +22,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::blob::Blob;
 use crate::error::ScanError;
-use crate::finding::{Finding, Provenance};
-use crate::scan::{Problems, Scan};
+use crate::finding::{Finding, Problems, Provenance};
+use crate::scan::Scan;
 use crate::source::Sink;
 use assemble::{ImageMeta, assemble};
 use layer::{LayerBlob, LayerOptions, LayerScan, scan_layer};
@@ -51,17 +51,13 @@ pub trait Scanner: Sink {
 
 impl Scanner for Scan<'_> {
     fn findings(&self, blob: &Blob, provenance: &Provenance) -> Vec<Finding> {
-        self.matches(blob, &provenance.path)
-            .map(|found| found.iter().filter_map(|m| self.finding(m, provenance)).collect())
-            .unwrap_or_default()
+        let found = self.matches(blob, &provenance.path);
+        found.map(|hits| self.findings_in(&hits, provenance)).unwrap_or_default()
     }
 
     fn layer_findings(&self, blob: &Blob, provenance: &Provenance) -> (Vec<Finding>, Problems) {
         let (found, problems) = self.matches_keeping_problems(blob, &provenance.path);
-        let findings = found
-            .map(|found| found.iter().filter_map(|m| self.finding(m, provenance)).collect())
-            .unwrap_or_default();
-        (findings, problems)
+        (found.map(|hits| self.findings_in(&hits, provenance)).unwrap_or_default(), problems)
     }
 
     fn push(&self, findings: Vec<Finding>) {
@@ -321,12 +317,9 @@ impl Run<'_> {
                                 e.message.clone(),
                             ));
                         }
-                        for e in &result.archive_errors {
-                            self.scanner.error(e.clone().in_layer(origin, &result.digest));
-                        }
-                        for s in &result.archive_skipped {
-                            self.scanner.not_scanned(s.clone().in_layer(origin, &result.digest));
-                        }
+                        let archive = result.archive.clone().in_layer(origin, &result.digest);
+                        archive.errors.into_iter().for_each(|e| self.scanner.error(e));
+                        archive.skipped.into_iter().for_each(|s| self.scanner.not_scanned(s));
                         lock(&self.warnings)
                             .extend(result.warnings.iter().map(|w| format!("{origin} {w}")));
                         lock(&self.done).insert(desc.digest.clone(), Arc::new(result));
