@@ -669,7 +669,7 @@ impl Engine {
 /// Group names that say where a secret belongs rather than what it is: a rule names them so a
 /// verifier can find the host written next to the secret (#16), and the finding carries their
 /// text ([`Match::captures`]). They are never the secret.
-pub const CONTEXT_GROUPS: &[&str] = &["host", "port", "user", "database", "scheme"];
+pub const CONTEXT_GROUPS: &[&str] = &["host", "port", "user", "database", "scheme", "sslmode"];
 
 /// The span of the group named `secret`, or else of the first group that took part and is not
 /// a [`CONTEXT_GROUPS`] group.

@@ -16,7 +16,7 @@
 //!     "image": null | {"ref", "manifest_digest", "platform", "layer_digest", "layer_index",
 //!                      "deleted_in_layer"},
 //!     "occurrences": [{"path", "line", "commit", "image"}],  // only when the secret recurs
-//!     "captures": {"host", "port", "user", "database", "scheme"}, // only the parts the
+//!     "captures": {"host", "port", "user", "database", "scheme", "sslmode"}, // only the parts the
 //!                     // rule names beside the secret (a URI's host), never the secret
 //!     "verification": {"status", "identity", "detail", "checked_at"}   // only with --verify;
 //!                     // status "verified" | "invalid" | "unverified", identity only when known

@@ -10,10 +10,15 @@
 //!   client would otherwise read with a `SELECT` are given, so none is sent
 //!   (<https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_connection_phase.html>);
 //! - Redis with the redis crate: `AUTH [user] password` (what redis-cli sends), then the
-//!   connection is closed; `WRONGPASS` is invalid (<https://redis.io/docs/latest/commands/auth/>).
+//!   connection is closed; `WRONGPASS` is invalid (<https://redis.io/docs/latest/commands/auth/>),
+//!   unless the server has no password at all (it refuses `AUTH` then too, and answers a `PING`
+//!   sent without one): that is unverified, and says the server is open.
 //!
-//! A database host is named only by the scanned data and these checks go over the database's
-//! own protocol, mostly without TLS, so a host is contacted only when `--verify-host` or
+//! TLS is what the URI asks for ([`super::database_tls::Mode`]: `sslmode`/`ssl-mode`, by
+//! default TLS when the server offers it; `rediss://` always), always with the certificate
+//! verified against the system's roots plus `--ca-cert`; a handshake that fails is
+//! `unverified`, never retried without TLS. A database host is named only by the scanned data
+//! and may speak its protocol without TLS, so a host is contacted only when `--verify-host` or
 //! `verify.allow_hosts` lists it ([`super::hosts::HostPolicy::check_listed`]). The identity is
 //! `user@host:port/database`.
 
@@ -21,6 +26,7 @@ use std::time::Duration;
 
 use reqwest::Url;
 
+use super::database_tls::{Mode, Trust};
 use super::{Checked, Context, Credential, Outcome};
 
 /// True for the rules this verifier checks.
@@ -90,11 +96,13 @@ pub async fn check(context: &Context, credential: &Credential) -> Checked {
         password: unescape(&credential.secret),
         database: credential.capture("database").map(unescape),
     };
+    let mode = Mode::of(credential.capture("sslmode")).map_err(Outcome::unverified)?;
+    let trust = Trust::new(context.options.ca_cert.as_deref()).map_err(Outcome::unverified)?;
     let timeout = context.options.timeout;
     match kind {
-        Kind::Postgres => postgres(&login, timeout).await,
-        Kind::MySql => mysql(&login).await,
-        Kind::Redis { tls } => redis(login, tls, timeout).await,
+        Kind::Postgres => postgres(&login, mode, &trust, timeout).await,
+        Kind::MySql => mysql(&login, mode, &trust).await,
+        Kind::Redis { tls } => redis(login, tls, &trust, timeout).await,
     }
 }
 
@@ -111,7 +119,8 @@ fn identity(login: &Login, database: &str) -> String {
     format!("{user}@{}:{}/{database}", login.host, login.port)
 }
 
-async fn postgres(login: &Login, timeout: Duration) -> Checked {
+async fn postgres(login: &Login, mode: Mode, trust: &Trust, timeout: Duration) -> Checked {
+    use tokio_postgres::config::SslMode;
     use tokio_postgres::error::SqlState;
     // libpq's default: the database named like the user.
     let database = login.database.clone().unwrap_or_else(|| login.user.clone());
@@ -123,9 +132,16 @@ async fn postgres(login: &Login, timeout: Duration) -> Checked {
         .password(&login.password)
         .dbname(&database)
         .application_name("leakhound verify")
-        .connect_timeout(timeout);
+        .connect_timeout(timeout)
+        .ssl_mode(match mode {
+            Mode::Disable => SslMode::Disable,
+            Mode::Prefer => SslMode::Prefer,
+            Mode::Require | Mode::VerifyCa | Mode::VerifyFull => SslMode::Require,
+        });
     let at = format!("postgres://{}:{}", login.host, login.port);
-    match config.connect(tokio_postgres::NoTls).await {
+    let tls =
+        trust.client_config(mode).map_err(|why| Outcome::unverified(format!("{at}: {why}")))?;
+    match config.connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls)).await {
         Ok((client, connection)) => {
             // Dropping the client makes the connection send Terminate and end.
             drop(client);
@@ -158,10 +174,10 @@ async fn postgres(login: &Login, timeout: Duration) -> Checked {
     }
 }
 
-async fn mysql(login: &Login) -> Checked {
+async fn mysql(login: &Login, mode: Mode, trust: &Trust) -> Checked {
     /// `ER_DBACCESS_DENIED_ERROR` and `ER_BAD_DB_ERROR`: the password was accepted first.
     const AFTER_LOGIN: [u16; 2] = [1044, 1049];
-    let options = mysql_async::OptsBuilder::default()
+    let plain = mysql_async::OptsBuilder::default()
         .ip_or_hostname(login.host.clone())
         .tcp_port(login.port)
         .user(Some(login.user.clone()))
@@ -171,9 +187,29 @@ async fn mysql(login: &Login) -> Checked {
         .prefer_socket(false)
         .max_allowed_packet(Some(16 * 1024 * 1024))
         .wait_timeout(Some(60));
+    // The crate's own roots are off: it trusts what the other checks trust.
+    let ssl = mysql_async::SslOpts::default()
+        .with_root_certs(vec![trust.pem().into()])
+        .with_disable_built_in_roots(true)
+        .with_danger_skip_domain_validation(mode == Mode::VerifyCa);
     let at = format!("mysql://{}:{}", login.host, login.port);
     let database = login.database.clone().unwrap_or_default();
-    match mysql_async::Conn::new(options).await {
+    let connect = |tls: bool| {
+        let options = if tls { plain.clone().ssl_opts(ssl.clone()) } else { plain.clone() };
+        mysql_async::Conn::new(options)
+    };
+    let connected = match mode {
+        Mode::Disable => connect(false).await,
+        // The server says whether it has TLS before the client sends the password.
+        Mode::Prefer => match connect(true).await {
+            Err(mysql_async::Error::Driver(
+                mysql_async::DriverError::NoClientSslFlagFromServer,
+            )) => connect(false).await,
+            other => other,
+        },
+        Mode::Require | Mode::VerifyCa | Mode::VerifyFull => connect(true).await,
+    };
+    match connected {
         Ok(conn) => {
             let _ = conn.disconnect().await;
             Ok(Outcome::verified(identity(login, &database), format!("{at}: logged in")))
@@ -193,7 +229,15 @@ async fn mysql(login: &Login) -> Checked {
     }
 }
 
-async fn redis(login: Login, tls: bool, timeout: Duration) -> Checked {
+/// What a Redis server made of the URI's password.
+enum RedisAuth {
+    Accepted,
+    Refused,
+    /// Refused, because the server has no password to check: it takes anyone.
+    NotAsked,
+}
+
+async fn redis(login: Login, tls: bool, trust: &Trust, timeout: Duration) -> Checked {
     let at = format!("{}://{}:{}", if tls { "rediss" } else { "redis" }, login.host, login.port);
     let addr = if tls {
         redis::ConnectionAddr::TcpTls {
@@ -205,27 +249,53 @@ async fn redis(login: Login, tls: bool, timeout: Duration) -> Checked {
     } else {
         redis::ConnectionAddr::Tcp(login.host.clone(), login.port)
     };
-    let mut settings =
-        redis::RedisConnectionInfo::default().set_password(&login.password).set_skip_set_lib_name();
-    if !login.user.is_empty() {
-        settings = settings.set_username(&login.user);
-    }
+    let root_cert = tls.then(|| trust.pem());
+    let (user, password) = (login.user.clone(), login.password.clone());
     // The crate's blocking client: its timeout covers the connect and the AUTH exchange, and it
     // needs none of the crate's async machinery. No SELECT: the database number is only shown.
     let connect = tokio::task::spawn_blocking(move || {
-        redis::IntoConnectionInfo::into_connection_info(addr)
-            .and_then(|info| redis::Client::open(info.set_redis_settings(settings)))
-            .and_then(|client| client.get_connection_with_timeout(timeout))
-            .map(drop)
+        let open = |settings: redis::RedisConnectionInfo| {
+            let info = redis::IntoConnectionInfo::into_connection_info(addr.clone())?
+                .set_redis_settings(settings.set_skip_set_lib_name());
+            let client = match &root_cert {
+                Some(pem) => redis::Client::build_with_tls(
+                    info,
+                    redis::TlsCertificates { client_tls: None, root_cert: Some(pem.clone()) },
+                )?,
+                None => redis::Client::open(info)?,
+            };
+            client.get_connection_with_timeout(timeout)
+        };
+        let mut settings = redis::RedisConnectionInfo::default().set_password(&password);
+        if !user.is_empty() {
+            settings = settings.set_username(&user);
+        }
+        match open(settings) {
+            Ok(_) => Ok(RedisAuth::Accepted),
+            // The crate words every AUTH error alike; a server with no password refuses AUTH
+            // too, and only a `PING` without AUTH tells the two apart.
+            Err(e) if matches!(e.kind(), redis::ErrorKind::AuthenticationFailed) => {
+                let open_to_all = user.is_empty()
+                    && open(redis::RedisConnectionInfo::default()).is_ok_and(|mut conn| {
+                        redis::cmd("PING").query::<String>(&mut conn).is_ok()
+                    });
+                Ok(if open_to_all { RedisAuth::NotAsked } else { RedisAuth::Refused })
+            }
+            Err(e) => Err(e),
+        }
     });
     let database = login.database.clone().unwrap_or_else(|| "0".to_owned());
     match connect.await {
-        Ok(Ok(())) => {
+        Ok(Ok(RedisAuth::Accepted)) => {
             Ok(Outcome::verified(identity(&login, &database), format!("{at}: AUTH accepted")))
         }
-        Ok(Err(e)) if matches!(e.kind(), redis::ErrorKind::AuthenticationFailed) => {
+        Ok(Ok(RedisAuth::Refused)) => {
             Err(Outcome::invalid(format!("{at}: the server refused AUTH")))
         }
+        Ok(Ok(RedisAuth::NotAsked)) => Err(Outcome::unverified(format!(
+            "{at}: the server asks for no password (it answers anyone who reaches it), so the \
+             URI's password proves nothing"
+        ))),
         // The crate's message already holds its cause.
         Ok(Err(e)) => Err(Outcome::unverified(format!("{at}: {e}"))),
         Err(_) => Err(Outcome::unverified(format!("{at}: the check stopped"))),

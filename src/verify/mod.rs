@@ -13,6 +13,7 @@
 pub mod aws;
 pub mod bearer;
 pub mod database;
+pub mod database_tls;
 pub mod gcp;
 pub mod github;
 pub mod gitlab;

@@ -1,7 +1,9 @@
 //! Real database servers for the verification tests (#16): `PostgreSQL`, `MariaDB` and Redis as
 //! Debian installs them (`apt-get install postgresql mariadb-server redis-server`), each started
 //! by the test on 127.0.0.1, a free port and a data directory in a temp dir, with one user and
-//! password, and stopped on drop. `PostgreSQL` and `MariaDB` refuse to run as root, so as root (CI)
+//! password, and stopped on drop. The `_tls` variants serve TLS only, with a certificate for
+//! 127.0.0.1 from a throwaway CA ([`crate::registry::ca_and_leaf`]; [`Server::ca_cert`]) that no
+//! system store trusts. `PostgreSQL` and `MariaDB` refuse to run as root, so as root (CI)
 //! they run as `nobody` through `setpriv`, owning their temp dir.
 
 use std::io::Read;
@@ -20,7 +22,7 @@ pub struct Server {
     pub addr: String,
     child: Child,
     log: PathBuf,
-    _dir: TempDir,
+    dir: TempDir,
 }
 
 /// The database user every server has.
@@ -29,6 +31,16 @@ pub const USER: &str = "app";
 impl Server {
     /// `PostgreSQL` with superuser [`USER`] whose password is `password` (SCRAM over TCP).
     pub fn postgres(password: &str) -> Server {
+        Server::start_postgres(password, false)
+    }
+
+    /// [`Server::postgres`] with `ssl=on` whose `pg_hba.conf` takes TCP logins over TLS only
+    /// (`hostssl`), so a login that works went over TLS.
+    pub fn postgres_tls(password: &str) -> Server {
+        Server::start_postgres(password, true)
+    }
+
+    fn start_postgres(password: &str, tls: bool) -> Server {
         let (dir, d) = data_dir();
         std::fs::write(d.join("pw"), password).expect("write password file");
         let initdb = postgres_bin("initdb");
@@ -42,7 +54,18 @@ impl Server {
         assert!(out.status.success(), "initdb: {}", String::from_utf8_lossy(&out.stderr));
         let port = free_port();
         let log = d.join("postgres.log");
-        let child = unprivileged(&postgres_bin("postgres"))
+        let mut postgres = unprivileged(&postgres_bin("postgres"));
+        if tls {
+            tls_files(&d);
+            let hba = "local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\n";
+            std::fs::write(d.join("data/pg_hba.conf"), hba).expect("write pg_hba.conf");
+            postgres
+                .args(["-c", "ssl=on"])
+                .arg("-c")
+                .arg(format!("ssl_cert_file={}", d.join("srv.pem").display()));
+            postgres.arg("-c").arg(format!("ssl_key_file={}", d.join("srv.key").display()));
+        }
+        let child = postgres
             .arg("-D")
             .arg(d.join("data"))
             .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
@@ -57,6 +80,15 @@ impl Server {
 
     /// `MariaDB` with user [`USER`]@`%` whose password is `password`, granted everything.
     pub fn mariadb(password: &str) -> Server {
+        Server::start_mariadb(password, false)
+    }
+
+    /// [`Server::mariadb`] with TLS, whose user must log in over it (`REQUIRE SSL`).
+    pub fn mariadb_tls(password: &str) -> Server {
+        Server::start_mariadb(password, true)
+    }
+
+    fn start_mariadb(password: &str, tls: bool) -> Server {
         let (dir, d) = data_dir();
         let out = unprivileged(Path::new("mariadb-install-db"))
             .args(["--no-defaults", "--auth-root-authentication-method=normal", "--skip-test-db"])
@@ -67,16 +99,23 @@ impl Server {
         std::fs::write(
             d.join("init.sql"),
             format!(
-                "CREATE USER IF NOT EXISTS '{USER}'@'%' IDENTIFIED BY '{password}';\n\
-                 GRANT ALL ON *.* TO '{USER}'@'%';\n"
+                "CREATE USER IF NOT EXISTS '{USER}'@'%' IDENTIFIED BY '{password}'{};\n\
+                 GRANT ALL ON *.* TO '{USER}'@'%';\n",
+                if tls { " REQUIRE SSL" } else { "" }
             ),
         )
         .expect("write init file");
         let port = free_port();
         let log = d.join("mariadb.log");
         let path = |name: &str| d.join(name).display().to_string();
-        let child = unprivileged(Path::new("mariadbd"))
-            .arg("--no-defaults")
+        let mut mariadbd = unprivileged(Path::new("mariadbd"));
+        mariadbd.arg("--no-defaults");
+        if tls {
+            tls_files(&d);
+            mariadbd.arg(format!("--ssl-cert={}", path("srv.pem")));
+            mariadbd.arg(format!("--ssl-key={}", path("srv.key")));
+        }
+        let child = mariadbd
             .arg(format!("--datadir={}", path("data")))
             .arg(format!("--port={port}"))
             .args(["--bind-address=127.0.0.1", "--skip-name-resolve", "--skip-log-bin"])
@@ -94,16 +133,21 @@ impl Server {
 
     /// Redis whose default user's password is `password` (`requirepass`), nothing saved.
     pub fn redis(password: &str) -> Server {
-        Server::start_redis(password, false)
+        Server::start_redis(Some(password), false)
+    }
+
+    /// Redis with no password at all: it answers anyone.
+    pub fn redis_without_auth() -> Server {
+        Server::start_redis(None, false)
     }
 
     /// [`Server::redis`] on TLS only, with a certificate from a throwaway CA (not trusted by the
     /// system roots).
     pub fn redis_tls(password: &str) -> Server {
-        Server::start_redis(password, true)
+        Server::start_redis(Some(password), true)
     }
 
-    fn start_redis(password: &str, tls: bool) -> Server {
+    fn start_redis(password: Option<&str>, tls: bool) -> Server {
         let (dir, d) = data_dir();
         let port = free_port().to_string();
         let log = d.join("redis.log");
@@ -120,8 +164,11 @@ impl Server {
         } else {
             cmd.args(["--port", &port]);
         }
+        if let Some(password) = password {
+            cmd.args(["--requirepass", password]);
+        }
         let child = cmd
-            .args(["--bind", "127.0.0.1", "--requirepass", password])
+            .args(["--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
             .arg("--dir")
             .arg(&d)
@@ -144,12 +191,17 @@ impl Server {
                 panic!("the server exited ({status}): {}", read(&log));
             }
             if read(&log).contains(ready) && TcpStream::connect(&addr).is_ok() {
-                return Server { addr, child, log, _dir: dir };
+                return Server { addr, child, log, dir };
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         let _ = child.kill();
         panic!("the server did not start: {}", read(&log));
+    }
+
+    /// The CA that signed a `_tls` server's certificate (PEM), for `--ca-cert`.
+    pub fn ca_cert(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
     }
 
     /// The server's log so far, for failure messages.
@@ -180,6 +232,19 @@ fn read(path: &Path) -> String {
         let _ = f.read_to_string(&mut text);
     }
     text
+}
+
+/// The CA and a certificate for 127.0.0.1 in `d`, the key readable only by the server's user
+/// (`PostgreSQL` refuses a key others can read).
+fn tls_files(d: &Path) {
+    crate::registry::ca_and_leaf(d);
+    let key = d.join("srv.key");
+    if is_root() {
+        let status = Command::new("chown").arg("nobody:nogroup").arg(&key).status();
+        assert!(status.is_ok_and(|s| s.success()), "chown nobody {}", key.display());
+    }
+    let status = Command::new("chmod").arg("600").arg(&key).status();
+    assert!(status.is_ok_and(|s| s.success()), "chmod 600 {}", key.display());
 }
 
 fn is_root() -> bool {

@@ -1,6 +1,8 @@
 //! `--verify` of database URIs (#16) against real `PostgreSQL`, `MariaDB` and Redis servers
 //! ([`crate::databases`]): a valid password is verified as `user@host:port/database`, a wrong
-//! one invalid, and a database host the user did not list is not contacted at all.
+//! one invalid, and a database host the user did not list is not contacted at all. Over TLS
+//! (`sslmode`, `rediss://`) the server's certificate must chain to a trusted CA (`--ca-cert`):
+//! else the check is unverified and the password never leaves.
 
 use std::net::TcpListener;
 
@@ -11,7 +13,7 @@ use crate::databases::{Server, USER};
 const LIVE: &str = "Zq8vLt3mWx9pRk2N";
 const WRONG: &str = "Hc5nVy7bQe3jTs6D";
 
-/// A tree with one URI per password, for `scheme`, at `server`.
+/// A tree with one URI per password, for `scheme`, at `server`; `database` may carry a query.
 fn tree(scheme: &str, addr: &str, user: &str, database: &str) -> TestEnv {
     let env = TestEnv::new();
     env.file("live.env", format!("DATABASE_URL={scheme}://{user}:{LIVE}@{addr}/{database}\n"));
@@ -19,11 +21,17 @@ fn tree(scheme: &str, addr: &str, user: &str, database: &str) -> TestEnv {
     env
 }
 
-/// Scans `env` with `--verify` allowing `addr`; the verification of `live.env` and `wrong.env`.
-fn verify(env: &TestEnv, addr: &str) -> (serde_json::Value, serde_json::Value, String) {
+/// Scans `env` with `--verify` allowing `addr`, and `extra` arguments; the verification of
+/// `live.env` and `wrong.env`.
+fn verify_with(
+    env: &TestEnv,
+    addr: &str,
+    extra: &[&std::ffi::OsStr],
+) -> (serde_json::Value, serde_json::Value, String) {
     let out = env
         .cmd()
         .args(["dir", ".", "--verify", "--verify-host", addr, "--format", "json"])
+        .args(extra)
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
@@ -38,6 +46,29 @@ fn verify(env: &TestEnv, addr: &str) -> (serde_json::Value, serde_json::Value, S
     let all = stdout + &String::from_utf8_lossy(&out.stderr);
     assert!(!all.contains(LIVE) && !all.contains(WRONG), "passwords stay redacted: {all}");
     (of("live.env"), of("wrong.env"), all)
+}
+
+/// [`verify_with`] and no more arguments.
+fn verify(env: &TestEnv, addr: &str) -> (serde_json::Value, serde_json::Value, String) {
+    verify_with(env, addr, &[])
+}
+
+/// [`verify_with`] trusting `server`'s CA.
+fn verify_trusting(
+    env: &TestEnv,
+    server: &Server,
+) -> (serde_json::Value, serde_json::Value, String) {
+    let ca = server.ca_cert();
+    verify_with(env, &server.addr, &["--ca-cert".as_ref(), ca.as_os_str()])
+}
+
+/// Both checks unverified with a detail naming the certificate: the handshake failed first.
+fn refused_certificate(checks: [serde_json::Value; 2], scheme: &str) {
+    for v in checks {
+        assert_eq!(v["status"], "unverified", "{v}");
+        let detail = v["detail"].as_str().expect("detail");
+        assert!(detail.contains("certificate") && detail.contains(scheme), "{detail}");
+    }
 }
 
 #[test]
@@ -79,11 +110,80 @@ fn rediss_uri_to_an_untrusted_certificate_is_unverified() {
     let server = Server::redis_tls(LIVE);
     let env = tree("rediss", &server.addr, "", "0");
     let (live, wrong, _) = verify(&env, &server.addr);
+    refused_certificate([live, wrong], "rediss://");
+}
+
+/// `--ca-cert` is trusted for `rediss://` as for every other check.
+#[test]
+fn rediss_uri_verified_with_the_servers_ca_cert() {
+    let server = Server::redis_tls(LIVE);
+    let env = tree("rediss", &server.addr, "", "0");
+    let (live, wrong, _) = verify_trusting(&env, &server);
+    assert_eq!(live["status"], "verified", "{live} {}", server.log());
+    assert_eq!(wrong["status"], "invalid", "{wrong}");
+}
+
+/// A Redis with no password takes anyone: the URI's password is neither live nor dead, and the
+/// detail says the server is open (not "invalid", which would read as nothing to fix).
+#[test]
+fn redis_that_asks_no_password_is_unverified_and_named_open() {
+    let server = Server::redis_without_auth();
+    let env = tree("redis", &server.addr, "", "0");
+    let (live, wrong, _) = verify(&env, &server.addr);
     for v in [live, wrong] {
         assert_eq!(v["status"], "unverified", "{v}");
         let detail = v["detail"].as_str().expect("detail");
-        assert!(detail.contains("certificate") && detail.contains("rediss://"), "{detail}");
+        assert!(detail.contains("asks for no password"), "{detail}");
     }
+}
+
+/// A TLS-only `PostgreSQL` (`hostssl`) and `sslmode=verify-full`: with its CA given by
+/// `--ca-cert` the login works, over TLS (the only way this server takes it); without, the
+/// handshake fails on the certificate and the password is never sent: unverified, not invalid.
+/// With no `sslmode`, TLS is used because the server offers it.
+#[test]
+fn postgres_over_tls_verified_with_its_ca_cert_and_unverified_without() {
+    let server = Server::postgres_tls(LIVE);
+    let env = tree("postgresql", &server.addr, USER, "postgres?sslmode=verify-full");
+    let (live, wrong, _) = verify_trusting(&env, &server);
+    assert_eq!(live["status"], "verified", "{live} {}", server.log());
+    assert_eq!(live["identity"], format!("{USER}@{}/postgres", server.addr));
+    assert_eq!(wrong["status"], "invalid", "{wrong}");
+    let (live, wrong, _) = verify(&env, &server.addr);
+    refused_certificate([live, wrong], "postgres://");
+    let env = tree("postgres", &server.addr, USER, "postgres");
+    let (live, _, _) = verify_trusting(&env, &server);
+    assert_eq!(live["status"], "verified", "{live} {}", server.log());
+}
+
+/// `MariaDB` with TLS whose user must log in over it, and `ssl-mode=VERIFY_IDENTITY`: as for
+/// `PostgreSQL`.
+#[test]
+fn mariadb_over_tls_verified_with_its_ca_cert_and_unverified_without() {
+    let server = Server::mariadb_tls(LIVE);
+    let env = tree("mysql", &server.addr, USER, "mysql?ssl-mode=VERIFY_IDENTITY");
+    let (live, wrong, _) = verify_trusting(&env, &server);
+    assert_eq!(live["status"], "verified", "{live} {}", server.log());
+    assert_eq!(wrong["status"], "invalid", "{wrong}");
+    let (live, wrong, _) = verify(&env, &server.addr);
+    refused_certificate([live, wrong], "mysql://");
+    let env = tree("mysql", &server.addr, USER, "mysql");
+    let (live, _, _) = verify_trusting(&env, &server);
+    assert_eq!(live["status"], "verified", "{live} {}", server.log());
+}
+
+/// A URI that asks for TLS, to a server without it, gets no login in plain text.
+#[test]
+fn a_uri_that_asks_for_tls_never_falls_back_to_plain_text() {
+    let postgres = Server::postgres(LIVE);
+    let env = tree("postgres", &postgres.addr, USER, "postgres?sslmode=require");
+    let (live, _, _) = verify(&env, &postgres.addr);
+    assert_eq!(live["status"], "unverified", "{live}");
+    assert!(live["detail"].as_str().is_some_and(|d| d.contains("does not support TLS")), "{live}");
+    let mariadb = Server::mariadb(LIVE);
+    let env = tree("mariadb", &mariadb.addr, USER, "mysql?sslmode=REQUIRED");
+    let (live, _, _) = verify(&env, &mariadb.addr);
+    assert_eq!(live["status"], "unverified", "{live}");
 }
 
 /// A database or registry named only by the scanned data, on a port the user did not list, gets
