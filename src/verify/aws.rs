@@ -9,7 +9,11 @@
 //!
 //! A request is signed by both halves of a key, which the rules find apart: a secret key is
 //! paired with the key ids found in the same blob, nearest first (and a key id with the secret
-//! keys), a temporary (`ASIA`) key id also with the session token found there. The signing is
+//! keys), a temporary (`ASIA`) key id also with the session token found there (as
+//! `aws_session_token`, `AWS_SESSION_TOKEN`, `X-Amz-Security-Token`: the `aws.session-token`
+//! rule knows the token by its own prefix, whatever its name), sent as `X-Amz-Security-Token`
+//! and signed; a temporary key id with no token beside it is not sent at all, since STS would
+//! refuse it whether it is live or not. The signing is
 //! `aws-sigv4`, the AWS SDK's own signer. `LEAKHOUND_VERIFY_AWS_URL` replaces
 //! `https://sts.amazonaws.com`: for tests only.
 
@@ -63,13 +67,21 @@ pub async fn check(context: &Context, rule_id: &str, secret: &str) -> Checked {
         )));
     }
     let mut refused = Vec::new();
+    let mut untried = None;
     for (id, key) in pairs.into_iter().take(MAX_PAIRS) {
-        let tokens = if id.starts_with("ASIA") {
-            context.beside(rule_id, secret, &[SESSION_TOKEN])
+        let token = if id.starts_with("ASIA") {
+            let Some(&token) = context.beside(rule_id, secret, &[SESSION_TOKEN]).first() else {
+                untried = Some(
+                    "a temporary key id (ASIA…) is checked with its session token, and none was \
+                     found in the same file",
+                );
+                continue;
+            };
+            Some(token)
         } else {
-            Vec::new()
+            None
         };
-        let outcome = caller_identity(context, id, key, tokens.first().copied()).await;
+        let outcome = caller_identity(context, id, key, token).await;
         match outcome.unwrap_or_else(|early| early) {
             refused_pair if refused_pair.status == super::Status::Invalid => {
                 refused.push(refused_pair.detail);
@@ -77,7 +89,11 @@ pub async fn check(context: &Context, rule_id: &str, secret: &str) -> Checked {
             outcome => return Ok(outcome),
         }
     }
-    Err(Outcome::invalid(refused.join("; ")))
+    // A pair left untried may be the live one.
+    match untried {
+        Some(why) => Err(Outcome::unverified(why)),
+        None => Err(Outcome::invalid(refused.join("; "))),
+    }
 }
 
 /// One signed `GetCallerIdentity` with key id `id`, secret key `key` and maybe a session token.

@@ -3,7 +3,8 @@
 //! - STS `POST /` `Action=GetCallerIdentity&Version=2011-06-15`, signed with Signature Version 4:
 //!   the fake checks the signature itself, from the documented algorithm (not with the signer
 //!   leakhound uses), and answers the caller as XML, or 403 `InvalidClientTokenId` for a key id it
-//!   does not know and 403 `SignatureDoesNotMatch` for a wrong secret key;
+//!   does not know and 403 `SignatureDoesNotMatch` for a wrong secret key; a temporary key id
+//!   (`ASIA`) passes only with its session token in a signed `X-Amz-Security-Token` header;
 //! - Google `POST /token` with a JWT-bearer assertion: the fake checks the RS256 signature with
 //!   the service account's public key (`openssl dgst -verify`) and the claims, and answers an
 //!   access token, or 400 `invalid_grant`.
@@ -23,6 +24,43 @@ const SECRETS: [&str; 4] = [
     concat!("JUd8pLCtVTLrDCoVNB0F", "xvYF8F6TtVODayvvSbTX"),
     concat!("+wUXsif/PA6d2IbsMNrV", "OBILIf7uYj1b/dwgFkSl"),
     concat!("q7Rm2XvT9pLk4Wn8Hb3J", "cF6dGs1Ya5Ze0UoPiN/m"),
+];
+
+/// Temporary credentials as STS issues them (key id, secret key, session token): three that STS
+/// knows, and one for which no session token is written down.
+const TEMPORARY: [(&str, &str, &str); 4] = [
+    (
+        concat!("ASIA", "FHZJ7U3NF5CCP5DB"),
+        concat!("Z2EzmS06PyLCFkC6Yoev", "s4kW8J99M2u4nJY3yubJ"),
+        concat!(
+            "IQoJb3JpZ2luX2Vj",
+            "EkF0iSJJLKdxQJFNddLC2W+2/MKF1uGOZeCmU/Y6Jryj5hJeJOhm17E8xavjDIoFGIe87QU7HaBMIPgrAEKFgxgHFg9xUKRWKbggsfW/iyZ5GirU6OLxpm1gUsr1cAN6t/wFB5SrrtLp7Y15esMexJCarVtWPhmfIcOpcn77zhX7LPfnJFp4VHdo18hYlrV4J01vbTFZ293WCVLgxklONqYP5YxT0Reh5+/EMU7oXldbjrDYrRiFkJc8Jygfex7yMsdBH1GvTrB6IJqytxAcmhw9WsJWANZU6jBITVssMd8ZcI+iTe1+yc+iWXD88o/Ft"
+        ),
+    ),
+    (
+        concat!("ASIA", "B3WMFEARPBSLHL4P"),
+        concat!("V1sjjTv/cSHEmbHra2vA", "jfi8Y+yq+97D7723pS/q"),
+        concat!(
+            "IQoJb3JpZ2luX2Vj",
+            "EMPUioJuhWAe4nDsGFw2mneB/9XJnbLu8OSP6umIKhEhjnEEKonvPyBPdWq0WISsZvJep4lRai5IZeoaht346TlSgUgW/iBjmIknumCdZmoCF9iJOl0m5sdADd/gyBq1uyfhmAsUOvFVOqjRKh9hEul5MQRwsWZNnRietsBDtjjdWf7gqISMCbuzOKx1zh+cbDogvMpN+vkDQdZCnnUmjoE68Fi0wCLxIZoHjqwtue+j0/Ea01v9N5APkJbMo3dbZN8r48vNh4ydtIVKNkoucQUJOjW8cRGhVTmxvo2Y3cSBzAbgqvPapPmY8huUq+AEH"
+        ),
+    ),
+    (
+        concat!("ASIA", "W6EPRNGO6XITIG7Z"),
+        concat!("fwDQawFaZczmw9j1i0+y", "BvyfQESJLuxenRsJWD7B"),
+        concat!(
+            "IQoJb3JpZ2luX2Vj",
+            "ECRA7L6tPJTl8JR1fKrKY0OYX6RlxmAwJpU9DfBxiRZpNVNxU9MlpMaSgcKitGMpgIECWwzn96XizvKmz+D7j6E2p0WZpAdB0DUfh7G9PU9i1dBUKmBckDLK9lQggWinsorOuzvskoXuCa+ml35jjjgYGmdE3jb5KBiFY5iLlbzYZ8bZTfva7GPiBkugu9eeNFiNg8wIuTTHM7NKtlhRQW4WQxwDCInrU+ZsUQ2kwHbdEqB7jhhRsooCPhj/b7S6bN0EfffwI4hMNNEJLjEwBf4NuZIKO/lLk/nHoDlewbP9v+ycKzRgSIas9lJrL7iSp"
+        ),
+    ),
+    (
+        concat!("ASIA", "KXTKFTFXQCKNWU77"),
+        concat!("5xBqkbmuVh6UT25czCiS", "GQZaUgV6xtFhh7KytFkF"),
+        concat!(
+            "IQoJb3JpZ2luX2Vj",
+            "E3hRgTb/mmdRUtZWCV0KK1ZfhPq06HpUWYAaADPnJZ2hr9Wg1jchblxM4QKQ0Xri8nvoxoaLYwHhSyQL1H3veNbnRN4HzbJYKkeBYm7i0j2crGbpWQs9cD++Z/fMFZnBB4ahJhVCx+kLndCyU3hVB13GRb9bkAUG6fRB8+TpbA9sCi8cveCOqs/h8bhcnwmTmwrkdSmeqZNgMmC+jUq2NOULwPPpL/Mu6UY+oJEkD9cQuO1qp25b69Uc0HQb8Hj61/0N7yDshOY85Gz0tUhd6+U4QesxOrnUfXibiqDHDt3FBhT0QwR9gEdN730aRV2Xv"
+        ),
+    ),
 ];
 
 fn hmac(key: &[u8], message: &[u8]) -> Vec<u8> {
@@ -56,10 +94,19 @@ fn sts(request: &Request, _: usize) -> Reply {
     let [id, date, "us-east-1", "sts", "aws4_request"] = credential[..] else {
         return refuse("IncompleteSignature");
     };
-    let Some(secret) = (id == KEY_IDS[0]).then_some(SECRETS[0]) else {
-        return refuse("InvalidClientTokenId");
-    };
     let signed = field("SignedHeaders=");
+    // STS knows a temporary key id only with its session token, which the signature covers.
+    let temporary = TEMPORARY[..3].iter().find(|(temporary, ..)| *temporary == id);
+    let secret = match temporary {
+        Some((_, secret, token))
+            if request.header("x-amz-security-token") == *token
+                && signed.split(';').any(|name| name == "x-amz-security-token") =>
+        {
+            *secret
+        }
+        None if id == KEY_IDS[0] => SECRETS[0],
+        _ => return refuse("InvalidClientTokenId"),
+    };
 
     let headers: String = signed
         .split(';')
@@ -90,10 +137,17 @@ fn sts(request: &Request, _: usize) -> Reply {
     if request.body != "Action=GetCallerIdentity&Version=2011-06-15" {
         return refuse("InvalidAction");
     }
+    let (arn, user_id) = if temporary.is_some() {
+        ("arn:aws:sts::123456789012:assumed-role/deploy/ci-session", "AROASAMPLEROLEID:ci-session")
+    } else {
+        ("arn:aws:iam::123456789012:user/ci-deploy", "AIDASAMPLEUSERID")
+    };
     Reply::Answer(
         "200 OK",
         "Content-Type: text/xml\r\n".into(),
-        "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n  <GetCallerIdentityResult>\n    <Arn>arn:aws:iam::123456789012:user/ci-deploy</Arn>\n    <UserId>AIDASAMPLEUSERID</UserId>\n    <Account>123456789012</Account>\n  </GetCallerIdentityResult>\n  <ResponseMetadata><RequestId>01234567-89ab-cdef-0123-456789abcdef</RequestId></ResponseMetadata>\n</GetCallerIdentityResponse>\n".into(),
+        format!(
+            "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n  <GetCallerIdentityResult>\n    <Arn>{arn}</Arn>\n    <UserId>{user_id}</UserId>\n    <Account>123456789012</Account>\n  </GetCallerIdentityResult>\n  <ResponseMetadata><RequestId>01234567-89ab-cdef-0123-456789abcdef</RequestId></ResponseMetadata>\n</GetCallerIdentityResponse>\n"
+        ),
     )
 }
 
@@ -154,6 +208,70 @@ fn aws_keys_are_checked_in_pairs_with_sts_get_caller_identity() {
     assert!(asked.iter().all(|r| r.line.starts_with("POST / ")), "{asked:?}");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(SECRETS.iter().all(|s| !text.contains(s)), "secret keys stay redacted");
+}
+
+/// A temporary key is checked with the session token written beside it, under each name it goes
+/// by (a credentials file, the environment, a request's header), sent signed as
+/// `X-Amz-Security-Token`; without a token it is not sent at all.
+#[test]
+fn temporary_aws_keys_are_checked_with_their_session_token() {
+    let fake = FakeApi::start(sts);
+    let env = TestEnv::new();
+    let [(id0, key0, token0), (id1, key1, token1), (id2, key2, token2), (id3, key3, _)] = TEMPORARY;
+    env.file(
+        "profile/credentials",
+        format!(
+            "[deploy]\naws_access_key_id = {id0}\naws_secret_access_key = {key0}\naws_session_token = {token0}\n"
+        ),
+    );
+    env.file(
+        "env/.env",
+        format!(
+            "AWS_ACCESS_KEY_ID={id1}\nAWS_SECRET_ACCESS_KEY={key1}\nAWS_SESSION_TOKEN={token1}\n"
+        ),
+    );
+    env.file(
+        "rest/sts.http",
+        format!(
+            "@aws_access_key_id = {id2}\n@aws_secret_access_key = {key2}\n\nPOST https://sts.amazonaws.com/\nX-Amz-Security-Token: {token2}\nContent-Type: application/x-www-form-urlencoded\n\nAction=GetCallerIdentity&Version=2011-06-15\n"
+        ),
+    );
+    env.file("no-token/.env", format!("AWS_ACCESS_KEY_ID={id3}\nAWS_SECRET_ACCESS_KEY={key3}\n"));
+    let out = env
+        .cmd()
+        .args(["dir", ".", "--verify", "--format", "json"])
+        .env("LEAKHOUND_VERIFY_AWS_URL", fake.url())
+        .output()
+        .expect("run");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let identity =
+        "arn:aws:sts::123456789012:assumed-role/deploy/ci-session (account 123456789012)";
+    for path in ["profile/credentials", "env/.env", "rest/sts.http"] {
+        for rule in ["aws.access-key-id", "aws.secret-access-key"] {
+            let v = verification(&doc, path, rule);
+            assert_eq!(
+                (v["status"].as_str(), v["identity"].as_str()),
+                (Some("verified"), Some(identity)),
+                "{path} {rule}: {v}"
+            );
+        }
+    }
+    let alone = verification(&doc, "no-token/.env", "aws.secret-access-key");
+    assert_eq!(alone["status"], "unverified", "{alone}");
+    assert!(alone["detail"].as_str().is_some_and(|d| d.contains("session token")), "{alone}");
+    let asked = fake.requests();
+    for (id, _, token) in &TEMPORARY[..3] {
+        let with_id: Vec<_> =
+            asked.iter().filter(|r| r.header("authorization").contains(id)).collect();
+        assert!(!with_id.is_empty(), "{id} was checked: {asked:?}");
+        assert!(with_id.iter().all(|r| r.header("x-amz-security-token") == *token), "{with_id:?}");
+    }
+    assert!(
+        !asked.iter().any(|r| r.header("authorization").contains(id3)),
+        "a temporary key without its token is not sent: {asked:?}"
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(TEMPORARY.iter().all(|(_, key, token)| !text.contains(key) && !text.contains(token)));
 }
 
 /// A service-account key file as Google writes it, for a new RSA key made by `openssl` in `dir`
