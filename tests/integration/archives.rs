@@ -863,3 +863,65 @@ fn copies_of_copies_of_a_secret_report_a_bounded_number_of_findings() {
         "{skipped:?}"
     );
 }
+
+/// A zip quine (an archive whose one member is the archive itself, byte for byte) named
+/// `quine.zip`, written by `zip_quine.py` (Russ Cox's construction, see the script) into `dir`.
+fn zip_quine(dir: &std::path::Path) -> Vec<u8> {
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/integration/zip_quine.py");
+    let path = dir.join("quine.zip");
+    let status =
+        std::process::Command::new("python3").arg(script).arg(&path).arg("quine.zip").status();
+    assert!(status.expect("python3 runs").success(), "zip_quine.py");
+    std::fs::read(path).expect("quine")
+}
+
+#[test]
+fn zip_quine_is_a_valid_zip_whose_member_is_itself() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let quine = zip_quine(dir.path());
+    let path = dir.path().join("quine.zip");
+    // Python's zipfile: one member, its CRC-32 checked (testzip), its bytes those of the file.
+    let python = "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nassert z.namelist() == ['quine.zip'], z.namelist()\nassert z.testzip() is None\nsys.stdout.buffer.write(z.read('quine.zip'))\n";
+    let out = std::process::Command::new("python3").args(["-c", python]).arg(&path).output();
+    let out = out.expect("python3 runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout == quine, "zipfile reads the archive itself");
+    // Info-ZIP's unzip, which checks the CRC too.
+    let out = std::process::Command::new("unzip").arg("-p").arg(&path).arg("quine.zip").output();
+    let out = out.expect("unzip runs (apt-get install unzip)");
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout == quine, "unzip -p prints the archive itself");
+}
+
+#[test]
+fn zip_quine_is_opened_once_and_named_and_the_rest_scanned() {
+    let env = TestEnv::new();
+    let quine = zip_quine(env.path());
+    env.file("deploy.env", format!("GITHUB_TOKEN={}\n", fake::github_pat()));
+    env.file("release.tar.gz", gzip(&tar_of(&[("dist/quine.zip", &quine)])));
+    let doc = found_exactly(&env, &["dir", "."], &[("deploy.env", 1)]);
+    let reason = "an archive that contains itself (a zip quine): not opened again";
+    let mut skipped = listed(&doc, "skipped");
+    skipped.sort_unstable();
+    assert_eq!(
+        skipped,
+        [("quine.zip!quine.zip", reason), ("release.tar.gz!dist/quine.zip!quine.zip", reason)],
+        "{doc}"
+    );
+    assert_eq!(doc["errors"].as_array().map(Vec::len), Some(0), "a skip, not an error: {doc}");
+    // Under a depth cap it would reach first, the cap names it: still a skip.
+    let (code, doc) = env.json(&["dir", ".", "--max-archive-depth", "1"]);
+    assert_eq!(code, 1, "the finding, no error: {doc}");
+    assert!(
+        listed(&doc, "skipped").contains(&(
+            "quine.zip!quine.zip",
+            "a zip archive nested deeper than --max-archive-depth (1): not opened"
+        )),
+        "{doc}"
+    );
+}
