@@ -31,16 +31,22 @@ pub const USER: &str = "app";
 impl Server {
     /// `PostgreSQL` with superuser [`USER`] whose password is `password` (SCRAM over TCP).
     pub fn postgres(password: &str) -> Server {
-        Server::start_postgres(password, false)
+        Server::start_postgres(password, false, None)
     }
 
     /// [`Server::postgres`] with `ssl=on` whose `pg_hba.conf` takes TCP logins over TLS only
     /// (`hostssl`), so a login that works went over TLS.
     pub fn postgres_tls(password: &str) -> Server {
-        Server::start_postgres(password, true)
+        Server::start_postgres(password, true, None)
     }
 
-    fn start_postgres(password: &str, tls: bool) -> Server {
+    /// [`Server::postgres_tls`] whose certificate names only the host `name`, not 127.0.0.1.
+    pub fn postgres_tls_for(password: &str, name: &str) -> Server {
+        Server::start_postgres(password, true, Some(name))
+    }
+
+    /// With `tls`, a certificate for 127.0.0.1, or for `name` only.
+    fn start_postgres(password: &str, tls: bool, name: Option<&str>) -> Server {
         let (dir, d) = data_dir();
         std::fs::write(d.join("pw"), password).expect("write password file");
         let initdb = postgres_bin("initdb");
@@ -56,7 +62,7 @@ impl Server {
         let log = d.join("postgres.log");
         let mut postgres = unprivileged(&postgres_bin("postgres"));
         if tls {
-            tls_files(&d);
+            tls_files(&d, name);
             let hba = "local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\n";
             std::fs::write(d.join("data/pg_hba.conf"), hba).expect("write pg_hba.conf");
             postgres
@@ -111,7 +117,7 @@ impl Server {
         let mut mariadbd = unprivileged(Path::new("mariadbd"));
         mariadbd.arg("--no-defaults");
         if tls {
-            tls_files(&d);
+            tls_files(&d, None);
             mariadbd.arg(format!("--ssl-cert={}", path("srv.pem")));
             mariadbd.arg(format!("--ssl-key={}", path("srv.key")));
         }
@@ -234,10 +240,20 @@ fn read(path: &Path) -> String {
     text
 }
 
-/// The CA and a certificate for 127.0.0.1 in `d`, the key readable only by the server's user
-/// (`PostgreSQL` refuses a key others can read).
-fn tls_files(d: &Path) {
+/// The CA and a certificate for 127.0.0.1 (or only for `name`) in `d`, the key readable only by
+/// the server's user (`PostgreSQL` refuses a key others can read).
+fn tls_files(d: &Path, name: Option<&str>) {
     crate::registry::ca_and_leaf(d);
+    if let Some(name) = name {
+        std::fs::write(d.join("srv.ext"), format!("subjectAltName=DNS:{name}\n"))
+            .expect("write ext");
+        let status = Command::new("openssl")
+            .current_dir(d)
+            .args(["x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key"])
+            .args(["-CAcreateserial", "-days", "2", "-extfile", "srv.ext", "-out", "srv.pem"])
+            .status();
+        assert!(status.is_ok_and(|s| s.success()), "openssl x509 for {name}");
+    }
     let key = d.join("srv.key");
     if is_root() {
         let status = Command::new("chown").arg("nobody:nogroup").arg(&key).status();

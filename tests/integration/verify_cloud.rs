@@ -26,42 +26,28 @@ const SECRETS: [&str; 4] = [
     concat!("q7Rm2XvT9pLk4Wn8Hb3J", "cF6dGs1Ya5Ze0UoPiN/m"),
 ];
 
-/// Temporary credentials as STS issues them (key id, secret key, session token): three that STS
-/// knows, and one for which no session token is written down.
-const TEMPORARY: [(&str, &str, &str); 4] = [
-    (
-        concat!("ASIA", "FHZJ7U3NF5CCP5DB"),
-        concat!("Z2EzmS06PyLCFkC6Yoev", "s4kW8J99M2u4nJY3yubJ"),
-        concat!(
-            "IQoJb3JpZ2luX2Vj",
-            "EkF0iSJJLKdxQJFNddLC2W+2/MKF1uGOZeCmU/Y6Jryj5hJeJOhm17E8xavjDIoFGIe87QU7HaBMIPgrAEKFgxgHFg9xUKRWKbggsfW/iyZ5GirU6OLxpm1gUsr1cAN6t/wFB5SrrtLp7Y15esMexJCarVtWPhmfIcOpcn77zhX7LPfnJFp4VHdo18hYlrV4J01vbTFZ293WCVLgxklONqYP5YxT0Reh5+/EMU7oXldbjrDYrRiFkJc8Jygfex7yMsdBH1GvTrB6IJqytxAcmhw9WsJWANZU6jBITVssMd8ZcI+iTe1+yc+iWXD88o/Ft"
-        ),
-    ),
-    (
-        concat!("ASIA", "B3WMFEARPBSLHL4P"),
-        concat!("V1sjjTv/cSHEmbHra2vA", "jfi8Y+yq+97D7723pS/q"),
-        concat!(
-            "IQoJb3JpZ2luX2Vj",
-            "EMPUioJuhWAe4nDsGFw2mneB/9XJnbLu8OSP6umIKhEhjnEEKonvPyBPdWq0WISsZvJep4lRai5IZeoaht346TlSgUgW/iBjmIknumCdZmoCF9iJOl0m5sdADd/gyBq1uyfhmAsUOvFVOqjRKh9hEul5MQRwsWZNnRietsBDtjjdWf7gqISMCbuzOKx1zh+cbDogvMpN+vkDQdZCnnUmjoE68Fi0wCLxIZoHjqwtue+j0/Ea01v9N5APkJbMo3dbZN8r48vNh4ydtIVKNkoucQUJOjW8cRGhVTmxvo2Y3cSBzAbgqvPapPmY8huUq+AEH"
-        ),
-    ),
-    (
-        concat!("ASIA", "W6EPRNGO6XITIG7Z"),
-        concat!("fwDQawFaZczmw9j1i0+y", "BvyfQESJLuxenRsJWD7B"),
-        concat!(
-            "IQoJb3JpZ2luX2Vj",
-            "ECRA7L6tPJTl8JR1fKrKY0OYX6RlxmAwJpU9DfBxiRZpNVNxU9MlpMaSgcKitGMpgIECWwzn96XizvKmz+D7j6E2p0WZpAdB0DUfh7G9PU9i1dBUKmBckDLK9lQggWinsorOuzvskoXuCa+ml35jjjgYGmdE3jb5KBiFY5iLlbzYZ8bZTfva7GPiBkugu9eeNFiNg8wIuTTHM7NKtlhRQW4WQxwDCInrU+ZsUQ2kwHbdEqB7jhhRsooCPhj/b7S6bN0EfffwI4hMNNEJLjEwBf4NuZIKO/lLk/nHoDlewbP9v+ycKzRgSIas9lJrL7iSp"
-        ),
-    ),
-    (
-        concat!("ASIA", "KXTKFTFXQCKNWU77"),
-        concat!("5xBqkbmuVh6UT25czCiS", "GQZaUgV6xtFhh7KytFkF"),
-        concat!(
-            "IQoJb3JpZ2luX2Vj",
-            "E3hRgTb/mmdRUtZWCV0KK1ZfhPq06HpUWYAaADPnJZ2hr9Wg1jchblxM4QKQ0Xri8nvoxoaLYwHhSyQL1H3veNbnRN4HzbJYKkeBYm7i0j2crGbpWQs9cD++Z/fMFZnBB4ahJhVCx+kLndCyU3hVB13GRb9bkAUG6fRB8+TpbA9sCi8cveCOqs/h8bhcnwmTmwrkdSmeqZNgMmC+jUq2NOULwPPpL/Mu6UY+oJEkD9cQuO1qp25b69Uc0HQb8Hj61/0N7yDshOY85Gz0tUhd6+U4QesxOrnUfXibiqDHDt3FBhT0QwR9gEdN730aRV2Xv"
-        ),
-    ),
-];
+/// Temporary credentials as STS issues them (key id, secret key, session token), made from
+/// `seed`: an `ASIA` key id (16 base32 characters), 40 characters of base64, and a session token
+/// of the `IQoJb3JpZ2luX2Vj` kind (320 more characters of base64). STS knows seeds 0 to 2.
+fn temporary(seed: u8) -> (String, String, String) {
+    const BASE32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let bytes = |label: &str, n: usize| -> Vec<u8> {
+        (0u8..8)
+            .flat_map(|block| {
+                Sha256::new().chain_update([seed, block]).chain_update(label).finalize()
+            })
+            .take(n)
+            .collect()
+    };
+    let id: String =
+        bytes("id", 16).iter().map(|b| char::from(BASE32[usize::from(b % 32)])).collect();
+    let base64 = leakhound::engine::decode::base64_encode;
+    let token = format!("IQoJb3JpZ2luX2Vj{}", base64(&bytes("token", 240)));
+    (format!("ASIA{id}"), base64(&bytes("secret", 30)), token)
+}
+
+/// The seeds of [`temporary`] credentials STS knows.
+const KNOWN_TEMPORARY: std::ops::Range<u8> = 0..3;
 
 fn hmac(key: &[u8], message: &[u8]) -> Vec<u8> {
     let mut block = [0u8; 64];
@@ -96,13 +82,13 @@ fn sts(request: &Request, _: usize) -> Reply {
     };
     let signed = field("SignedHeaders=");
     // STS knows a temporary key id only with its session token, which the signature covers.
-    let temporary = TEMPORARY[..3].iter().find(|(temporary, ..)| *temporary == id);
-    let secret = match temporary {
+    let temporary = KNOWN_TEMPORARY.map(temporary).find(|(temporary, ..)| temporary == id);
+    let secret = match &temporary {
         Some((_, secret, token))
-            if request.header("x-amz-security-token") == *token
+            if request.header("x-amz-security-token") == token
                 && signed.split(';').any(|name| name == "x-amz-security-token") =>
         {
-            *secret
+            secret.as_str()
         }
         None if id == KEY_IDS[0] => SECRETS[0],
         _ => return refuse("InvalidClientTokenId"),
@@ -151,6 +137,23 @@ fn sts(request: &Request, _: usize) -> Reply {
     )
 }
 
+/// `dir . --verify --format json` in `env` with the endpoint override `var` pointing at `fake`:
+/// the output and its JSON.
+fn verify_against(
+    env: &TestEnv,
+    var: &str,
+    fake: &FakeApi,
+) -> (std::process::Output, serde_json::Value) {
+    let out = env
+        .cmd()
+        .args(["dir", ".", "--verify", "--format", "json"])
+        .env(var, fake.url())
+        .output()
+        .expect("run");
+    let doc = serde_json::from_slice(&out.stdout).expect("json");
+    (out, doc)
+}
+
 fn verification<'a>(doc: &'a serde_json::Value, path: &str, rule: &str) -> &'a serde_json::Value {
     let findings = doc["findings"].as_array().expect("findings");
     let f = findings.iter().find(|f| f["path"] == path && f["rule_id"] == rule);
@@ -168,13 +171,7 @@ fn aws_keys_are_checked_in_pairs_with_sts_get_caller_identity() {
     env.file("wrong-key/credentials", pair(KEY_IDS[0], SECRETS[1]));
     env.file("unknown-id/credentials", pair(KEY_IDS[1], SECRETS[2]));
     env.file("alone/credentials", format!("aws_secret_access_key = {}\n", SECRETS[3]));
-    let out = env
-        .cmd()
-        .args(["dir", ".", "--verify", "--format", "json"])
-        .env("LEAKHOUND_VERIFY_AWS_URL", fake.url())
-        .output()
-        .expect("run");
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let (out, doc) = verify_against(&env, "LEAKHOUND_VERIFY_AWS_URL", &fake);
     let identity = "arn:aws:iam::123456789012:user/ci-deploy (account 123456789012)";
     for rule in ["aws.access-key-id", "aws.secret-access-key"] {
         let v = verification(&doc, "live/credentials", rule);
@@ -217,7 +214,8 @@ fn aws_keys_are_checked_in_pairs_with_sts_get_caller_identity() {
 fn temporary_aws_keys_are_checked_with_their_session_token() {
     let fake = FakeApi::start(sts);
     let env = TestEnv::new();
-    let [(id0, key0, token0), (id1, key1, token1), (id2, key2, token2), (id3, key3, _)] = TEMPORARY;
+    let [(id0, key0, token0), (id1, key1, token1), (id2, key2, token2), (id3, key3, _)] =
+        [0, 1, 2, 3].map(temporary);
     env.file(
         "profile/credentials",
         format!(
@@ -237,13 +235,7 @@ fn temporary_aws_keys_are_checked_with_their_session_token() {
         ),
     );
     env.file("no-token/.env", format!("AWS_ACCESS_KEY_ID={id3}\nAWS_SECRET_ACCESS_KEY={key3}\n"));
-    let out = env
-        .cmd()
-        .args(["dir", ".", "--verify", "--format", "json"])
-        .env("LEAKHOUND_VERIFY_AWS_URL", fake.url())
-        .output()
-        .expect("run");
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let (out, doc) = verify_against(&env, "LEAKHOUND_VERIFY_AWS_URL", &fake);
     let identity =
         "arn:aws:sts::123456789012:assumed-role/deploy/ci-session (account 123456789012)";
     for path in ["profile/credentials", "env/.env", "rest/sts.http"] {
@@ -260,18 +252,19 @@ fn temporary_aws_keys_are_checked_with_their_session_token() {
     assert_eq!(alone["status"], "unverified", "{alone}");
     assert!(alone["detail"].as_str().is_some_and(|d| d.contains("session token")), "{alone}");
     let asked = fake.requests();
-    for (id, _, token) in &TEMPORARY[..3] {
+    for (id, _, token) in KNOWN_TEMPORARY.map(temporary) {
         let with_id: Vec<_> =
-            asked.iter().filter(|r| r.header("authorization").contains(id)).collect();
+            asked.iter().filter(|r| r.header("authorization").contains(&id)).collect();
         assert!(!with_id.is_empty(), "{id} was checked: {asked:?}");
-        assert!(with_id.iter().all(|r| r.header("x-amz-security-token") == *token), "{with_id:?}");
+        assert!(with_id.iter().all(|r| r.header("x-amz-security-token") == token), "{with_id:?}");
     }
     assert!(
-        !asked.iter().any(|r| r.header("authorization").contains(id3)),
+        !asked.iter().any(|r| r.header("authorization").contains(&id3)),
         "a temporary key without its token is not sent: {asked:?}"
     );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(TEMPORARY.iter().all(|(_, key, token)| !text.contains(key) && !text.contains(token)));
+    let secrets = [&key0, &token0, &key1, &token1, &key2, &token2, &key3];
+    assert!(secrets.iter().all(|secret| !text.contains(secret.as_str())), "redacted");
 }
 
 /// A service-account key file as Google writes it, for a new RSA key made by `openssl` in `dir`
@@ -359,13 +352,7 @@ fn gcp_service_account_keys_are_checked_by_a_signed_token_exchange() {
     env.file("deleted.json", service_account_key(keys.path(), "deleted", Some(email)));
     env.file("no-email.json", service_account_key(keys.path(), "other", None));
     let fake = FakeApi::start(google_token(keys.path().to_owned()));
-    let out = env
-        .cmd()
-        .args(["dir", ".", "--verify", "--format", "json"])
-        .env("LEAKHOUND_VERIFY_GCP_URL", fake.url())
-        .output()
-        .expect("run");
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let (out, doc) = verify_against(&env, "LEAKHOUND_VERIFY_GCP_URL", &fake);
     let rule = "google.service-account-key";
     let identity = "service account ci@acme-prod.iam.gserviceaccount.com (project acme-prod, key 5f3c2b1a0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b)";
     let live = verification(&doc, "live.json", rule);

@@ -137,39 +137,46 @@ fn redis_that_asks_no_password_is_unverified_and_named_open() {
     }
 }
 
-/// A TLS-only `PostgreSQL` (`hostssl`) and `sslmode=verify-full`: with its CA given by
-/// `--ca-cert` the login works, over TLS (the only way this server takes it); without, the
+/// A TLS-only `server`, URIs for `database` that ask for `mode`: with the server's CA given by
+/// `--ca-cert` the login works, over TLS (the only way the server takes it); without, the
 /// handshake fails on the certificate and the password is never sent: unverified, not invalid.
-/// With no `sslmode`, TLS is used because the server offers it.
-#[test]
-fn postgres_over_tls_verified_with_its_ca_cert_and_unverified_without() {
-    let server = Server::postgres_tls(LIVE);
-    let env = tree("postgresql", &server.addr, USER, "postgres?sslmode=verify-full");
-    let (live, wrong, _) = verify_trusting(&env, &server);
+/// With no mode, TLS is used because the server offers it.
+fn tls_needs_its_ca(server: &Server, scheme: &str, database: &str, mode: &str) {
+    let env = tree(scheme, &server.addr, USER, &format!("{database}?{mode}"));
+    let (live, wrong, _) = verify_trusting(&env, server);
     assert_eq!(live["status"], "verified", "{live} {}", server.log());
-    assert_eq!(live["identity"], format!("{USER}@{}/postgres", server.addr));
+    assert_eq!(live["identity"], format!("{USER}@{}/{database}", server.addr));
     assert_eq!(wrong["status"], "invalid", "{wrong}");
     let (live, wrong, _) = verify(&env, &server.addr);
-    refused_certificate([live, wrong], "postgres://");
-    let env = tree("postgres", &server.addr, USER, "postgres");
-    let (live, _, _) = verify_trusting(&env, &server);
+    refused_certificate([live, wrong], &format!("{scheme}://"));
+    let env = tree(scheme, &server.addr, USER, database);
+    let (live, _, _) = verify_trusting(&env, server);
     assert_eq!(live["status"], "verified", "{live} {}", server.log());
 }
 
-/// `MariaDB` with TLS whose user must log in over it, and `ssl-mode=VERIFY_IDENTITY`: as for
-/// `PostgreSQL`.
+#[test]
+fn postgres_over_tls_verified_with_its_ca_cert_and_unverified_without() {
+    tls_needs_its_ca(&Server::postgres_tls(LIVE), "postgres", "postgres", "sslmode=verify-full");
+}
+
 #[test]
 fn mariadb_over_tls_verified_with_its_ca_cert_and_unverified_without() {
-    let server = Server::mariadb_tls(LIVE);
-    let env = tree("mysql", &server.addr, USER, "mysql?ssl-mode=VERIFY_IDENTITY");
+    tls_needs_its_ca(&Server::mariadb_tls(LIVE), "mysql", "mysql", "ssl-mode=VERIFY_IDENTITY");
+}
+
+/// A certificate from the trusted CA for another name: `verify-full` refuses it, `verify-ca`
+/// (which checks the chain only) logs in.
+#[test]
+fn verify_ca_takes_a_certificate_for_another_name_and_verify_full_does_not() {
+    let server = Server::postgres_tls_for(LIVE, "db.internal");
+    let env = tree("postgres", &server.addr, USER, "postgres?sslmode=verify-full");
+    let (live, _, _) = verify_trusting(&env, &server);
+    assert_eq!(live["status"], "unverified", "{live}");
+    assert!(live["detail"].as_str().is_some_and(|d| d.contains("not valid for name")), "{live}");
+    let env = tree("postgres", &server.addr, USER, "postgres?sslmode=verify-ca");
     let (live, wrong, _) = verify_trusting(&env, &server);
     assert_eq!(live["status"], "verified", "{live} {}", server.log());
     assert_eq!(wrong["status"], "invalid", "{wrong}");
-    let (live, wrong, _) = verify(&env, &server.addr);
-    refused_certificate([live, wrong], "mysql://");
-    let env = tree("mysql", &server.addr, USER, "mysql");
-    let (live, _, _) = verify_trusting(&env, &server);
-    assert_eq!(live["status"], "verified", "{live} {}", server.log());
 }
 
 /// A URI that asks for TLS, to a server without it, gets no login in plain text.
