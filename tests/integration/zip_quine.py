@@ -181,22 +181,23 @@ def solve_crc(build):
                 mask |= 1 << i
         mask ^= 1 << bit
         rows.append([mask, (base >> bit) & 1])
-    pivots = []
+    pivots = []  # (column, row index)
     for col in range(32):
-        row = next((r for r in rows if (r[0] >> col) & 1 and r not in pivots), None)
-        if row is None:
+        used = {index for _, index in pivots}
+        found = next((i for i, r in enumerate(rows) if i not in used and (r[0] >> col) & 1), None)
+        if found is None:
             continue
-        for other in rows:
-            if other is not row and (other[0] >> col) & 1:
-                other[0] ^= row[0]
-                other[1] ^= row[1]
-        pivots.append(row)
+        pivot = rows[found]
+        for i, other in enumerate(rows):
+            if i != found and (other[0] >> col) & 1:
+                other[0] ^= pivot[0]
+                other[1] ^= pivot[1]
+        pivots.append((col, found))
     if any(r[0] == 0 and r[1] for r in rows):
         return None
     c = 0
-    for row in pivots:
-        col = (row[0] & -row[0]).bit_length() - 1
-        if row[1]:
+    for col, index in pivots:
+        if rows[index][1]:
             c |= 1 << col
     return c if zlib.crc32(build(c)) == c else None
 
@@ -205,7 +206,7 @@ def quine(name):
     """The quine's bytes, for member name `name`: tries op sizes and file times until every
     instruction fits and the CRC has a fixed point."""
     raw = name.encode()
-    for time in range(0, 1 << 16, 0x20):  # the DOS time field: a free 16 bits
+    for time in range(0, 24 << 11, 0x20):  # the DOS time field (a minute later each try)
         for k in range(5, 16):
             def headers(crc, data_size):
                 p = 30 + len(raw)
