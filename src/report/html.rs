@@ -55,7 +55,7 @@ pub fn write_many(
     options: &Options,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    let data = script_json(&page(reports, title, options))?;
+    let data = script_json(&page(reports, title, *options))?;
     write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -276,7 +276,7 @@ impl<T: Clone + Eq + std::hash::Hash> Interner<T> {
     }
 }
 
-fn page<'a>(reports: &'a [Report], title: &str, options: &Options) -> Page<'a> {
+fn page<'a>(reports: &'a [Report], title: &str, options: Options) -> Page<'a> {
     let mut tables = Tables {
         groups: Interner::new(),
         rules: Interner::new(),
@@ -320,7 +320,7 @@ fn row<'a>(
     scan: usize,
     report: &'a Report,
     f: &'a Finding,
-    options: &Options,
+    options: Options,
     tables: &mut Tables<'a>,
 ) -> Row<'a> {
     let group = tables.groups.id(place(f.image.as_ref(), &report.target));
@@ -404,9 +404,10 @@ pub(crate) mod tests {
         &html[start..start + html[start..].find("</script>").expect("closed")]
     }
 
-    fn render(reports: &[Report], options: &Options) -> String {
+    fn render(reports: &[Report]) -> String {
         let mut out = Vec::new();
-        write_many(reports, "leakhound: test", options, &mut out).expect("writes to memory");
+        write_many(reports, "leakhound: test", &Options::default(), &mut out)
+            .expect("writes to memory");
         String::from_utf8(out).expect("UTF-8")
     }
 
@@ -466,7 +467,7 @@ pub(crate) mod tests {
         report.findings[1].commit.as_mut().expect("commit").message =
             "fix </script><script>alert(2)</script> <!--".into();
         report.findings[2].rule_id = "x\"><img src=x onerror=alert(3)>".into();
-        let html = render(&[report], &Options::default());
+        let html = render(&[report]);
         let lower = html.to_lowercase();
         assert_eq!(lower.matches("<script").count(), 2, "the data block and the script");
         assert_eq!(lower.matches("</script").count(), 2);
@@ -482,7 +483,7 @@ pub(crate) mod tests {
     /// and the page names nothing to load.
     #[test]
     fn the_page_loads_nothing_and_its_policy_allows_its_own_code_only() {
-        let html = render(&[fixture()], &Options::default());
+        let html = render(&[fixture()]);
         let hash = |text: &str| crate::engine::decode::base64_encode(&Sha256::digest(text));
         let csp = content_security_policy();
         assert!(csp.starts_with("default-src 'none';"), "{csp}");
@@ -522,7 +523,7 @@ pub(crate) mod tests {
         other.findings.truncate(1);
         other.findings[0].image = Some(image("harbor.example.com/team/app:1.2"));
         let reports = [fixture(), other];
-        let page = page(&reports, "all", &Options::default());
+        let page = page(&reports, "all", Options::default());
         assert_eq!(page.scans.len(), 2);
         assert_eq!(page.findings.len(), 4);
         assert_eq!(page.findings[3].scan, 1);
