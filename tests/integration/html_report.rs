@@ -433,12 +433,21 @@ fn merged_sweep_groups_by_project_and_repository() {
     for repo in &fleet.with_base_secret {
         assert_eq!(row(repo)[2], "2", "{repo}");
     }
-    // Picking a repository narrows the table to what lies in it.
+    // Per project: five repositories' own keys in team and four in ops, and the shared token
+    // in both.
+    let projects = browser.rows("#project-groups tbody tr");
+    assert_eq!(projects, [["team", "6", "6", "0"], ["ops", "5", "5", "0"]]);
+    // Picking a repository narrows the table to what lies in it; a project, to its findings.
     browser.click(&format!(
         "#where-groups tbody tr:nth-child({})",
         1 + places.iter().position(|r| r[1].ends_with("/team/svc0")).expect("row")
     ));
     browser.wait_until("the group applies", |b| b.rows("#rows tr").len() == 2);
+    browser.click("#clear");
+    browser.click("#project-groups tbody tr:nth-child(2)");
+    browser.wait_until("the project applies", |b| b.rows("#rows tr").len() == 5);
+    let ops = browser.rows("#rows tr");
+    assert!(ops.iter().all(|r| r[3].contains("/ops/svc")), "{ops:?}");
     assert_eq!(proxy.requests(), Vec::<String>::new(), "the page reached the network");
 }
 

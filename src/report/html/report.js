@@ -30,11 +30,18 @@
     f.image = f.image === undefined ? null : images[f.image];
     f.commit = f.commit === undefined ? null : commits[f.commit];
   }
+  // Harbor projects (images only): a finding lies in the projects of its places.
+  const projects = [...new Set(groups.map((g) => g.project).filter(Boolean))].sort();
+  const projectOfGroup = groups.map((g) => projects.indexOf(g.project));
+  for (const f of findings) {
+    f.projects = [...new Set([f.group].concat(f.also || []).map((g) => projectOfGroup[g]))].filter((p) => p >= 0);
+  }
   const inGroup = (f, g) => f.group === g || (f.also !== undefined && f.also.includes(g));
 
   // Counts per group: a finding counts in every group one of its places lies in.
   const groupCounts = groups.map(() => ({ findings: 0, severe: 0, live: 0 }));
   const ruleCounts = rules.map(() => ({ findings: 0, severe: 0, live: 0 }));
+  const projectCounts = projects.map(() => ({ findings: 0, severe: 0, live: 0 }));
   const count = (c, f) => {
     c.findings++;
     if (f.severityRank >= 3) c.severe++;
@@ -44,9 +51,10 @@
     count(groupCounts[f.group], f);
     for (const g of f.also || []) count(groupCounts[g], f);
     count(ruleCounts[f.rule], f);
+    for (const p of f.projects) count(projectCounts[p], f);
   }
 
-  const state = { text: "", severity: "", status: "", group: -1, rule: -1, key: "severity", dir: -1, page: 0 };
+  const state = { text: "", severity: "", status: "", project: -1, group: -1, rule: -1, key: "severity", dir: -1, page: 0 };
   let shown = [];
 
   const sortKeys = {
@@ -86,6 +94,7 @@
   function matches(f, words) {
     if (state.severity && f.severity !== state.severity) return false;
     if (state.status && (f.status || "none") !== state.status) return false;
+    if (state.project >= 0 && !f.projects.includes(state.project)) return false;
     if (state.group >= 0 && !inGroup(f, state.group)) return false;
     if (state.rule >= 0 && f.rule !== state.rule) return false;
     if (words.length) {
@@ -187,6 +196,7 @@
     for (const th of document.querySelectorAll("#findings th[data-key]")) {
       th.setAttribute("aria-sort", th.dataset.key === state.key ? (state.dir > 0 ? "ascending" : "descending") : "none");
     }
+    for (const tr of document.querySelectorAll("#project-groups tbody tr")) tr.classList.toggle("picked", +tr.dataset.project === state.project);
     for (const tr of document.querySelectorAll("#where-groups tbody tr")) tr.classList.toggle("picked", +tr.dataset.group === state.group);
     for (const tr of document.querySelectorAll("#rule-groups tbody tr")) tr.classList.toggle("picked", +tr.dataset.rule === state.rule);
   }
@@ -213,12 +223,14 @@
     }).join("");
   }
 
-  const anyProject = groups.some((g) => g.project);
+  const anyProject = projects.length > 0;
   $("app").innerHTML =
     "<header><h1>" + esc(data.title) + "</h1>" +
     '<p class="sub">leakhound ' + esc(data.version) + " · " + findings.length + " findings in " + groups.length + " places, " + rules.length + " rules</p>" +
     '<ul id="scans">' + scansHtml() + "</ul></header>" +
-    '<section class="groups"><table id="where-groups"><caption>By ' + (anyProject ? "project and repository" : "place") + "</caption><thead><tr>" +
+    '<section class="groups">' +
+    (anyProject ? '<table id="project-groups"><caption>By project</caption><thead><tr><th>Project</th><th class="num">Findings</th><th class="num">High+</th><th class="num">Live</th></tr></thead><tbody></tbody></table>' : "") +
+    '<table id="where-groups"><caption>By ' + (anyProject ? "project and repository" : "place") + "</caption><thead><tr>" +
     (anyProject ? "<th>Project</th>" : "") + '<th>Repository / target</th><th class="num">Findings</th><th class="num">High+</th><th class="num">Live</th></tr></thead><tbody></tbody></table>' +
     '<table id="rule-groups"><caption>By rule</caption><thead><tr><th>Rule</th><th class="num">Findings</th><th class="num">High+</th><th class="num">Live</th></tr></thead><tbody></tbody></table></section>' +
     '<section class="controls"><input id="filter" type="search" placeholder="Filter: rule, path, image, commit, secret…" aria-label="Filter findings" autocomplete="off">' +
@@ -230,6 +242,7 @@
     '</tr></thead><tbody id="rows"></tbody></table><p id="empty" hidden>No finding matches.</p>' +
     '<nav id="pager"><button id="prev" type="button">‹ Previous</button> <span id="page"></span> <button id="next" type="button">Next ›</button></nav>';
 
+  if (anyProject) groupTable("project-groups", projects, projectCounts, (p) => '<td class="project">' + esc(p) + "</td>", "project");
   groupTable("where-groups", groups, groupCounts, (g) => (anyProject ? "<td>" + esc(g.project) + "</td>" : "") + '<td class="repo">' + esc(g.repository) + "</td>", "group");
   groupTable("rule-groups", rules, ruleCounts, (r) => '<td><span class="rule" title="' + esc(r.description) + '">' + esc(r.id) + "</span></td>", "rule");
 
@@ -241,20 +254,22 @@
   $("severity").addEventListener("change", (e) => { state.severity = e.target.value; refilter(); });
   $("status").addEventListener("change", (e) => { state.status = e.target.value; refilter(); });
   $("clear").addEventListener("click", () => {
-    Object.assign(state, { text: "", severity: "", status: "", group: -1, rule: -1 });
+    Object.assign(state, { text: "", severity: "", status: "", project: -1, group: -1, rule: -1 });
     $("filter").value = $("severity").value = $("status").value = "";
     refilter();
   });
-  const pick = (attr, field) => (e) => {
+  // A click (or Enter) on a group row filters to it; again, and the filter is off.
+  const pick = (attr) => (e) => {
     const tr = e.target.closest("tr[data-" + attr + "]");
     if (!tr || (e.type === "keydown" && e.key !== "Enter")) return;
     const value = +tr.dataset[attr];
-    state[field] = state[field] === value ? -1 : value;
+    state[attr] = state[attr] === value ? -1 : value;
     refilter();
   };
-  for (const [id, attr, field] of [["where-groups", "group", "group"], ["rule-groups", "rule", "rule"]]) {
-    $(id).addEventListener("click", pick(attr, field));
-    $(id).addEventListener("keydown", pick(attr, field));
+  for (const [id, attr] of [["project-groups", "project"], ["where-groups", "group"], ["rule-groups", "rule"]]) {
+    if (!$(id)) continue;
+    $(id).addEventListener("click", pick(attr));
+    $(id).addEventListener("keydown", pick(attr));
   }
   document.querySelector("#findings thead").addEventListener("click", (e) => {
     const th = e.target.closest("th[data-key]");
