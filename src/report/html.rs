@@ -4,8 +4,11 @@
 //! The page is a template, a stylesheet and a script compiled into the binary
 //! (`src/report/html/`), plus the report's data embedded once as JSON in a
 //! `<script type="application/json">` block; the script renders everything from that data
-//! (groups by project and repository, by rule; the findings table with its filter, sorting and
-//! pages). Nothing is fetched: a Content-Security-Policy `default-src 'none'` forbids every
+//! (counts by Harbor project, by repository or scan target, by rule; the findings table with its
+//! filter, sorting and pages of 500 rows). In the data, places, rules, images and commits are
+//! tables that findings point into, so a sweep's 20,000 findings do not repeat each image's
+//! digests: `benches/html.sh` measures a 20,000-finding report (3.9 MB) laid out in about 0.5 s
+//! (median, headless Chromium, from navigation start). Nothing is fetched: a Content-Security-Policy `default-src 'none'` forbids every
 //! network load, and only the page's own script and stylesheet run, allowed by their SHA-256
 //! hashes (so even a string that escaped escaping could not run as script).
 //!
