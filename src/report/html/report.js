@@ -170,7 +170,7 @@
       '<td><span class="rule" title="' + esc(r.description) + '">' + esc(r.id) + "</span></td>" +
       "<td>" + whereCell(f) + "</td>" +
       "<td>" + pathCell(f) + "</td>" +
-      "<td><code>" + esc(f.secret) + "</code></td>" +
+      "<td><code class=\"secret\">" + esc(f.secret) + "</code></td>" +
       "<td>" + verificationCell(f) + "</td>" +
       '<td class="num">' + placesCell(f) + "</td></tr>";
   }
