@@ -300,6 +300,10 @@ fn html_report_renders_groups_filters_and_loads_nothing() {
     assert_eq!(browser.js("return document.getElementById('count').textContent"), "3 findings");
     let all = browser.rows("#rows tr");
     assert_eq!(all.len(), 3);
+    // The policy let the page's own stylesheet apply (its hash is in the policy).
+    let radius =
+        browser.js("return getComputedStyle(document.querySelector('.badge')).borderRadius");
+    assert_ne!(radius, "0px", "the stylesheet applied");
 
     // Markup in a path and a commit message stays text: no script ran, none was added.
     let alert = browser
