@@ -8,10 +8,11 @@ cd "$(dirname "$0")/.."
 # run a real distribution registry, push with skopeo, and make htpasswd files and TLS certs; the
 # job image test builds a root file system with mmdebstrap and strips the binary; the --verify
 # tests log in to real MariaDB, Redis and PostgreSQL servers, run as nobody through setpriv; the
-# zip quine test reads its archive back with Info-ZIP's unzip).
+# zip quine test reads its archive back with Info-ZIP's unzip; the HTML report tests open the
+# report in headless Chromium through chromedriver).
 need_debs=()
 # python3 runs the labeled corpus generator and scorer (fixtures/corpus/).
-for pair in git:git python3:python3 docker-registry:docker-registry skopeo:skopeo umoci:umoci htpasswd:apache2-utils openssl:openssl mmdebstrap:mmdebstrap strip:binutils mariadb-install-db:mariadb-server redis-server:redis-server setpriv:util-linux unzip:unzip; do
+for pair in git:git python3:python3 docker-registry:docker-registry skopeo:skopeo umoci:umoci htpasswd:apache2-utils openssl:openssl mmdebstrap:mmdebstrap strip:binutils mariadb-install-db:mariadb-server redis-server:redis-server setpriv:util-linux unzip:unzip chromium:chromium chromedriver:chromium-driver; do
   cmd=${pair%%:*} pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need_debs+=("$pkg")
 done

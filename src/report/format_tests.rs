@@ -165,10 +165,15 @@ fn snapshots_of_every_format() {
     ] {
         snapshot(name, &render(format, options));
     }
+    // The page's data, not its (long, constant) script and stylesheet.
+    let html = render(Format::Html, options);
+    let data: serde_json::Value =
+        serde_json::from_str(super::html::tests::data_block(&html)).expect("JSON data");
+    snapshot("html-data", &serde_json::to_string_pretty(&data).expect("JSON"));
 }
 
 /// Every report format.
-const EVERY_FORMAT: [Format; 7] = [
+const EVERY_FORMAT: [Format; 8] = [
     Format::Text,
     Format::Json,
     Format::Jsonl,
@@ -176,6 +181,7 @@ const EVERY_FORMAT: [Format; 7] = [
     Format::Gitlab,
     Format::Junit,
     Format::Csv,
+    Format::Html,
 ];
 
 #[test]

@@ -3,6 +3,7 @@
 
 pub mod csv;
 pub mod gitlab;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod sarif;
@@ -33,6 +34,8 @@ pub enum Format {
     Junit,
     /// Comma-separated values, one row per finding (see [`csv`]).
     Csv,
+    /// One self-contained HTML page to triage findings in a browser (see [`html`]).
+    Html,
 }
 
 /// Counters of a scan, shown in the summary and the JSON `stats` object.
@@ -242,6 +245,7 @@ pub fn write(
         Format::Gitlab => gitlab::write(report, options, out),
         Format::Junit => junit::write(report, options, out),
         Format::Csv => csv::write(report, options, out),
+        Format::Html => html::write(report, options, out),
     }
 }
 

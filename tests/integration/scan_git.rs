@@ -272,7 +272,7 @@ fn secret_in_a_commit_message_is_redacted_in_every_format() {
     for f in doc["findings"].as_array().expect("findings") {
         assert_eq!(f["commit"]["message"], "add token, key AKIA*****", "{f}");
     }
-    for format in ["text", "json", "jsonl", "sarif", "gitlab", "junit", "csv"] {
+    for format in ["text", "json", "jsonl", "sarif", "gitlab", "junit", "csv", "html"] {
         let report = repo.path().join("report.out");
         let report = report.to_str().expect("utf-8");
         for args in [

@@ -252,13 +252,14 @@ fn aws_key(i: usize) -> String {
 /// token in `etc/app/credentials` (6 images share it), each image's own layer holds its own AWS
 /// key in `srv/.env`, `team/svc4` deletes the credentials file in a third layer, and
 /// `team/svc0` is tagged twice.
-struct Fleet {
-    registry: Registry,
+/// Nine images in two projects on a real registry (shared with the HTML report's tests).
+pub(crate) struct Fleet {
+    pub(crate) registry: Registry,
     /// Repositories using base layer 1.
-    with_base_secret: Vec<String>,
+    pub(crate) with_base_secret: Vec<String>,
 }
 
-fn fleet() -> Fleet {
+pub(crate) fn fleet() -> Fleet {
     let registry = Registry::start(Mode::Plain);
     let pusher = pusher(&registry);
     let base1 = layer_tar(&[
@@ -289,7 +290,7 @@ fn fleet() -> Fleet {
     Fleet { registry, with_base_secret }
 }
 
-fn sweep_args<'a>(registry: &'a Registry, extra: &[&'a str]) -> Vec<&'a str> {
+pub(crate) fn sweep_args<'a>(registry: &'a Registry, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec!["sweep", registry.addr.as_str(), "--insecure-registry", "--show-secrets"];
     args.extend(extra);
     args
