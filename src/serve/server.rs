@@ -95,10 +95,13 @@ async fn harbor(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bod
         .and_then(|v| v.parse::<u64>().ok());
     let too_large = || {
         m.events_malformed.inc();
-        answer(
+        let mut r = answer(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("the body is over the limit of {} bytes", shared.max_body),
-        )
+        );
+        // The rest of the body is not read: the connection cannot carry another request.
+        r.headers_mut().insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+        r
     };
     if declared.is_some_and(|n| n > shared.max_body) {
         return too_large();
