@@ -77,7 +77,7 @@ pub fn run(args: &ServeArgs) -> Result<Outcome> {
         max_body: args.max_body,
         retry: Retry { attempts: args.attempts, base_delay: args.backoff },
     };
-    serve::run(options, queue, &scanner)?;
+    serve::run(options, &queue, &scanner)?;
     Ok(Outcome::Clean)
 }
 

@@ -95,7 +95,7 @@ pub struct ServeError(pub String);
 /// Runs the service until SIGTERM or Ctrl-C.
 pub fn run(
     options: Options,
-    queue: Arc<queue::Queue>,
+    queue: &Arc<queue::Queue>,
     scanner: &dyn ArtifactScanner,
 ) -> Result<(), ServeError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -111,7 +111,7 @@ pub fn run(
         .map_err(|e| ServeError(format!("cannot listen on {}: {e}", options.listen)))?;
     let address = listener.local_addr().map_or(options.listen, |a| a);
     let shared = Arc::new(server::Shared {
-        queue: Arc::clone(&queue),
+        queue: Arc::clone(queue),
         metrics: Arc::clone(&metrics),
         wake: Arc::clone(&wake),
         secret: options.secret.clone(),
@@ -120,7 +120,7 @@ pub fn run(
     });
     let notifications = worker::Notifications::new(runtime.handle().clone(), options.notifier);
     let context = worker::Context {
-        queue: &queue,
+        queue,
         scanner,
         results: &options.results,
         metrics: &metrics,

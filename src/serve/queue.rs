@@ -300,7 +300,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let queue = Queue::open(&dir.path().join("q.db")).unwrap();
         let a = artifact("team/app", "sha256:aa", "v1");
-        assert_eq!(queue.push(&[a.clone()], 10, 0).unwrap(), Pushed::Accepted { new: 1 });
+        assert_eq!(
+            queue.push(std::slice::from_ref(&a), 10, 0).unwrap(),
+            Pushed::Accepted { new: 1 }
+        );
         let again = artifact("team/app", "sha256:aa", "latest");
         assert_eq!(queue.push(&[again], 10, 0).unwrap(), Pushed::Accepted { new: 0 });
         assert_eq!(queue.queued(), 1);

@@ -74,8 +74,7 @@ fn write_atomically(
     // One artifact is scanned by one worker at a time, so the name is this process's own.
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let file = std::fs::File::create(&temp)?;
-    let mut out = std::io::BufWriter::new(file);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&temp)?);
     let written = fill(&mut out).and_then(|()| out.flush());
     let synced = written.and_then(|()| out.get_ref().sync_all());
     if let Err(e) = synced.and_then(|()| std::fs::rename(&temp, path)) {

@@ -181,7 +181,7 @@ mod tests {
         format!("sha256:{}", format!("{n:02x}").repeat(32))
     }
 
-    fn push(repo_full_name: &str, resources: serde_json::Value) -> Vec<u8> {
+    fn push(repo_full_name: &str, resources: &serde_json::Value) -> Vec<u8> {
         serde_json::json!({
             "type": "PUSH_ARTIFACT", "occur_at": 1_680_501_893, "operator": "admin",
             "event_data": {
@@ -198,7 +198,7 @@ mod tests {
     fn a_push_names_each_artifact() {
         let body = push(
             "team/app",
-            serde_json::json!([
+            &serde_json::json!([
                 {"digest": digest(1), "tag": "v1", "resource_url": "harbor.test/team/app:v1"},
                 {"digest": digest(2), "tag": "", "resource_url": "harbor.test/team/app@x"}
             ]),
@@ -217,9 +217,9 @@ mod tests {
         assert_eq!(parse(pull.as_bytes()).unwrap(), Event::Ignored("PULL_ARTIFACT".into()));
         assert!(parse(b"{not json").is_err());
         assert!(parse(br#"{"type": "PUSH_ARTIFACT"}"#).is_err());
-        let escape = push("team/../../etc", serde_json::json!([{"digest": digest(1)}]));
+        let escape = push("team/../../etc", &serde_json::json!([{"digest": digest(1)}]));
         assert!(parse(&escape).unwrap_err().0.contains("repository"));
-        let bad_digest = push("team/app", serde_json::json!([{"digest": "sha256:../x"}]));
+        let bad_digest = push("team/app", &serde_json::json!([{"digest": "sha256:../x"}]));
         assert!(parse(&bad_digest).unwrap_err().0.contains("digest"));
         let cloud = br#"{"type": "harbor.artifact.pushed", "data": {}}"#;
         assert!(parse(cloud).unwrap_err().0.contains("Default"));

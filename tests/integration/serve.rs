@@ -3,6 +3,7 @@
 //! small real HTTP listener as the notification endpoint.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -101,16 +102,18 @@ impl Service {
             .stderr(std::fs::File::create(&log).expect("log file"));
         let mut child = cmd.spawn().expect("leakhound serve starts");
         let deadline = Instant::now() + PATIENCE;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("serve exited ({status}): {}", std::fs::read_to_string(&log).unwrap());
-            }
+        while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
             if request(&addr, "GET", "/healthz", &[], b"").is_some_and(|(s, _)| s == 200) {
                 return Service { child, addr, log };
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("serve did not answer /healthz: {}", std::fs::read_to_string(&log).unwrap());
+        let _ = child.kill();
+        let status = child.wait().expect("wait");
+        panic!(
+            "serve did not answer /healthz ({status}): {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
     }
 
     /// Posts a webhook body with `auth` as its Authorization header.
@@ -119,8 +122,8 @@ impl Service {
         request(&self.addr, "POST", "/harbor", &headers, body).expect("serve answers")
     }
 
-    /// The metrics as name → value (samples without labels).
-    fn metrics(&self) -> BTreeMap<String, f64> {
+    /// The metrics as name → value (integer samples without labels: counters, gauges, counts).
+    fn metrics(&self) -> BTreeMap<String, u64> {
         let (status, text) = request(&self.addr, "GET", "/metrics", &[], b"").expect("metrics");
         assert_eq!(status, 200);
         text.lines()
@@ -132,12 +135,12 @@ impl Service {
             .collect()
     }
 
-    fn metric(&self, name: &str) -> f64 {
-        self.metrics().get(&format!("leakhound_serve_{name}")).copied().unwrap_or(-1.0)
+    fn metric(&self, name: &str) -> u64 {
+        self.metrics().get(&format!("leakhound_serve_{name}")).copied().unwrap_or(0)
     }
 
     /// Waits until the metric `name` reaches `value`.
-    fn wait_for(&self, name: &str, value: f64) {
+    fn wait_for(&self, name: &str, value: u64) {
         let deadline = Instant::now() + PATIENCE;
         while Instant::now() < deadline {
             if self.metric(name) >= value {
@@ -190,7 +193,7 @@ fn request(
         body.len()
     );
     for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
+        let _ = write!(head, "{name}: {value}\r\n");
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes()).ok()?;
@@ -248,7 +251,7 @@ fn base() -> Vec<u8> {
 fn app(name: &str, secret: bool) -> Vec<u8> {
     let mut content = format!("APP={name}\n");
     if secret {
-        content.push_str(&format!("GITHUB_TOKEN={}\n", fake::github_pat()));
+        let _ = writeln!(content, "GITHUB_TOKEN={}", fake::github_pat());
     }
     layer_tar(&[file("app/config.env", content.as_bytes())])
 }
@@ -266,8 +269,9 @@ impl Listener {
         let addr = listener.local_addr().expect("addr").to_string();
         let bodies = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&bodies);
-        let mut statuses = statuses.to_vec().into_iter();
+        let statuses = statuses.to_vec();
         std::thread::spawn(move || {
+            let mut statuses = statuses.into_iter();
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
                 let status = statuses.next().unwrap_or(200);
@@ -334,7 +338,7 @@ fn a_push_is_scanned_once_reported_and_notified_with_the_secret_redacted() {
     let (status, text) =
         service.post(&push_event(&registry.addr, "team/app", &[(&leaky, "v1")]), Some(AUTH));
     assert_eq!(status, 202, "{text}");
-    service.wait_for("artifacts_scanned_total", 1.0);
+    service.wait_for("artifacts_scanned_total", 1);
     let report = state.report("team/app", &leaky).expect("a report for the pushed artifact");
     let findings = report["findings"].as_array().expect("findings");
     assert_eq!(findings.len(), 1, "{report}");
@@ -361,18 +365,18 @@ fn a_push_is_scanned_once_reported_and_notified_with_the_secret_redacted() {
     let (status, _) =
         service.post(&push_event(&registry.addr, "team/web", &[(&clean, "v1")]), Some(AUTH));
     assert_eq!(status, 202);
-    service.wait_for("artifacts_scanned_total", 2.0);
+    service.wait_for("artifacts_scanned_total", 2);
     let clean_report = state.report("team/web", &clean).expect("report");
     assert!(clean_report["findings"].as_array().expect("findings").is_empty());
     let m = service.metrics();
-    assert_eq!(m["leakhound_serve_events_received_total"], 3.0);
-    assert_eq!(m["leakhound_serve_artifacts_queued_total"], 2.0);
-    assert_eq!(m["leakhound_serve_artifacts_scanned_total"], 2.0);
-    assert_eq!(m["leakhound_serve_artifacts_failed_total"], 0.0);
-    assert_eq!(m["leakhound_serve_findings_total"], 1.0);
-    assert_eq!(m["leakhound_serve_layers_scanned_total"], 3.0, "two app layers and one base");
-    assert_eq!(m["leakhound_serve_layer_cache_hits_total"], 1.0, "the base, the second time");
-    assert_eq!(m["leakhound_serve_scan_seconds_count"], 2.0);
+    assert_eq!(m["leakhound_serve_events_received_total"], 3);
+    assert_eq!(m["leakhound_serve_artifacts_queued_total"], 2);
+    assert_eq!(m["leakhound_serve_artifacts_scanned_total"], 2);
+    assert_eq!(m["leakhound_serve_artifacts_failed_total"], 0);
+    assert_eq!(m["leakhound_serve_findings_total"], 1);
+    assert_eq!(m["leakhound_serve_layers_scanned_total"], 3, "two app layers and one base");
+    assert_eq!(m["leakhound_serve_layer_cache_hits_total"], 1, "the base, the second time");
+    assert_eq!(m["leakhound_serve_scan_seconds_count"], 2);
     assert_eq!(endpoint.bodies().len(), 2, "a clean image sends nothing");
 
     let (code, log) = service.terminate();
@@ -432,11 +436,11 @@ fn bad_webhooks_are_refused_and_other_events_ignored() {
     assert_eq!(read_answer(&mut stream).map(|(s, _)| s), Some(413));
 
     let m = service.metrics();
-    assert_eq!(m["leakhound_serve_events_received_total"], 8.0);
-    assert_eq!(m["leakhound_serve_events_unauthorized_total"], 3.0);
-    assert_eq!(m["leakhound_serve_events_malformed_total"], 4.0);
-    assert_eq!(m["leakhound_serve_events_ignored_total"], 1.0);
-    assert_eq!(m["leakhound_serve_artifacts_queued_total"], 0.0);
+    assert_eq!(m["leakhound_serve_events_received_total"], 8);
+    assert_eq!(m["leakhound_serve_events_unauthorized_total"], 3);
+    assert_eq!(m["leakhound_serve_events_malformed_total"], 4);
+    assert_eq!(m["leakhound_serve_events_ignored_total"], 1);
+    assert_eq!(m["leakhound_serve_artifacts_queued_total"], 0);
     drop(service);
 
     // Without a secret it does not start, unless told to take webhooks from anyone.
@@ -504,15 +508,15 @@ fn a_flood_is_queued_or_refused_and_every_accepted_digest_is_scanned_once() {
     // 50 waiting, plus what the two workers took off the queue before they hung.
     assert!((50..=52).contains(&accepted.len()), "{} digests accepted", accepted.len());
 
-    service.wait_for("artifacts_scanned_total", accepted.len() as f64);
+    service.wait_for("artifacts_scanned_total", accepted.len() as u64);
     let wanted: BTreeSet<String> =
         accepted.iter().map(|d| format!("flood/app/{}.json", d.replace(':', "-"))).collect();
     assert_eq!(state.reports(), wanted, "a report for each accepted digest and no other");
     let m = service.metrics();
-    assert_eq!(m["leakhound_serve_artifacts_scanned_total"], accepted.len() as f64, "once each");
-    assert_eq!(m["leakhound_serve_artifacts_queued_total"], accepted.len() as f64);
-    assert_eq!(m["leakhound_serve_events_refused_total"], refused as f64);
-    assert_eq!(m["leakhound_serve_queue_depth"], 0.0);
+    assert_eq!(m["leakhound_serve_artifacts_scanned_total"], accepted.len() as u64, "once each");
+    assert_eq!(m["leakhound_serve_artifacts_queued_total"], accepted.len() as u64);
+    assert_eq!(m["leakhound_serve_events_refused_total"], refused as u64);
+    assert_eq!(m["leakhound_serve_queue_depth"], 0);
 }
 
 #[test]
@@ -532,24 +536,24 @@ fn queued_pushes_survive_kill_9_and_are_scanned_once_after_the_restart() {
             assert_eq!(status, 202, "push {i}: {text}");
         }
     }
-    assert_eq!(first.metric("artifacts_queued_total"), 6.0);
+    assert_eq!(first.metric("artifacts_queued_total"), 6);
     first.kill();
     registry.resume();
     assert!(state.reports().is_empty(), "nothing was scanned before the kill");
 
     let second = Service::start(&state, &registry.addr, &flags);
-    second.wait_for("artifacts_scanned_total", 6.0);
+    second.wait_for("artifacts_scanned_total", 6);
     for digest in &digests {
         let report = state.report("team/svc", digest).expect("every accepted push is reported");
         assert_eq!(report["findings"].as_array().expect("findings").len(), 1, "{report}");
     }
-    second.wait_for("notifications_failed_total", 6.0);
+    second.wait_for("notifications_failed_total", 6);
     let again = push_event(&registry.addr, "team/svc", &[(&digests[0], "v2")]);
     assert_eq!(second.post(&again, Some(AUTH)).1.trim(), "queued 0 new artifact(s)");
     let m = second.metrics();
-    assert_eq!(m["leakhound_serve_artifacts_scanned_total"], 6.0, "each scanned once");
-    assert_eq!(m["leakhound_serve_artifacts_queued_total"], 0.0, "all came from the queue");
-    assert_eq!(m["leakhound_serve_findings_total"], 6.0);
+    assert_eq!(m["leakhound_serve_artifacts_scanned_total"], 6, "each scanned once");
+    assert_eq!(m["leakhound_serve_artifacts_queued_total"], 0, "all came from the queue");
+    assert_eq!(m["leakhound_serve_findings_total"], 6);
     assert_eq!(state.reports().len(), 6);
 }
 
@@ -563,7 +567,7 @@ fn a_registry_that_is_down_or_a_repository_that_is_gone_is_reported_failed() {
     let gone = format!("sha256:{}", "cd".repeat(32));
     let body = push_event(&registry.addr, "team/gone", &[(&gone, "v1")]);
     assert_eq!(service.post(&body, Some(AUTH)).0, 202);
-    service.wait_for("artifacts_failed_total", 1.0);
+    service.wait_for("artifacts_failed_total", 1);
     let report = state.report("team/gone", &gone).expect("a failed artifact is reported");
     let error = report["errors"][0]["message"].as_str().expect("an error").to_owned();
     assert!(error.contains("404") || error.contains("unknown"), "{error}");
@@ -572,11 +576,11 @@ fn a_registry_that_is_down_or_a_repository_that_is_gone_is_reported_failed() {
     drop(registry);
     let body = push_event("gone", "team/app", &[(&digests[0], "v1")]);
     assert_eq!(service.post(&body, Some(AUTH)).0, 202);
-    service.wait_for("artifacts_failed_total", 2.0);
+    service.wait_for("artifacts_failed_total", 2);
     let report = state.report("team/app", &digests[0]).expect("reported");
     assert!(!report["errors"].as_array().expect("errors").is_empty(), "{report}");
     let m = service.metrics();
-    assert_eq!(m["leakhound_serve_scan_retries_total"], 2.0, "one retry each");
-    assert_eq!(m["leakhound_serve_artifacts_scanned_total"], 0.0);
+    assert_eq!(m["leakhound_serve_scan_retries_total"], 2, "one retry each");
+    assert_eq!(m["leakhound_serve_artifacts_scanned_total"], 0);
     assert!(service.log().contains("failed after 2 attempts"), "{}", service.log());
 }
