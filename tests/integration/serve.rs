@@ -80,20 +80,23 @@ impl Service {
     /// Starts `serve REGISTRY` with `state`, the test secret and `extra` flags; waits until
     /// `/healthz` answers.
     fn start(state: &State, registry: &str, extra: &[&str]) -> Service {
-        let port = free_port();
-        let addr = format!("127.0.0.1:{port}");
-        let log = state.dir.path().join(format!("serve-{port}.log"));
+        let addr = format!("127.0.0.1:{}", free_port());
+        let mut args: Vec<String> = ["serve", registry, "--insecure-registry", "--listen", &addr]
+            .iter()
+            .map(|a| (*a).to_owned())
+            .collect();
+        args.extend(["--cache".to_owned(), state.cache().display().to_string()]);
+        args.extend(["--results".to_owned(), state.results().display().to_string()]);
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        Service::launch(state, &args, addr)
+    }
+
+    /// Runs the binary with `args` (which make it listen at `addr`) and the test secret; waits
+    /// until `/healthz` answers.
+    fn launch(state: &State, args: &[String], addr: String) -> Service {
+        let log = state.dir.path().join(format!("serve-{}.log", addr.replace(':', "-")));
         let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("leakhound"));
-        cmd.arg("serve")
-            .arg(registry)
-            .arg("--insecure-registry")
-            .arg("--listen")
-            .arg(&addr)
-            .arg("--cache")
-            .arg(state.cache())
-            .arg("--results")
-            .arg(state.results())
-            .args(extra)
+        cmd.args(args)
             .env("LEAKHOUND_WEBHOOK_SECRET", AUTH)
             .env_remove("LEAKHOUND_REGISTRY_USER")
             .env_remove("LEAKHOUND_REGISTRY_PASSWORD")
@@ -583,4 +586,43 @@ fn a_registry_that_is_down_or_a_repository_that_is_gone_is_reported_failed() {
     assert_eq!(m["leakhound_serve_scan_retries_total"], 2, "one retry each");
     assert_eq!(m["leakhound_serve_artifacts_scanned_total"], 0);
     assert!(service.log().contains("failed after 2 attempts"), "{}", service.log());
+}
+
+#[test]
+fn the_kubernetes_deployment_runs_one_writer_and_its_arguments_start_the_service() {
+    let docs = crate::sweep::yaml_documents("deploy/leakhound-serve.yaml");
+    let deployment = &docs[0]["spec"];
+    assert_eq!(deployment["replicas"], 1, "one process writes the SQLite file");
+    assert_eq!(deployment["strategy"]["type"], "Recreate", "never two pods at once");
+    let container = &deployment["template"]["spec"]["containers"][0];
+    let env: Vec<&str> = container["env"]
+        .as_array()
+        .expect("env")
+        .iter()
+        .map(|e| e["name"].as_str().expect("name"))
+        .collect();
+    assert!(env.contains(&"LEAKHOUND_WEBHOOK_SECRET") && env.contains(&"LEAKHOUND_REGISTRY_USER"));
+    assert_eq!(docs[1]["kind"], "Service");
+    assert_eq!(docs[1]["spec"]["ports"][0]["targetPort"], container["ports"][0]["name"]);
+
+    // The container's arguments, with the volume and the port here, start the real binary.
+    let state = State::new();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let data = state.dir.path().display().to_string();
+    let args: Vec<String> = container["args"]
+        .as_array()
+        .expect("args")
+        .iter()
+        .map(|a| {
+            a.as_str()
+                .expect("arg")
+                .replace("/data", &data)
+                .replace("0.0.0.0:8080", &addr)
+                .replace("$(NOTIFY_URL)", "https://chat.example.com/hooks/abc")
+        })
+        .collect();
+    let service = Service::launch(&state, &args, addr);
+    assert_eq!(service.metric("artifacts_queued_total"), 0);
+    let (code, log) = service.terminate();
+    assert_eq!(code, Some(0), "{log}");
 }
