@@ -6,7 +6,7 @@
 #   - a cold image (one ~$LAYER_MB MB text layer plus a small app layer) against a second image
 #     over the same layers (a new config only): the cached image's scan should cost only its
 #     manifest and config fetch (target: < 100 ms); the registry's access log shows the GETs
-#     that scan made.
+#     that scan made; and `leakhound image` of the cold image, which its serve scan should match.
 #
 # Usage: benches/serve.sh              (LEAKHOUND=target/release/leakhound for release figures)
 # Env:   POSTS (default 500), LAYER_MB (default 40), LEAKHOUND (default target/debug/leakhound,
@@ -161,3 +161,7 @@ print("cached image's scan, registry GETs:", ", ".join(sorted(f"{k} {n}" for k, 
       {kind: sum(1 for _, k in asked if k == kind) for _, kind in asked}.items())))
 PY
 grep -E "bench/(app|other)" "$RUN/serve.log" | sed 's/^/  /'
+# A new layer should cost what `leakhound image` costs for it: the cold image again, by `image`.
+t0=$(date +%s%N)
+"$BIN" image "$REG/bench/app:v1" --insecure-registry --quiet --format json >/dev/null || true
+echo "leakhound image of the cold image: $(( ($(date +%s%N) - t0) / 1000000 )) ms"

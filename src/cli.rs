@@ -217,7 +217,7 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "URL", requires = "verify")]
     pub gitlab_url: Option<String>,
     /// Trust this CA certificate (PEM) in addition to the system roots (repeatable): for
-    /// registry TLS (`image`, `sweep`) and for `--verify`'s checks.
+    /// registry TLS (`image`, `sweep`, `serve`), `serve --notify` and `--verify`'s checks.
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Vec<PathBuf>,
     /// Hosts whose certificates `--verify` does not check: `image` and `sweep` set them from

@@ -39,8 +39,10 @@ pub fn run(args: &ServeArgs) -> Result<Outcome> {
         bail!("serve writes one report per artifact in --results: drop --report");
     }
     let secret = secret(args.unauthenticated)?;
-    let notifier = args.notify.as_deref().map(notifier).transpose()?;
     let reach = Reach::new(&args.registry, &args.access, &args.scan)?;
+    let ca_certs = &reach.registry.ca_certs;
+    let ca = (!ca_certs.is_empty()).then(|| ca_certs.join(&b'\n'));
+    let notifier = args.notify.as_deref().map(|url| notifier(url, ca.as_deref())).transpose()?;
     let set = build_rule_set(&configs(&args.scan.rules, None)?)?;
     let rules = set.digest();
     let engine = Engine::new(set)?;
@@ -95,13 +97,14 @@ fn secret(unauthenticated: bool) -> Result<Option<Secret>> {
     }
 }
 
-/// The notification endpoint: an `http(s)` URL, certificates verified.
-fn notifier(url: &str) -> Result<Notifier> {
+/// The notification endpoint: an `http(s)` URL, certificates verified (`--ca-cert` adds CAs,
+/// for a chat server inside the company).
+fn notifier(url: &str, ca: Option<&[u8]>) -> Result<Notifier> {
     let parsed = reqwest::Url::parse(url)
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
         .context("--notify wants an http:// or https:// URL")?;
-    let client = http::client(None, false, false)?;
+    let client = http::client(ca, false, false)?;
     Ok(Notifier::new(client, parsed, NOTIFY_RETRY))
 }
 
