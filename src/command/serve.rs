@@ -160,16 +160,14 @@ impl ArtifactScanner for Images<'_> {
         match self.report(artifact) {
             Ok((report, document)) => {
                 // What the registry did not give (the image, a layer, its config) may come
-                // another time; archives that cannot be read inside a layer never will.
-                let problems: Vec<String> = document
-                    .errors
-                    .iter()
-                    .map(|e| e.message.clone())
-                    .chain(document.failed.iter().map(|(what, why)| format!("{what}: {why}")))
-                    .collect();
+                // another time; archives that cannot be read inside a layer never will. The
+                // reason is told from the triaged report, whose messages hide the secrets found.
+                let unread = !document.errors.is_empty() || !document.failed.is_empty();
+                let reasons: Vec<&str> = report.errors.iter().map(|e| e.message.as_str()).collect();
+                let retry = unread.then(|| reasons.join("; "));
                 Scanned {
                     report,
-                    retry: (!problems.is_empty()).then(|| problems.join("; ")),
+                    retry,
                     layers_scanned: document.stats.layers_scanned,
                     layers_reused: document.stats.layers_reused,
                 }
