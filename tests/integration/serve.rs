@@ -626,3 +626,39 @@ fn the_kubernetes_deployment_runs_one_writer_and_its_arguments_start_the_service
     let (code, log) = service.terminate();
     assert_eq!(code, Some(0), "{log}");
 }
+
+#[test]
+fn sigterm_stops_accepting_finishes_the_scan_in_hand_and_keeps_the_queue() {
+    let registry = Registry::start(Mode::Plain);
+    let digests = push_many(&registry, "team/job", 3, false);
+    let state = State::new();
+    let flags = ["--jobs", "1", "--min-rate-window", "120"];
+    let service = Service::start(&state, &registry.addr, &flags);
+    registry.pause();
+    for digest in &digests {
+        let body = push_event(&registry.addr, "team/job", &[(digest, "v1")]);
+        assert_eq!(service.post(&body, Some(AUTH)).0, 202);
+    }
+    // The one worker has taken an artifact and waits on the registry.
+    let deadline = Instant::now() + PATIENCE;
+    while service.metric("queue_depth") != 2 {
+        assert!(Instant::now() < deadline, "{:?}", service.metrics());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let addr = service.addr.clone();
+    Command::new("kill").args(["-TERM", &service.child.id().to_string()]).status().expect("kill");
+    let deadline = Instant::now() + PATIENCE;
+    while request(&addr, "GET", "/healthz", &[], b"").is_some() {
+        assert!(Instant::now() < deadline, "still accepting after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    registry.resume();
+    let (code, log) = service.terminate();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("stopped (2 queued)"), "{log}");
+    assert_eq!(state.reports().len(), 1, "the scan in hand was finished");
+
+    let again = Service::start(&state, &registry.addr, &flags);
+    again.wait_for("artifacts_scanned_total", 2);
+    assert_eq!(state.reports().len(), 3, "the queue was kept");
+}
