@@ -47,6 +47,9 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Combine the shard reports of `sweep --shard I/N` into one report.
     Merge(MergeArgs),
+    /// Scan on push: a service that takes Harbor's webhooks (`PUSH_ARTIFACT`) and scans each
+    /// pushed image as `sweep` does, from a durable queue, with a report per artifact.
+    Serve(ServeArgs),
     /// List or check rules.
     Rules {
         /// What to do with rules.
@@ -214,7 +217,7 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "URL", requires = "verify")]
     pub gitlab_url: Option<String>,
     /// Trust this CA certificate (PEM) in addition to the system roots (repeatable): for
-    /// registry TLS (`image`, `sweep`) and for `--verify`'s checks.
+    /// registry TLS (`image`, `sweep`, `serve`), `serve --notify` and `--verify`'s checks.
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Vec<PathBuf>,
     /// Hosts whose certificates `--verify` does not check: `image` and `sweep` set them from
@@ -500,6 +503,56 @@ pub struct SweepArgs {
     /// Page size of the listing requests.
     #[arg(long, value_name = "N", default_value_t = 100, hide = true)]
     pub page_size: u64,
+    #[command(flatten)]
+    pub access: RegistryArgs,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+}
+
+/// `serve` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// The registry Harbor pushes to: `https://host[:port]`, or `http://host[:port]` or a bare
+    /// `host:port` with `--insecure-registry`.
+    #[arg(value_name = "REGISTRY")]
+    pub registry: String,
+    /// Where to listen for webhooks, `/healthz` and `/metrics`.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// The layer cache and the queue of pushed artifacts (one `SQLite` file, created when
+    /// missing): an accepted push is scanned even after a restart.
+    #[arg(long, value_name = "PATH")]
+    pub cache: PathBuf,
+    /// One report per artifact goes here: `REPOSITORY/sha256-DIGEST.json`, plus the format of
+    /// `--format` when it is not text or JSON.
+    #[arg(long, value_name = "DIR")]
+    pub results: PathBuf,
+    /// POST a message here when an artifact has findings (Slack and Mattermost incoming webhooks
+    /// take its `{"text": ...}` body); secrets redacted.
+    #[arg(long, value_name = "URL")]
+    pub notify: Option<String>,
+    /// Accept webhooks without an `Authorization` header; otherwise the header must equal
+    /// `LEAKHOUND_WEBHOOK_SECRET` (Harbor's "Auth Header" of the webhook policy).
+    #[arg(long)]
+    pub unauthenticated: bool,
+    /// Artifacts scanned at the same time.
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: u16,
+    /// Layers (and manifests) of one artifact pulled and scanned at the same time.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub concurrency: usize,
+    /// Artifacts waiting at most; a push beyond that is refused with 429 (Harbor retries it).
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub max_queue: u64,
+    /// The largest webhook body accepted; larger ones are refused with 413 unread.
+    #[arg(long, value_name = "SIZE", default_value = "1M", value_parser = parse_size)]
+    pub max_body: u64,
+    /// Scans of one artifact before it is reported as failed (a registry that is down).
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub attempts: u32,
+    /// The wait before an artifact's second scan (seconds); it doubles on every retry, up to 30 s.
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_seconds)]
+    pub backoff: std::time::Duration,
     #[command(flatten)]
     pub access: RegistryArgs,
     #[command(flatten)]

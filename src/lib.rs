@@ -30,6 +30,7 @@ pub mod fuzzing;
 pub mod report;
 pub mod rules;
 pub mod scan;
+pub mod serve;
 pub mod source;
 pub mod sweep;
 pub mod verify;
@@ -52,6 +53,7 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         Command::Image(args) => command::image::run(args),
         Command::Sweep(args) => command::sweep::run(args),
         Command::Merge(args) => command::merge::run(args),
+        Command::Serve(args) => command::serve::run(args),
         Command::Rules { command } => command::rules::run(command),
     }
 }

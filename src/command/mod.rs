@@ -10,6 +10,7 @@ pub mod merge;
 pub mod pre_push;
 pub mod pre_receive;
 pub mod rules;
+pub mod serve;
 pub mod staged;
 pub mod sweep;
 
@@ -136,6 +137,7 @@ pub fn with_default_confidence(command: &Command) -> Command {
         Command::Image(a) => (&mut a.scan.output, Confidence::Low),
         Command::Sweep(a) => (&mut a.scan.output, Confidence::Low),
         Command::Merge(a) => (&mut a.output, Confidence::Low),
+        Command::Serve(a) => (&mut a.scan.output, Confidence::Low),
         Command::InstallHooks(_) | Command::Baseline(_) | Command::Rules { .. } => {
             return command;
         }

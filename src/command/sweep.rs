@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{Outcome, configs, finish_scan, new_scan};
 use crate::cache::Cache;
-use crate::cli::SweepArgs;
+use crate::cli::{RegistryArgs, ScanArgs, SweepArgs};
 use crate::engine::Engine;
 use crate::error::ScanError;
 use crate::report::RuleSummary;
@@ -24,30 +24,88 @@ use crate::source::oci::registry::{Registry, RegistryOptions};
 use crate::source::{catalog, harbor};
 use crate::sweep::oci::OciBackend;
 use crate::sweep::shard::Shard;
-use crate::sweep::{Backend, Progress, ProjectSummary, SweepOptions, assemble, incomplete, sweep};
+use crate::sweep::{
+    Assembler, Backend, Progress, ProjectSummary, SweepOptions, assemble, incomplete, sweep,
+};
+
+/// How `sweep` and `serve` reach their registry, with the same credential rules
+/// (`--username` with `--password-stdin`, else the robot account in `LEAKHOUND_REGISTRY_USER` /
+/// `LEAKHOUND_REGISTRY_PASSWORD`, else the docker config) and the same TLS and retry flags.
+pub struct Reach {
+    /// `host[:port]` as image references name it.
+    pub host: String,
+    /// The registry client's options.
+    pub registry: RegistryOptions,
+}
+
+impl Reach {
+    /// Reads the flags (and the password from standard input with `--password-stdin`).
+    pub fn new(registry: &str, access: &RegistryArgs, scan: &ScanArgs) -> Result<Reach> {
+        let explicit = super::image::explicit_credentials(access)?;
+        let insecure = Insecure::from_flags(&access.insecure_registry);
+        let host = base_url(registry, insecure.registry(registry))?
+            .split_once("://")
+            .map(|(_, h)| h.to_owned())
+            .unwrap_or_default();
+        let docker_config = auth::docker_config_path();
+        let credentials = auth::resolve(&host, explicit.as_ref(), docker_config.as_deref())
+            .map_err(anyhow::Error::msg)?;
+        let registry = RegistryOptions {
+            credentials,
+            insecure,
+            ca_certs: super::image::ca_certs(&scan.verify.ca_cert)?,
+            retry: Retry::with_retries(access.retries),
+            pace: super::image::pace(access),
+            notify: super::image::notify(scan.output.quiet),
+            docker_config,
+        };
+        Ok(Reach { host, registry })
+    }
+
+    /// The options of the listing client: the registry client's credentials, CAs and retries.
+    fn http_options(&self) -> HttpOptions {
+        let r = &self.registry;
+        HttpOptions {
+            insecure: r.insecure.clone(),
+            ca_cert: (!r.ca_certs.is_empty()).then(|| r.ca_certs.join(&b'\n')),
+            credentials: r.credentials.clone(),
+            retry: r.retry,
+            pace: r.pace,
+            notify: r.notify.clone(),
+        }
+    }
+}
+
+/// How layers are read: the scan's size caps, `--max-layer-size`, `--threads`.
+pub fn layer_options(access: &RegistryArgs, scan: &ScanArgs) -> LayerOptions {
+    LayerOptions {
+        caps: super::size_caps(scan),
+        max_layer_size: access.max_layer_size,
+        workers: scan.threads,
+    }
+}
+
+/// The key cached layer results are stored under. Cached layer results hold what archives
+/// inside them gave, so how far archives are followed is part of the key, and so is the
+/// result's shape: a cache from before archives were opened (or before their problems were
+/// kept), or with other caps, rescans.
+pub fn cache_key<B: Assembler>(rules: &str, scan: &ScanArgs) -> String {
+    format!(
+        "{rules} layer-result:{} archives:{}:{}",
+        B::LAYER_VERSION,
+        scan.max_archive_depth,
+        scan.max_archive_inflated
+    )
+}
+
+/// The rules in force, as reports list them.
+pub fn rule_summaries(engine: &Engine) -> Vec<RuleSummary> {
+    (0..engine.len()).map(|i| RuleSummary::of(&engine.rule(i).syntax)).collect()
+}
 
 /// Sweeps the registry and reports.
 pub fn run(args: &SweepArgs) -> Result<Outcome> {
-    let access = &args.access;
-    let explicit = super::image::explicit_credentials(access)?;
-    let insecure = Insecure::from_flags(&access.insecure_registry);
-    let host = base_url(&args.registry, insecure.registry(&args.registry))?
-        .split_once("://")
-        .map(|(_, h)| h.to_owned())
-        .unwrap_or_default();
-    let docker_config = auth::docker_config_path();
-    let credentials = auth::resolve(&host, explicit.as_ref(), docker_config.as_deref())
-        .map_err(anyhow::Error::msg)?;
-    let ca_certs = super::image::ca_certs(&args.scan.verify.ca_cert)?;
-    let ca_cert = (!ca_certs.is_empty()).then(|| ca_certs.join(&b'\n'));
-    let options = HttpOptions {
-        insecure: insecure.clone(),
-        ca_cert,
-        credentials: credentials.clone(),
-        retry: Retry::with_retries(access.retries),
-        pace: super::image::pace(access),
-        notify: super::image::notify(args.scan.output.quiet),
-    };
+    let reach = Reach::new(&args.registry, &args.access, &args.scan)?;
     let filter = Filter::new(
         &args.projects,
         &args.repositories,
@@ -60,7 +118,7 @@ pub fn run(args: &SweepArgs) -> Result<Outcome> {
         .enable_all()
         .build()
         .context("cannot start the network runtime")?;
-    let mut http = RegistryHttp::new(&args.registry, &options)?;
+    let mut http = RegistryHttp::new(&args.registry, &reach.http_options())?;
     if args.harbor {
         http = http.with_preemptive_basic();
     }
@@ -72,24 +130,12 @@ pub fn run(args: &SweepArgs) -> Result<Outcome> {
     let rules = set.digest();
     let engine = Engine::new(set)?;
     let scan = new_scan(&engine, &args.scan);
-    let registry = Registry::new(RegistryOptions {
-        credentials,
-        insecure,
-        ca_certs,
-        retry: options.retry,
-        pace: options.pace,
-        notify: options.notify.clone(),
-        docker_config,
-    })
-    .map_err(anyhow::Error::msg)?;
-    let layer = LayerOptions {
-        caps: super::size_caps(&args.scan),
-        max_layer_size: access.max_layer_size,
-        workers: args.scan.threads,
-    };
-    let backend = OciBackend::new(registry, host.clone(), &scan, layer, access.platform.clone());
-    let summaries = (0..engine.len()).map(|i| RuleSummary::of(&engine.rule(i).syntax)).collect();
-    sweep_with(&backend, &listed, errors, args, &host, rules, summaries)
+    let host = reach.host;
+    let registry = Registry::new(reach.registry).map_err(anyhow::Error::msg)?;
+    let layer = layer_options(&args.access, &args.scan);
+    let backend =
+        OciBackend::new(&registry, host.clone(), &scan, layer, args.access.platform.clone());
+    sweep_with(&backend, &listed, errors, args, &host, rules, rule_summaries(&engine))
 }
 
 /// Sweeps `listed` with `backend` and reports: a shard report with `--shard`, else the report
@@ -103,15 +149,7 @@ pub fn sweep_with<B: Backend>(
     rules: String,
     summaries: Vec<RuleSummary>,
 ) -> Result<Outcome> {
-    // Cached layer results hold what archives inside them gave, so how far archives are followed
-    // is part of the cache key, and so is the result's shape: a cache from before archives were
-    // opened (or before their problems were kept), or with other caps, rescans.
-    let key = format!(
-        "{rules} layer-result:{} archives:{}:{}",
-        B::LAYER_VERSION,
-        args.scan.max_archive_depth,
-        args.scan.max_archive_inflated
-    );
+    let key = cache_key::<B>(&rules, &args.scan);
     if args.shard.is_some() && args.scan.verify.verify {
         // A shard sees only its layers, so it would check the same secret as other shards, and
         // its report would have to carry results the cache must never hold.

@@ -84,7 +84,8 @@ impl Assembler for OciAssembler {
 
 /// Resolves and scans through the image source's registry client.
 pub struct OciBackend<'s> {
-    registry: Registry,
+    /// Borrowed, so a long-running `serve` keeps one client (and its tokens) for many backends.
+    registry: &'s Registry,
     /// `host[:port]` as references name it.
     host: String,
     scanner: &'s dyn Scanner,
@@ -108,7 +109,7 @@ impl BlobStore for InMemory<'_> {
 impl<'s> OciBackend<'s> {
     /// A backend for the registry at `host` (`host[:port]`).
     pub fn new(
-        registry: Registry,
+        registry: &'s Registry,
         host: String,
         scanner: &'s dyn Scanner,
         layer: LayerOptions,

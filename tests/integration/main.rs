@@ -19,6 +19,7 @@ mod report;
 mod rules_catalog;
 mod scan_fs;
 mod scan_git;
+mod serve;
 mod staged;
 mod sweep;
 mod sweep_registry;

@@ -131,6 +131,21 @@ impl Registry {
         run(&mut cmd);
     }
 
+    /// Freezes the registry (SIGSTOP): connections are accepted by the kernel and never
+    /// answered, so whatever pulls from it waits (an outage that comes back).
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a paused registry go on (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, which: &str) {
+        run(Command::new("kill").args([which, &self.child.id().to_string()]));
+    }
+
     /// Token mode: the next token the server issues is already expired.
     pub fn expire_next_token(&self) {
         if let Some(token) = &self.token {

@@ -132,7 +132,7 @@ fn harbor_listing_pages_filters_and_never_shows_the_password() {
 }
 
 /// YAML to JSON through Debian's python3-yaml (no YAML crate for two templates).
-fn yaml_documents(path: &str) -> Vec<serde_json::Value> {
+pub fn yaml_documents(path: &str) -> Vec<serde_json::Value> {
     let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
     let out = std::process::Command::new("python3")
         .args([
