@@ -8,6 +8,7 @@ mod credential_files;
 mod databases;
 mod fake_api;
 mod gitleaks;
+mod history_cache;
 mod image;
 mod job_image;
 mod pre_commit_framework;
