@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Benchmark of `leakhound git` on a large synthetic history (issue #4).
+# Benchmark of `leakhound git` on a large synthetic history (issue #4) and on git's own history
+# (issue #20), with the history cache's rows.
 #
 #   benches/git-history.sh [WORKDIR]        (default: /tmp/leakhound-bench)
 #
@@ -11,8 +12,13 @@
 # and prints wall time and peak RSS (/usr/bin/time -v) side by side with ratios, checks that every
 # planted secret was found with the commit that introduced it, and times a range scan of the last
 # 10 commits. Peers are installed into a venv under /tmp on first use. Nothing is written to the
-# repository. Environment: COMMITS (default 20000), RUNS (timed runs of leakhound, default 3),
-# MAKE_HISTORY (path of make-history.py), SKIP_PEERS=1.
+# repository. Then, for each repository (the synthetic one, and REAL, by default the git.git
+# mirror that `fetch github:git/git` brings, when present): the phase split of one run
+# (LEAKHOUND_TIMING=1) and the history cache's rows as ratios to the full scan and the floor: a
+# first run with an empty `--cache`, a second with nothing new, and one after 100 new commits
+# (made with fast-import in a `--shared` clone, so the repository itself is never written).
+# Environment: COMMITS (default 20000), RUNS (timed runs of leakhound, default 3), MAKE_HISTORY
+# (path of make-history.py), SKIP_PEERS=1, REAL (a bare repository; REAL= skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -56,6 +62,52 @@ measure() {
   wall[$name]=$w cpu[$name]=$c rss[$name]=$r
 }
 
+# cache_rows NAME REPO: the phase split, then the full scan, a cold-cache scan, a warm one with
+# nothing new, and one after 100 new commits, with ratios to the full scan and to the floor.
+cache_rows() {
+  local name=$1 repo=$2 dir=$work/cache-$1
+  rm -rf "$dir" && mkdir -p "$dir"
+  git -C "$repo" cat-file --batch-all-objects --batch --unordered >/dev/null
+  measure "$name-floor" git -C "$repo" cat-file --batch-all-objects --batch --unordered
+  echo
+  echo "$name: phase split of one full scan (LEAKHOUND_TIMING=1)"
+  LEAKHOUND_TIMING=1 "$lh" git "$repo" --format json --report /dev/null --quiet 2>&1 >/dev/null |
+    sed -n 's/^leakhound: timing: /  /p'
+  measure "$name-full" "$lh" git "$repo" --format json --report "$dir/full.json" --quiet
+  measure "$name-cold" "$lh" git "$repo" --format json --report "$dir/cold.json" --quiet --cache "$dir/cache.db"
+  measure "$name-warm" "$lh" git "$repo" --format json --report "$dir/warm.json" --quiet --cache "$dir/cache.db"
+  git clone -q --bare --shared "$repo" "$dir/plus.git"
+  local head i
+  head=$(git -C "$dir/plus.git" rev-parse HEAD)
+  for ((i = 1; i <= 100; i++)); do
+    printf 'commit refs/heads/bench-new\ncommitter bench <bench@example.org> %d +0000\ndata 9\nbench %03d\n' $((1700000000 + i)) "$i"
+    if ((i == 1)); then printf 'from %s\n' "$head"; fi
+    printf 'M 100644 inline bench/file%03d.txt\ndata 16\nline %03d of 100\n\n' "$i" "$i"
+  done | git -C "$dir/plus.git" fast-import --quiet
+  measure "$name-plus100" "$lh" git "$dir/plus.git" --format json --report "$dir/plus.json" --quiet --cache "$dir/cache.db"
+  printf '\n%-12s %8s %8s %8s %10s %11s\n' "$name" wall_s cpu_s rss_MiB "/full wall" "/floor wall"
+  local row key
+  for row in floor full cold warm plus100; do
+    key=$name-$row
+    printf '%-12s %8s %8s %8s %10s %11s\n' "$row" "${wall[$key]}" "${cpu[$key]}" "${rss[$key]}" \
+      "$(awk "BEGIN{printf \"%.3f\", ${wall[$key]} / ${wall[$name-full]}}")" \
+      "$(awk "BEGIN{printf \"%.3f\", ${wall[$key]} / ${wall[$name-floor]}}")"
+  done
+  python3 - "$dir" <<'EOF'
+import json, sys
+d = sys.argv[1]
+def places(name):
+    doc = json.load(open(f"{d}/{name}.json"))
+    got = sorted((f["rule_id"], f["path"], f["line"], (f.get("commit") or {}).get("sha")) for f in doc["findings"])
+    return got, doc["stats"]
+full, _ = places("full")
+for name in ("cold", "warm", "plus"):
+    got, stats = places(name)
+    same = "same findings as the full scan" if got == full else "FINDINGS DIFFER"
+    print(f"  {name}: {same} ({len(got)}), scanned {stats['scanned']} blobs, {stats.get('cached', 0)} from the cache")
+EOF
+}
+
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 # Warm the page cache once, then time.
 git -C "$hist" cat-file --batch-all-objects --batch --unordered >/dev/null
@@ -95,6 +147,12 @@ for name in leakhound leakhound-git2 floor betterleaks kingfisher; do
   printf '%-16s %8s %8s %8s %14s %14s\n' "$name" "${wall[$name]}" "${cpu[$name]}" "${rss[$name]}" "$rw" "$rc"
 done
 echo "range of the last 10 commits: ${range_ms} ms"
+
+cache_rows synthetic "$hist"
+real=${REAL-/work/.mirror/git+git/repo}
+if [[ -n $real && -d $real ]]; then
+  cache_rows git.git "$real"
+fi
 
 # Every planted secret found at its path, line and introducing commit (as a finding or occurrence).
 python3 - "$truth" "$work/leakhound.json" <<'EOF'

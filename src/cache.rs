@@ -1,6 +1,11 @@
-//! The sweep cache: per-layer scan results kept in an embedded `SQLite` database, keyed by the
-//! layer digest AND the rule set's digest ([`crate::rules::RuleSet::digest`]), so the next sweep
-//! scans only new layers, and everything again when the rules change.
+//! The scan cache: results kept in an embedded `SQLite` database so the next run reads only what
+//! is new, and everything again when the rules change.
+//!
+//! - Sweeps keep per-layer results, keyed by the layer digest AND the rule set's digest
+//!   ([`crate::rules::RuleSet::digest`]).
+//! - History scans (`leakhound git --cache`) keep, under one key (the rule set's digest plus the
+//!   options that change what a blob scans to), every blob scanned with its matches, and every
+//!   commit walked with what it introduced that matters ([`Cache::history`]).
 //!
 //! - A result is written (and committed) as soon as its layer is done, so an interrupted sweep
 //!   resumes where it stopped.
@@ -21,8 +26,19 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// Layout version of the database; a newer one is refused, not guessed at.
-const SCHEMA_VERSION: i64 = 1;
+/// Layout version of the database; a newer one is refused, not guessed at. 2 added the history
+/// tables (a version 1 file is upgraded in place: its layers stay valid).
+const SCHEMA_VERSION: i64 = 2;
+
+/// `PRAGMA application_id` of a leakhound cache (`LkHd`), so a database of another program is
+/// refused rather than written into.
+const APPLICATION_ID: i64 = 0x4C6B_4864;
+
+/// The tables a leakhound cache holds; a file without our application id that holds any other
+/// table belongs to another program.
+/// (`serve_queue` is `leakhound serve`'s durable queue, kept in the same file.)
+const TABLES: [&str; 5] =
+    ["layers", "history_key", "history_blobs", "history_commits", "serve_queue"];
 
 /// How long to wait for another process holding the database before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -47,6 +63,14 @@ pub enum CacheError {
         path: PathBuf,
         /// What `SQLite` or the parser said.
         message: String,
+    },
+    /// A database of another program.
+    #[error(
+        "{path} is not a leakhound cache (it is a database of another program): give --cache a new file"
+    )]
+    Foreign {
+        /// The database file.
+        path: PathBuf,
     },
     /// Written by a newer leakhound.
     #[error(
@@ -115,6 +139,9 @@ impl Cache {
         if check != "ok" {
             return Err(CacheError::Corrupt { path: path.to_owned(), message: check });
         }
+        if !is_ours(&conn).map_err(fail)? {
+            return Err(CacheError::Foreign { path: path.to_owned() });
+        }
         conn.pragma_update(None, "journal_mode", "WAL").map_err(fail)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(fail)?;
         conn.execute_batch(
@@ -126,10 +153,20 @@ impl Cache {
                  stored INTEGER NOT NULL,
                  PRIMARY KEY (digest, rules)
              ) WITHOUT ROWID;
+             CREATE TABLE IF NOT EXISTS history_key (key TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS history_blobs (
+                 id    BLOB PRIMARY KEY,
+                 found TEXT
+             ) WITHOUT ROWID;
+             CREATE TABLE IF NOT EXISTS history_commits (
+                 id     BLOB PRIMARY KEY,
+                 walked TEXT
+             ) WITHOUT ROWID;
              COMMIT;",
         )
         .map_err(fail)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(fail)?;
+        conn.pragma_update(None, "application_id", APPLICATION_ID).map_err(fail)?;
         conn.execute("DELETE FROM layers WHERE rules <> ?1", params![rules]).map_err(fail)?;
         Ok(Cache { conn: Mutex::new(conn), path: path.to_owned(), rules: rules.to_owned() })
     }
@@ -190,9 +227,135 @@ impl Cache {
         Ok(self.len()? == 0)
     }
 
+    /// What earlier history scans under `key` stored: every blob id with its value (`None`: it
+    /// scanned to nothing), and every commit id with its value. Rows stored under another key
+    /// are deleted first: a rule or option change rescans everything.
+    pub fn history<B: DeserializeOwned, C: DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<History<B, C>, CacheError> {
+        let fail = |e: rusqlite::Error| classify(&self.path, &e);
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(fail)?;
+        let stored: Option<String> = tx
+            .query_row("SELECT key FROM history_key", [], |r| r.get(0))
+            .optional()
+            .map_err(fail)?;
+        if stored.as_deref() != Some(key) {
+            tx.execute_batch(
+                "DELETE FROM history_blobs; DELETE FROM history_commits; DELETE FROM history_key;",
+            )
+            .map_err(fail)?;
+            tx.execute("INSERT INTO history_key (key) VALUES (?1)", params![key]).map_err(fail)?;
+        }
+        let blobs = self.rows(&tx, "SELECT id, found FROM history_blobs")?;
+        let commits = self.rows(&tx, "SELECT id, walked FROM history_commits")?;
+        tx.commit().map_err(fail)?;
+        Ok(History { blobs, commits })
+    }
+
+    /// Adds what a history scan learned (under the key [`Cache::history`] was last asked for),
+    /// in one transaction: an interrupted run stores nothing rather than half a history.
+    pub fn remember_history<B: Serialize, C: Serialize>(
+        &self,
+        blobs: &[([u8; 20], Option<B>)],
+        commits: &[([u8; 20], Option<C>)],
+    ) -> Result<(), CacheError> {
+        let fail = |e: rusqlite::Error| classify(&self.path, &e);
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(fail)?;
+        for (table, rows) in [
+            (
+                "INSERT OR REPLACE INTO history_blobs (id, found) VALUES (?1, ?2)",
+                self.texts(blobs)?,
+            ),
+            (
+                "INSERT OR REPLACE INTO history_commits (id, walked) VALUES (?1, ?2)",
+                self.texts(commits)?,
+            ),
+        ] {
+            let mut insert = tx.prepare(table).map_err(fail)?;
+            for (id, text) in rows {
+                insert.execute(params![&id[..], text]).map_err(fail)?;
+            }
+        }
+        tx.commit().map_err(fail)
+    }
+
+    /// Rows of `(id, optional JSON)` read by `query`, parsed; a row that does not parse makes
+    /// the cache corrupt.
+    fn rows<T: DeserializeOwned>(
+        &self,
+        conn: &Connection,
+        query: &str,
+    ) -> Result<Rows<T>, CacheError> {
+        let fail = |e: rusqlite::Error| classify(&self.path, &e);
+        let corrupt = |message: String| CacheError::Corrupt { path: self.path.clone(), message };
+        let mut select = conn.prepare(query).map_err(fail)?;
+        let mut rows = select.query([]).map_err(fail)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(fail)? {
+            let id: Vec<u8> = row.get(0).map_err(fail)?;
+            let id: [u8; 20] =
+                id.try_into().map_err(|_| corrupt("a history row has no 20-byte id".to_owned()))?;
+            let text: Option<String> = row.get(1).map_err(fail)?;
+            let value = text
+                .map(|t| serde_json::from_str(&t))
+                .transpose()
+                .map_err(|e| corrupt(format!("a history row does not parse: {e}")))?;
+            out.push((id, value));
+        }
+        Ok(out)
+    }
+
+    /// `rows` with their values as JSON text.
+    fn texts<T: Serialize>(
+        &self,
+        rows: &[([u8; 20], Option<T>)],
+    ) -> Result<Rows<String>, CacheError> {
+        rows.iter()
+            .map(|(id, value)| {
+                let text = value.as_ref().map(serde_json::to_string).transpose();
+                text.map(|t| (*id, t)).map_err(|e| CacheError::Sqlite {
+                    path: self.path.clone(),
+                    message: format!("cannot serialise a history row: {e}"),
+                })
+            })
+            .collect()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// Rows of a history table: a 20-byte object id and its value, if any.
+pub type Rows<T> = Vec<([u8; 20], Option<T>)>;
+
+/// What [`Cache::history`] read: blob and commit ids, each with its value.
+#[derive(Debug)]
+pub struct History<B, C> {
+    /// Blobs scanned, with what they scanned to (`None`: nothing).
+    pub blobs: Rows<B>,
+    /// Commits walked, with what they introduced that matters (`None`: nothing).
+    pub commits: Rows<C>,
+}
+
+/// True when the database is a leakhound cache, or empty: our application id, or none and no
+/// table but ours.
+fn is_ours(conn: &Connection) -> rusqlite::Result<bool> {
+    let id: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+    if id != 0 {
+        return Ok(id == APPLICATION_ID);
+    }
+    let mut select = conn.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'")?;
+    let names = select.query_map([], |r| r.get::<_, String>(0))?;
+    for name in names {
+        if !TABLES.contains(&name?.as_str()) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 fn classify(path: &Path, err: &rusqlite::Error) -> CacheError {
@@ -282,6 +445,57 @@ mod tests {
         assert!(matches!(err, CacheError::Locked { .. }), "{err:?}");
         assert!(err.to_string().contains("locked"), "{err}");
         holder.execute_batch("ROLLBACK").unwrap();
+    }
+
+    #[test]
+    fn history_rows_are_kept_under_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.db");
+        let cache = Cache::open(&path, "r").unwrap();
+        let empty = cache.history::<Value, Value>("key-a").unwrap();
+        assert!(empty.blobs.is_empty() && empty.commits.is_empty());
+        cache
+            .remember_history(
+                &[([1; 20], Some(value("hit"))), ([2; 20], None)],
+                &[([3; 20], None::<Value>)],
+            )
+            .unwrap();
+        drop(cache);
+        let cache = Cache::open(&path, "r").unwrap();
+        let mut kept = cache.history::<Value, Value>("key-a").unwrap();
+        kept.blobs.sort_by_key(|(id, _)| *id);
+        assert_eq!(kept.blobs, vec![([1; 20], Some(value("hit"))), ([2; 20], None)]);
+        assert_eq!(kept.commits, vec![([3; 20], None)]);
+        // Another key (rules or options changed): nothing stored under the old one is trusted.
+        let other = cache.history::<Value, Value>("key-b").unwrap();
+        assert!(other.blobs.is_empty() && other.commits.is_empty());
+        assert!(cache.history::<Value, Value>("key-a").unwrap().blobs.is_empty());
+    }
+
+    #[test]
+    fn damaged_history_row_is_an_error_not_a_miss() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(&dir.path().join("cache.db"), "r").unwrap();
+        cache.history::<Value, Value>("k").unwrap();
+        cache
+            .remember_history(&[([1; 20], Some(value("a")))], &[] as &[([u8; 20], Option<Value>)])
+            .unwrap();
+        cache.lock().execute("UPDATE history_blobs SET found = '{not json'", []).unwrap();
+        let err = cache.history::<Value, Value>("k").unwrap_err();
+        assert!(matches!(err, CacheError::Corrupt { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn database_of_another_program_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.db");
+        Connection::open(&path).unwrap().execute_batch("CREATE TABLE users (name TEXT);").unwrap();
+        let err = Cache::open(&path, "r").unwrap_err();
+        assert!(matches!(err, CacheError::Foreign { .. }), "{err:?}");
+        assert!(err.to_string().contains("not a leakhound cache"), "{err}");
+        let other = dir.path().join("other.db");
+        Connection::open(&other).unwrap().pragma_update(None, "application_id", 7).unwrap();
+        assert!(matches!(Cache::open(&other, "r").unwrap_err(), CacheError::Foreign { .. }));
     }
 
     #[test]

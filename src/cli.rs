@@ -261,6 +261,11 @@ pub struct GitArgs {
     /// Also report blobs that no selected commit reaches (dangling and unreachable objects).
     #[arg(long)]
     pub all_objects: bool,
+    /// The history cache (`SQLite`, created when missing; a sweep's `--cache` file may be
+    /// shared): blobs scanned and commits walked by an earlier run with the same rules and size
+    /// options are not read again, and their findings still come out, placed by this run's refs.
+    #[arg(long, value_name = "PATH")]
+    pub cache: Option<PathBuf>,
     #[command(flatten)]
     pub scan: ScanArgs,
 }

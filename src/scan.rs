@@ -25,7 +25,7 @@ const MAX_PROBLEMS: usize = 100;
 const MAX_HITS: usize = 10_000;
 
 /// A match in a blob, or in a member of the archive the blob is.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Hit {
     /// The engine's match, in the member's own lines when `member` is set.
     pub found: Match,
@@ -95,6 +95,7 @@ struct Counters {
     skipped_special: AtomicU64,
     skipped_allowlisted: AtomicU64,
     duplicates: AtomicU64,
+    cached: AtomicU64,
     archives: AtomicU64,
     archive_members: AtomicU64,
 }
@@ -236,6 +237,18 @@ impl<'e> Scan<'e> {
             lock(&self.seen).insert(id, found.clone());
         }
         Some(found)
+    }
+
+    /// True when scanning content `id` named something it could not or would not scan (an
+    /// archive's problems, a rule stopped by the work budget): a result not to cache, so every
+    /// run names the problem again.
+    pub fn had_problems(&self, id: BlobId) -> bool {
+        lock(&self.seen).get(&id).is_some_and(|found| found.problems.is_some())
+    }
+
+    /// Counts `n` results taken from a cache instead of being scanned.
+    pub fn cached(&self, n: u64) {
+        self.counters.cached.fetch_add(n, Relaxed);
     }
 
     fn seen(&self, id: BlobId) -> Option<Scanned> {
@@ -413,6 +426,7 @@ impl<'e> Scan<'e> {
             skipped_special: c.skipped_special.load(Relaxed),
             skipped_allowlisted: c.skipped_allowlisted.load(Relaxed),
             duplicates: c.duplicates.load(Relaxed),
+            cached: c.cached.load(Relaxed),
             archives: c.archives.load(Relaxed),
             archive_members: c.archive_members.load(Relaxed),
             suppressed: 0,

@@ -1,15 +1,19 @@
 //! `leakhound git`: a repository's history.
 
 use std::io::IsTerminal;
+use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
-use super::{Outcome, engine, finish_scan, new_scan};
+use super::{Outcome, configs, finish_scan, new_scan};
+use crate::cache::Cache;
 use crate::cli::{GitArgs, ScanArgs};
+use crate::engine::Engine;
 use crate::report::Report;
+use crate::rules::load::build_rule_set;
 use crate::scan::Scan;
 use crate::source::Sink;
-use crate::source::git::{self, GitOptions, Reader, Selection};
+use crate::source::git::{self, GitOptions, HistoryCache, Reader, Selection};
 
 /// Scans the history and reports.
 pub fn run(args: &GitArgs) -> Result<Outcome> {
@@ -20,7 +24,7 @@ pub fn run(args: &GitArgs) -> Result<Outcome> {
     let repo = match git::open(args.repo.as_deref()) {
         Ok(repo) => repo,
         Err(error) => {
-            let engine = engine(&args.scan.rules, None)?;
+            let engine = super::engine(&args.scan.rules, None)?;
             let scan = new_scan(&engine, &args.scan);
             scan.error(error);
             return finish_scan(&scan.into_report(target), &args.scan);
@@ -28,7 +32,23 @@ pub fn run(args: &GitArgs) -> Result<Outcome> {
     };
     let selection = git::selection(&repo, &args.branch, args.range.as_deref(), args.since)
         .map_err(anyhow::Error::msg)?;
-    scan_history(&repo, selection, args.all_objects, &args.scan, target)
+    let history = History {
+        selection: Some(selection),
+        all_objects: args.all_objects,
+        cache: args.cache.as_deref(),
+    };
+    finish_scan(&history_report_with(&repo, history, &args.scan, target, |_| {})?, &args.scan)
+}
+
+/// What of a repository to scan.
+#[derive(Debug, Clone)]
+pub struct History<'a> {
+    /// The commits; `None` for no history at all (an empty selection would mean every ref).
+    pub selection: Option<Selection>,
+    /// Also report blobs that no selected commit reaches.
+    pub all_objects: bool,
+    /// The history cache (`--cache`).
+    pub cache: Option<&'a Path>,
 }
 
 /// Scans `selection` of `repo` with the shared scan options and reports.
@@ -39,41 +59,45 @@ pub fn scan_history(
     args: &ScanArgs,
     target: String,
 ) -> Result<Outcome> {
-    finish_scan(&history_report(repo, selection, all_objects, args, target)?, args)
+    let history = History { selection: Some(selection), all_objects, cache: None };
+    finish_scan(&history_report_with(repo, history, args, target, |_| {})?, args)
 }
 
-/// The report of a scan of `selection` in `repo`, before triage.
-pub fn history_report(
-    repo: &git2::Repository,
-    selection: Selection,
-    all_objects: bool,
-    args: &ScanArgs,
-    target: String,
-) -> Result<Report> {
-    history_report_with(repo, Some(selection), all_objects, args, target, |_| {})
-}
-
-/// [`history_report`], then `more` scans into the same run (the pre-receive hook's tags, trees
-/// and blobs that no commit holds); with no `selection`, no history at all (an empty one would
-/// mean every ref).
+/// The report of a scan of `history` in `repo`, before triage, then `more` scans into the same
+/// run (the pre-receive hook's tags, trees and blobs that no commit holds).
 pub fn history_report_with(
     repo: &git2::Repository,
-    selection: Option<Selection>,
-    all_objects: bool,
+    history: History<'_>,
     args: &ScanArgs,
     target: String,
     more: impl FnOnce(&Scan<'_>),
 ) -> Result<Report> {
-    let engine = engine(&args.rules, repo.workdir())?;
+    let set = build_rule_set(&configs(&args.rules, repo.workdir())?)?;
+    let rules = set.digest();
+    let engine = Engine::new(set)?;
     let scan = new_scan(&engine, args);
     set_threads(args.threads);
-    if let Some(selection) = selection {
+    let cache = history
+        .cache
+        .map(|path| Cache::open(path, &rules))
+        .transpose()
+        .context("cannot use the history cache")?;
+    // What a blob scans to depends on the rules and on these options; a change of any rescans.
+    let key = format!(
+        "{rules};file={};archive={};depth={};inflated={}",
+        args.max_file_size,
+        args.max_archive_size,
+        args.max_archive_depth,
+        args.max_archive_inflated
+    );
+    if let Some(selection) = history.selection {
         let options = GitOptions {
             selection,
-            all_objects,
+            all_objects: history.all_objects,
             caps: super::size_caps(args),
             progress: !args.output.quiet && std::io::stderr().is_terminal(),
             reader: Reader::from_env(),
+            cache: cache.as_ref().map(|cache| HistoryCache { cache, key: &key }),
         };
         git::scan(repo, &options, &scan);
     }

@@ -17,7 +17,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use git2::{ObjectType, Oid, Repository};
 
-use super::git::history_report_with;
+use super::git::{History, history_report_with};
 use super::pre_push::push_selection;
 use super::{Outcome, size_caps, triage};
 use crate::cli::{OnError, PreReceiveArgs, seconds};
@@ -206,10 +206,10 @@ fn check(args: &PreReceiveArgs) -> Result<Check> {
     scan.rules.no_repo_config = true;
     scan.rules.config = server_config(args);
     let caps = size_caps(&scan);
-    let report =
-        history_report_with(&repo, selection, false, &scan, "pre-receive".into(), |run| {
-            git::objects::scan(&repo, &pushed.objects, caps, run);
-        })?;
+    let history = History { selection, all_objects: false, cache: None };
+    let report = history_report_with(&repo, history, &scan, "pre-receive".into(), |run| {
+        git::objects::scan(&repo, &pushed.objects, caps, run);
+    })?;
     let shown = triage(&report, &scan.output)?;
     let mut said = not_scanned(&shown.skipped);
     if !shown.errors.is_empty() {

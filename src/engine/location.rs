@@ -5,7 +5,9 @@
 //! line 1 (#19).
 
 /// A line and a column, both 1-based; the column counts bytes from the line's start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct LineCol {
     /// 1-based line.
     pub line: usize,

@@ -47,8 +47,9 @@ const LINE_SLACK: usize = 256;
 /// Longest secret span the overlap check looks back over (a private key block's window).
 const MAX_SECRET_SPAN: usize = 65_536;
 
-/// One secret the engine found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One secret the engine found. Serializable so that a history scan can cache it by blob id
+/// (`rule` indexes the rule set the cache is keyed by).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Match {
     /// Index of the rule, for [`Engine::rule`].
     pub rule: usize,

@@ -61,6 +61,10 @@ pub struct Stats {
     pub skipped_allowlisted: u64,
     /// Blobs not rescanned because identical content was already scanned.
     pub duplicates: u64,
+    /// Blobs and commits whose results came from `--cache` (an earlier history scan with the
+    /// same rules), not read or walked again; written only when some were.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cached: u64,
     /// Archives opened (zip, jar, tar, gzip… at any depth; see `--max-archive-depth`).
     #[serde(default)]
     pub archives: u64,

@@ -138,6 +138,9 @@ pub fn summary(stats: &Stats) -> String {
             stats.skipped_allowlisted
         );
     }
+    if stats.cached > 0 {
+        let _ = write!(s, ", {} blobs and commits from the cache", stats.cached);
+    }
     if stats.archives > 0 {
         let _ =
             write!(s, ", {} archive(s) opened ({} members)", stats.archives, stats.archive_members);

@@ -8,6 +8,7 @@ mod credential_files;
 mod databases;
 mod fake_api;
 mod gitleaks;
+mod history_cache;
 mod html_report;
 mod image;
 mod job_image;

@@ -17,6 +17,7 @@
 pub mod loose;
 pub mod objects;
 pub mod packs;
+mod remembered;
 pub mod walk;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -34,6 +35,8 @@ use crate::scan::{Hits, Scan};
 use crate::source::archive;
 use crate::source::{Sink, Skip};
 pub use packs::Reader;
+pub use remembered::HistoryCache;
+use remembered::Remembered;
 pub use walk::{Selection, ref_tips_under};
 
 /// The pseudo-path of findings in commit messages.
@@ -47,7 +50,7 @@ const MAX_MISSING_LISTED: usize = 20;
 
 /// How to scan a history.
 #[derive(Debug, Clone)]
-pub struct GitOptions {
+pub struct GitOptions<'c> {
     /// Which commits.
     pub selection: Selection,
     /// Also report blobs that no selected commit reaches (unreachable objects).
@@ -59,6 +62,8 @@ pub struct GitOptions {
     pub progress: bool,
     /// The bulk blob reader.
     pub reader: Reader,
+    /// What earlier runs with the same rules scanned and walked (`--cache`).
+    pub cache: Option<HistoryCache<'c>>,
 }
 
 /// Opens the repository at `path` (a work tree, any directory inside one, or a bare repository),
@@ -139,7 +144,7 @@ fn shallow_boundary(repo: &Repository, commits: &[Oid]) -> Option<Vec<Oid>> {
 /// Scans the selected history of `repo` into `scan`: findings, errors, and the blobs and
 /// submodules deliberately not scanned ([`Sink::not_scanned`]: blobs over the size cap, Git LFS
 /// pointers, submodules).
-pub fn scan(repo: &Repository, options: &GitOptions, scan: &Scan) {
+pub fn scan(repo: &Repository, options: &GitOptions<'_>, scan: &Scan) {
     // libgit2 re-hashes every object it reads; on the synthetic history that SHA-1 was 18% of
     // all CPU (perf), all of it in the tree walk. Pack entries are still CRC- and zlib-checked.
     git2::opts::strict_hash_verification(false);
@@ -191,40 +196,104 @@ pub fn scan(repo: &Repository, options: &GitOptions, scan: &Scan) {
             return;
         }
     };
-    let state = State::new(scan, options);
+    let remembered = match options.cache.map(|cache| Remembered::load(cache, repo)).transpose() {
+        Ok(remembered) => remembered,
+        Err(e) => {
+            scan.error(ScanError::new(
+                "--cache",
+                format!("{e}; nothing was scanned, so that no result is taken from a bad cache"),
+            ));
+            return;
+        }
+    };
+    let state = State::new(scan, options, remembered.as_ref());
     let whole = options.selection.whole_history() || options.all_objects;
     let known = whole.then(|| {
         let progress = Progress::new(options.progress, "blobs");
         let known = state
             .visitor(&progress)
             .run(|visitor| packs::read_all(&dirs, &odb, options.reader, options.caps, visitor));
+        state.recall_blobs(|id| known.contains(id));
         progress.finish();
         timing.lap("read and scan blobs");
         known
     });
+    let Some(mut walked) =
+        walk_history(repo, &commits, &state, known.as_ref(), options, &dirs, &odb, &timing)
+    else {
+        return;
+    };
+    state.assemble(&mut walked, options, known.as_ref());
+    objects::scan(repo, &objects, options.caps, scan);
+    timing.lap("assemble findings");
+}
+
+/// Walks the selected `commits` (those an earlier run walked come from the cache, for whole
+/// histories), reads what a narrow walk introduced, stores what the cache should keep, and
+/// returns the walk in `commits`' order; `None` when the history cannot be walked (named).
+#[allow(clippy::too_many_arguments)] // the one run's state, passed down rather than bundled
+fn walk_history(
+    repo: &Repository,
+    commits: &[Oid],
+    state: &State<'_, '_>,
+    known: Option<&HashSet<BlobId>>,
+    options: &GitOptions<'_>,
+    dirs: &[std::path::PathBuf],
+    odb: &git2::Odb<'_>,
+    timing: &Timing,
+) -> Option<Vec<Walked>> {
+    let scan = state.scan;
+    let whole = known.is_some();
+    // Commits walked by an earlier run are taken from the cache (whole histories only: a narrow
+    // walk keeps every entry, which the cache does not).
+    let cached_commits = state.remembered.filter(|_| whole);
+    let to_walk: Vec<Oid> = match cached_commits {
+        Some(r) => commits.iter().copied().filter(|id| !r.has_commit(*id)).collect(),
+        None => commits.to_vec(),
+    };
     let progress = Progress::new(options.progress, "commits");
-    progress.set_total(commits.len() as u64);
-    let walked = walk::par_map(repo.path(), &commits, |walker, id| {
-        let result = state.visit_commit(walker, id, known.as_ref());
+    progress.set_total(to_walk.len() as u64);
+    let walked = walk::par_map(repo.path(), &to_walk, |walker, id| {
+        let result = state.visit_commit(walker, id, known);
         progress.inc(0);
         result
     });
     progress.finish();
     timing.lap("walk commits");
-    let mut walked = match walked {
+    let walked = match walked {
         Ok(w) => w,
         Err(e) => {
             scan.error(ScanError::new(repo.path().display().to_string(), e.message()));
-            return;
+            return None;
         }
     };
     if !whole {
-        read_introduced(&dirs, &odb, &state, &walked, options);
+        read_introduced(dirs, odb, state, &walked, options);
         timing.lap("read and scan blobs");
     }
-    state.assemble(&mut walked, options, known.as_ref());
-    objects::scan(repo, &objects, options.caps, scan);
-    timing.lap("assemble findings");
+    if let Some(cache) = options.cache {
+        let fresh: Vec<(Oid, &Walked)> =
+            if whole { to_walk.iter().copied().zip(&walked).collect() } else { Vec::new() };
+        let blobs = std::mem::take(&mut *lock(&state.fresh));
+        if let Err(e) = Remembered::remember(cache.cache, &blobs, &fresh) {
+            scan.error(ScanError::new(
+                "--cache",
+                format!("{e}; this run's results were not stored"),
+            ));
+        }
+        timing.lap("store in the cache");
+    }
+    Some(match cached_commits {
+        Some(r) => {
+            scan.cached((commits.len() - to_walk.len()) as u64);
+            let mut fresh = walked.into_iter();
+            commits
+                .iter()
+                .filter_map(|id| r.walked(*id).or_else(|| fresh.next()))
+                .collect::<Vec<_>>()
+        }
+        None => walked,
+    })
 }
 
 /// The selected commits (and what the refs name besides commits), with every ref, tip and
@@ -301,6 +370,8 @@ fn read_introduced(
         .filter(|i| i.mode != walk::GITLINK)
         .map(|i| BlobId(packs::oid_bytes_git2(i.id)))
         .collect();
+    state.recall_blobs(|id| ids.contains(id));
+    let ids: HashSet<BlobId> = ids.into_iter().filter(|id| !state.is_cached(id)).collect();
     let progress = Progress::new(options.progress, "blobs");
     progress.set_total(ids.len() as u64);
     if ids.len() < BULK_READ_MIN {
@@ -324,6 +395,8 @@ struct Walked {
     info: Option<CommitInfo>,
     introduced: Vec<walk::Introduced>,
     message: Option<Hits>,
+    /// False when the commit or its trees could not be read (then it is not cached).
+    complete: bool,
 }
 
 /// Why a blob is named as not scanned.
@@ -343,17 +416,41 @@ struct State<'s, 'e> {
     named: Mutex<HashMap<BlobId, Named>>,
     /// Blobs the object database does not have.
     missing: Mutex<HashSet<BlobId>>,
+    /// What earlier runs scanned and walked (`--cache`).
+    remembered: Option<&'s Remembered>,
+    /// Blobs this run scanned whose result may be cached (no problem named), with their
+    /// matches; collected only with `--cache`.
+    fresh: Mutex<Vec<(BlobId, Option<Hits>)>>,
 }
 
 impl<'s, 'e> State<'s, 'e> {
-    fn new(scan: &'s Scan<'e>, options: &GitOptions) -> Self {
+    fn new(
+        scan: &'s Scan<'e>,
+        options: &GitOptions<'_>,
+        remembered: Option<&'s Remembered>,
+    ) -> Self {
         State {
             scan,
             caps: options.caps,
             targets: Mutex::default(),
             named: Mutex::default(),
             missing: Mutex::default(),
+            remembered,
+            fresh: Mutex::default(),
         }
+    }
+
+    /// True when an earlier run scanned blob `id` (its result is taken from the cache).
+    fn is_cached(&self, id: &BlobId) -> bool {
+        self.remembered.is_some_and(|r| r.has_blob(id))
+    }
+
+    /// Takes the cached results of the blobs this run would scan (`wanted`) as if scanned now.
+    fn recall_blobs(&self, wanted: impl Fn(&BlobId) -> bool) {
+        let Some(remembered) = self.remembered else { return };
+        let (found, count) = remembered.found_among(wanted);
+        lock(&self.targets).extend(found);
+        self.scan.cached(count);
     }
 
     fn blob(&self, id: BlobId, data: &[u8]) {
@@ -363,12 +460,15 @@ impl<'s, 'e> State<'s, 'e> {
             self.too_large(id, Some(data.len() as u64));
             return;
         }
-        if is_lfs_pointer(data) {
+        let lfs = is_lfs_pointer(data);
+        if lfs {
             lock(&self.named).insert(id, Named::LfsPointer);
         }
-        if let Some(found) = self.scan.matches_in(Some(id), data)
-            && !found.is_empty()
-        {
+        let found = self.scan.matches_in(Some(id), data).filter(|found| !found.is_empty());
+        if self.remembered.is_some() && !lfs && !self.scan.had_problems(id) {
+            lock(&self.fresh).push((id, found.clone()));
+        }
+        if let Some(found) = found {
             lock(&self.targets).insert(id, found);
         }
     }
@@ -400,7 +500,7 @@ impl<'s, 'e> State<'s, 'e> {
         id: Oid,
         known: Option<&HashSet<BlobId>>,
     ) -> Walked {
-        let mut out = Walked { info: None, introduced: Vec::new(), message: None };
+        let mut out = Walked { info: None, introduced: Vec::new(), message: None, complete: false };
         let commit = match walker.repo.find_commit(id) {
             Ok(c) => c,
             Err(e) => {
@@ -408,7 +508,9 @@ impl<'s, 'e> State<'s, 'e> {
                 return out;
             }
         };
+        out.complete = true;
         if let Err(e) = walk::introduced(walker, &commit, &mut out.introduced) {
+            out.complete = false;
             self.scan.error(ScanError::new(
                 format!("commit {id}"),
                 format!(
@@ -609,8 +711,10 @@ struct VisitorBox<'a> {
 impl VisitorBox<'_> {
     fn run<R>(&self, f: impl FnOnce(&packs::Visitor<'_>) -> R) -> R {
         let wanted = |id: &BlobId| self.only.is_none_or(|only| only.contains(id));
+        // Blobs not to scan need not be read (unless another blob's delta needs them).
+        let cached = |id: &BlobId| !wanted(id) || self.state.is_cached(id);
         let blob = |id: BlobId, data: &[u8]| {
-            if wanted(&id) {
+            if !cached(&id) {
                 self.progress.inc(data.len() as u64);
                 self.state.blob(id, data);
             }
@@ -627,7 +731,13 @@ impl VisitorBox<'_> {
                 self.progress.set_total(n);
             }
         };
-        f(&packs::Visitor { blob: &blob, too_large: &too_large, error: &error, total: &total })
+        f(&packs::Visitor {
+            blob: &blob,
+            too_large: &too_large,
+            error: &error,
+            total: &total,
+            cached: &cached,
+        })
     }
 }
 

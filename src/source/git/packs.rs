@@ -52,6 +52,9 @@ pub struct Visitor<'a> {
     pub error: &'a (dyn Fn(ScanError) + Sync),
     /// Called once with the number of blobs about to be read, for progress.
     pub total: &'a (dyn Fn(u64) + Sync),
+    /// True for a blob the caller already has the result of (from `--cache`): not read, unless
+    /// another blob's delta needs it as a base (then it is inflated but not passed to `blob`).
+    pub cached: &'a (dyn Fn(&BlobId) -> bool + Sync),
 }
 
 /// The object directories git's environment names: `GIT_OBJECT_DIRECTORY` and
@@ -164,7 +167,7 @@ pub fn read_all(
     }
     let mut plans = Vec::new();
     for (idx, pack) in packs {
-        match plan(&idx, &pack, caps) {
+        match plan(&idx, &pack, caps, visit.cached) {
             Ok(p) => plans.push(p),
             Err(message) => (visit.error)(ScanError::new(pack.display().to_string(), message)),
         }
@@ -175,11 +178,15 @@ pub fn read_all(
     let mut known: HashSet<BlobId> = HashSet::new();
     for p in plans {
         known.extend(p.blobs.iter().map(|e| BlobId(oid_bytes(&e.oid))));
+        known.extend(p.cached.iter().copied());
         // (The first entry may be a non-blob kept for the traversal; an extra id is harmless:
         // `known` only tells missing blobs from present ones.)
         for (id, size) in &p.too_large {
             known.insert(*id);
             (visit.too_large)(*id, *size);
+        }
+        if p.blobs.is_empty() {
+            continue;
         }
         if let Err(message) = traverse(&p, visit) {
             (visit.error)(ScanError::new(
@@ -195,6 +202,10 @@ pub fn read_all(
     let loose_blobs: Vec<BlobId> = loose
         .into_iter()
         .filter(|id| {
+            if (visit.cached)(id) {
+                known.insert(*id);
+                return false;
+            }
             git2::Oid::from_bytes(&id.0).is_ok_and(|oid| {
                 odb.read_header(oid).is_ok_and(|(_, kind)| kind == git2::ObjectType::Blob)
             })
@@ -205,13 +216,15 @@ pub fn read_all(
     known
 }
 
-/// What one pack holds that matters: its blobs in pack order (with their delta bases, which are
-/// blobs too), and those skipped for size.
+/// What one pack holds that matters: its blobs to read in pack order (with their delta bases,
+/// which are blobs too), those the caller has cached and no read needs, and those skipped for
+/// size.
 struct Plan {
     pack: PathBuf,
     data: gix_pack::data::File,
     index: gix_pack::index::File,
     blobs: Vec<gix_pack::index::Entry>,
+    cached: Vec<BlobId>,
     too_large: Vec<(BlobId, Option<u64>)>,
 }
 
@@ -273,8 +286,14 @@ pub fn oid_bytes_git2(oid: git2::Oid) -> [u8; 20] {
 
 /// Reads a pack's entry headers in offset order (cheap: no inflation) and keeps the blobs. An
 /// entry's type is its own, or, for a delta, its base's: bases come first for offset deltas;
-/// reference deltas may point forward, so those are settled in further passes.
-fn plan(idx: &Path, pack: &Path, caps: SizeCaps) -> Result<Plan, String> {
+/// reference deltas may point forward, so those are settled in further passes. Blobs `cached`
+/// names are left out, unless a blob to read is a delta of them.
+fn plan(
+    idx: &Path,
+    pack: &Path,
+    caps: SizeCaps,
+    cached: &(dyn Fn(&BlobId) -> bool + Sync),
+) -> Result<Plan, String> {
     let index = gix_pack::index::File::at(idx, gix_hash::Kind::Sha1)
         .map_err(|e| format!("cannot read pack index {}: {e}", idx.display()))?;
     let data = gix_pack::data::File::at(pack, gix_hash::Kind::Sha1)
@@ -326,11 +345,30 @@ fn plan(idx: &Path, pack: &Path, caps: SizeCaps) -> Result<Plan, String> {
             }
         }
     }
+    // Blobs to read: every blob not cached, and the delta bases each of them is built from.
+    let mut read = vec![false; entries.len()];
+    for i in 0..entries.len() {
+        if kind[i] != 1 || read[i] || cached(&BlobId(oid_bytes(&entries[i].oid))) {
+            continue;
+        }
+        let mut at = i;
+        while at != usize::MAX && !read[at] {
+            read[at] = true;
+            at = base_of[at];
+        }
+    }
     let mut blobs = Vec::new();
+    let mut skipped = Vec::new();
     let mut too_large = Vec::new();
     for (i, e) in entries.into_iter().enumerate() {
         match kind[i] {
-            1 => blobs.push(e),
+            1 if read[i] => blobs.push(e),
+            1 => {
+                skipped.push(BlobId(oid_bytes(&e.oid)));
+                if i == 0 {
+                    blobs.push(e);
+                }
+            }
             3 => too_large.push((BlobId(oid_bytes(&e.oid)), Some(sizes[i]))),
             4 => too_large.push((BlobId(oid_bytes(&e.oid)), None)),
             // `Tree::from_offsets_in_pack` starts reading at the pack's first entry whatever the
@@ -340,7 +378,11 @@ fn plan(idx: &Path, pack: &Path, caps: SizeCaps) -> Result<Plan, String> {
             _ => {}
         }
     }
-    Ok(Plan { pack: pack.to_owned(), data, index, blobs, too_large })
+    if !read.contains(&true) {
+        // Nothing to read (everything cached): no traversal at all.
+        blobs.clear();
+    }
+    Ok(Plan { pack: pack.to_owned(), data, index, blobs, cached: skipped, too_large })
 }
 
 /// True when the blob stored whole at `entry` is to be inflated: within the file cap, or an
@@ -482,6 +524,6 @@ fn read_all_git2(
         .map(|oid| BlobId(oid_bytes_git2(*oid)))
         .collect();
     (visit.total)(blobs.len() as u64);
-    read_listed(dirs, odb, blobs.iter().copied(), caps, visit);
+    read_listed(dirs, odb, blobs.iter().copied().filter(|id| !(visit.cached)(id)), caps, visit);
     blobs.into_iter().collect()
 }

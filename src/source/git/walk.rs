@@ -501,6 +501,10 @@ pub struct Walker<'r> {
 /// Trees kept per worker before the cache starts over.
 const TREE_CACHE_BYTES: usize = 32 << 20;
 
+/// Delta chains longer than this are not warmed (git writes at most 50; a longer chain is a
+/// damaged or hostile pack, and the plain read handles it).
+const MAX_WARMED_CHAIN: usize = 4096;
+
 impl<'r> Walker<'r> {
     /// A walker over `repo`.
     ///
@@ -557,13 +561,71 @@ impl<'r> Walker<'r> {
     fn packed(&mut self, id: Oid) -> Option<(gix_object::Kind, Arc<[u8]>)> {
         let oid = gix_hash::oid::try_from_bytes(id.as_bytes()).ok()?;
         for bundle in self.packs {
-            if let Ok(Some((data, _))) =
-                bundle.find(oid, &mut self.buf, &mut self.inflate, &mut self.decoded)
-            {
+            let Some(index) = bundle.index.lookup(oid) else { continue };
+            self.warm(&bundle.pack, bundle.index.pack_offset_at_index(index));
+            if let Ok((data, _)) = bundle.get_object_by_index(
+                index,
+                &mut self.buf,
+                &mut self.inflate,
+                &mut self.decoded,
+            ) {
                 return Some((data.kind, data.data.into()));
             }
         }
         None
+    }
+
+    /// Decodes the delta chain below the entry at `offset` base first, so that every version on
+    /// it lands in the decode cache: `gix-pack` caches only the object asked for, and git stores
+    /// older versions of a tree as deltas of newer ones, so the oldest-first walk would otherwise
+    /// inflate each tree's whole chain again (up to 50 deltas) for every commit. On git.git that
+    /// was most of the walk's zlib time. Stops at the first version already cached; failures
+    /// are left to the read that follows, which reports them.
+    fn warm(&mut self, pack: &gix_pack::data::File, offset: u64) {
+        let mut chain = Vec::new();
+        let mut at = offset;
+        loop {
+            let Ok(entry) = pack.entry(at) else { return };
+            if self.decoded.entries.contains_key(&(pack.id, entry.data_offset)) {
+                break;
+            }
+            let base = match entry.header {
+                gix_pack::data::entry::Header::OfsDelta { base_distance } => {
+                    entry.checked_base_pack_offset(base_distance)
+                }
+                _ => None,
+            };
+            let is_delta = entry.header.is_delta();
+            chain.push(entry);
+            match base {
+                Some(base) if chain.len() < MAX_WARMED_CHAIN => at = base,
+                // A whole object ends the chain; a reference delta (rare) is left to the read.
+                _ if !is_delta => break,
+                _ => return,
+            }
+        }
+        let no_refs = |_: &gix_hash::oid, _: &mut Vec<u8>| Ok(None);
+        // The entry asked for is decoded (and cached) by the caller's read.
+        for entry in chain.into_iter().skip(1).rev() {
+            let data_offset = entry.data_offset;
+            let whole = !entry.header.is_delta();
+            let Ok(outcome) =
+                pack.decode_entry(entry, &mut self.buf, &mut self.inflate, &no_refs, &mut self.decoded)
+            else {
+                return;
+            };
+            if whole {
+                // Only delta results are cached by `gix-pack` itself.
+                gix_pack::cache::DecodeEntry::put(
+                    &mut self.decoded,
+                    pack.id,
+                    data_offset,
+                    &self.buf,
+                    outcome.kind,
+                    0,
+                );
+            }
+        }
     }
 
     /// The raw bytes of tree `id`.
