@@ -62,6 +62,7 @@ fn extension(format: Format) -> &'static str {
         Format::Gitlab => "gitlab.json",
         Format::Junit => "junit.xml",
         Format::Csv => "csv",
+        Format::Html => "html",
     }
 }
 
