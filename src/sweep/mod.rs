@@ -768,6 +768,7 @@ mod tests {
                             layer_index: Some(i),
                             deleted_in_layer: None,
                         }),
+                        repository: None,
                         occurrences: Vec::new(),
                         verification: None,
                         captures: std::collections::BTreeMap::new(),
