@@ -285,17 +285,16 @@ fn http_backend(request: &Request, served: &Path, path: &str, query: &str) -> Re
     let split = out.stdout.windows(4).position(|w| w == b"\r\n\r\n").map(|i| (i, 4));
     let split = split.or_else(|| out.stdout.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2)));
     let (end, gap) = split.unwrap_or((out.stdout.len(), 0));
-    let mut status = "200 OK".to_owned();
-    let mut headers = String::new();
-    for line in String::from_utf8_lossy(&out.stdout[..end]).lines() {
-        match line.split_once(':') {
-            Some((name, value)) if name.eq_ignore_ascii_case("status") => {
-                status = value.trim().to_owned()
-            }
-            Some(_) => headers.push_str(&format!("{}\r\n", line.trim_end())),
-            None => {}
-        }
-    }
+    let head = String::from_utf8_lossy(&out.stdout[..end]).into_owned();
+    let status = head
+        .lines()
+        .find_map(|l| l.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case("status")))
+        .map_or_else(|| "200 OK".to_owned(), |(_, v)| v.trim().to_owned());
+    let headers: String = head
+        .lines()
+        .filter(|l| l.contains(':') && !l.to_ascii_lowercase().starts_with("status:"))
+        .flat_map(|l| [l.trim_end(), "\r\n"])
+        .collect();
     Reply::Bytes(status, headers, out.stdout[end + gap..].to_vec())
 }
 
