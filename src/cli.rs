@@ -148,7 +148,7 @@ pub struct OutputArgs {
     /// distinctive format), `medium` (also keyword-anchored and structured credentials whose
     /// value passes the value model), `low` (everything, generic and test data included).
     /// Default: `medium` for `dir`, `staged` and `pre-push`; `low` for `git`, `image`, `sweep`,
-    /// `merge` and `baseline`.
+    /// `gitlab`, `merge` and `baseline`.
     #[arg(long, value_enum, value_name = "LEVEL")]
     pub min_confidence: Option<Confidence>,
 }

@@ -412,8 +412,13 @@ fn gitlab_group_over_pages_with_a_429_a_404_and_a_second_night() {
 #[test]
 fn gitlab_archived_forks_and_a_page_cap() {
     let gitlab = Gitlab::start();
-    let (code, doc, stderr) = gitlab.json(&["--include-archived", "--include-forks"]);
+    let (code, doc, stderr) =
+        gitlab.json(&["--include-archived", "--include-forks", "--since", "2026-11-01"]);
     assert_eq!(code, 2, "{stderr}");
+    let asked: Vec<String> = gitlab.api.requests().into_iter().map(|r| r.line).collect();
+    let listing = asked.iter().find(|l| l.contains("/api/v4/")).expect("a listing request");
+    assert!(!listing.contains("archived="), "archived projects too: {listing}");
+    assert!(listing.contains("last_activity_after=2026-11-01T00%3A00%3A00Z"), "{listing}");
     assert_eq!(
         repositories(&doc),
         ["team/app", "team/app-fork", "team/old", "team/sub/lib"],
