@@ -47,7 +47,8 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Scan every repository of a GitLab (a group and its subgroups, or every project the token
     /// can see): bare mirrors in a work directory, fetched incrementally, scanned with the history
-    /// cache, one report with the project on every finding.
+    /// cache, one report with the project on every finding. The token comes from
+    /// `LEAKHOUND_GITLAB_TOKEN` (scopes `read_api`, `read_repository`).
     Gitlab(GitlabArgs),
     /// Combine the shard reports of `sweep --shard I/N` (or `gitlab --shard I/N`) into one report.
     Merge(MergeArgs),

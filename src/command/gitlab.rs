@@ -39,7 +39,9 @@ pub fn run(args: &GitlabArgs) -> Result<Outcome> {
             args.url
         )
     })?;
-    let token = std::env::var(TOKEN_VARIABLE).ok().filter(|t| !t.trim().is_empty());
+    // Trimmed once, so a token read from a file with its newline works for the API and git alike.
+    let token =
+        std::env::var(TOKEN_VARIABLE).ok().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
     let set = build_rule_set(&configs(&args.scan.rules, None)?)?;
     let rules = set.digest();
     let engine = Engine::new(set)?;
@@ -183,7 +185,7 @@ fn list(args: &GitlabArgs, base: &str, token: Option<&str>) -> Result<Listing, S
     };
     let mut http = RegistryHttp::new(base, &options).map_err(|e| e.to_string())?;
     if let Some(token) = token {
-        let value = HeaderValue::from_str(token.trim())
+        let value = HeaderValue::from_str(token)
             .map_err(|_| format!("{TOKEN_VARIABLE} holds characters no HTTP header can carry"))?;
         http = http.with_header(HeaderName::from_static("private-token"), value);
     }
