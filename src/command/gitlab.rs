@@ -112,7 +112,7 @@ fn scan_projects(
     let hide: Vec<&str> = [token, basic.as_deref()].into_iter().flatten().collect();
     let scope = format!("{base}/");
     let mut counts =
-        Counts { listed: listing.projects.len(), left_out: listing.left_out, ..Counts::default() };
+        Counts { kept: listing.projects.len(), left_out: listing.left_out, ..Counts::default() };
     let shard = document.shard;
     for project in listing.projects.iter().filter(|p| shard.owns(&p.id.to_string())) {
         let remote = Remote {
@@ -144,7 +144,7 @@ fn scan_projects(
 /// How the projects went, for the summary line.
 #[derive(Debug, Default)]
 struct Counts {
-    listed: usize,
+    kept: usize,
     left_out: u64,
     cloned: usize,
     fetched: usize,
@@ -154,14 +154,14 @@ struct Counts {
 impl Counts {
     fn line(&self, document: &GitlabDocument) -> String {
         format!(
-            "gitlab{}: {} projects listed ({} archived or forks left out), {} scanned here: {} \
-             cloned, {} fetched, {} failed",
+            "gitlab{}: {} projects to scan ({} forks or archived projects left out), {} scanned \
+             here: {} cloned, {} fetched, {} failed",
             if document.shard == Shard::ALL {
                 String::new()
             } else {
                 format!(" shard {}", document.shard)
             },
-            self.listed,
+            self.kept,
             self.left_out,
             document.projects.len(),
             self.cloned,

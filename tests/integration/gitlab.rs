@@ -11,7 +11,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 
 use serde_json::{Value, json};
 
@@ -57,11 +57,13 @@ const PROJECTS: [Spec; 5] = [
 ];
 
 /// The fake GitLab, its repositories (work trees under `src/`, served bare under `served/`),
-/// and the number of 429 answers still to give before listing.
+/// the number of 429 answers still to give before listing, and whether git is refused (a token
+/// without `read_repository`).
 struct Gitlab {
     env: TestEnv,
     api: FakeApi,
     throttle: Arc<AtomicUsize>,
+    no_git: Arc<AtomicBool>,
 }
 
 impl Gitlab {
@@ -90,9 +92,17 @@ impl Gitlab {
             );
         }
         let throttle = Arc::new(AtomicUsize::new(0));
-        let left = Arc::clone(&throttle);
-        let api = FakeApi::start(move |request, _| answer(request, &served, &left));
-        Gitlab { env, api, throttle }
+        let no_git = Arc::new(AtomicBool::new(false));
+        let (left, refuse) = (Arc::clone(&throttle), Arc::clone(&no_git));
+        let api = FakeApi::start(move |request, _| {
+            if refuse.load(SeqCst) && !request.line.contains("/api/v4/") {
+                // GitLab's answer to a token whose scopes do not include read_repository.
+                let why = "You are not allowed to download code from this project.\n";
+                return Reply::Answer("403 Forbidden", String::new(), why.into());
+            }
+            answer(request, &served, &left)
+        });
+        Gitlab { env, api, throttle, no_git }
     }
 
     /// A new commit in `project`, pushed to what the fake serves.
@@ -480,4 +490,24 @@ fn gitlab_interrupted_clone_is_cloned_again() {
     assert!(repositories(&doc).contains(&"team/app".to_owned()), "{doc}");
     assert!(!partial.exists(), "the leftover is gone");
     assert!(gitlab.workdir().join("team/app.git/HEAD").is_file());
+}
+
+#[test]
+fn gitlab_token_without_read_repository_names_every_project() {
+    let gitlab = Gitlab::start();
+    gitlab.no_git.store(true, SeqCst);
+    let (code, doc, stderr) = gitlab.json(&[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(doc["findings"], json!([]), "nothing scanned is not clean");
+    let origins: Vec<&str> = doc["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| e["origin"].as_str().expect("origin"))
+        .collect();
+    assert_eq!(origins, ["team/app", "team/gone", "team/sub/lib"], "{}", doc["errors"]);
+    assert!(doc["errors"].to_string().contains("403"), "{}", doc["errors"]);
+    // Nothing half-cloned stays behind.
+    assert!(!gitlab.workdir().join("team/app.git").exists());
+    assert!(!gitlab.workdir().join("team/app.git.partial").exists());
 }

@@ -96,7 +96,11 @@ pub fn update(dir: &Path, remote: &Remote<'_>) -> Result<Fetched, String> {
     let mut init = git(remote);
     init.args(["init", "--bare", "--quiet"]).arg(&partial);
     run(init, remote, "cannot create a mirror")?;
-    fetch(&partial, remote)?;
+    if let Err(e) = fetch(&partial, remote) {
+        // Nothing to resume from: git keeps no partial pack of an interrupted fetch.
+        let _ = std::fs::remove_dir_all(&partial);
+        return Err(e);
+    }
     std::fs::rename(&partial, dir).map_err(|e| io("complete the mirror", dir, e))?;
     Ok(Fetched::Cloned)
 }
