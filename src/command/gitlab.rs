@@ -44,6 +44,7 @@ pub fn run(args: &GitlabArgs) -> Result<Outcome> {
         std::env::var(TOKEN_VARIABLE).ok().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
     let set = build_rule_set(&configs(&args.scan.rules, None)?)?;
     let rules = set.digest();
+    // Built here too so a bad config fails before the first clone, not after it.
     let engine = Engine::new(set)?;
     let summaries: Vec<RuleSummary> =
         (0..engine.len()).map(|i| RuleSummary::of(&engine.rule(i).syntax)).collect();
