@@ -499,12 +499,7 @@ fn gitlab_token_without_read_repository_names_every_project() {
     let (code, doc, stderr) = gitlab.json(&[]);
     assert_eq!(code, 2, "{stderr}");
     assert_eq!(doc["findings"], json!([]), "nothing scanned is not clean");
-    let origins: Vec<&str> = doc["errors"]
-        .as_array()
-        .expect("errors")
-        .iter()
-        .map(|e| e["origin"].as_str().expect("origin"))
-        .collect();
+    let origins = crate::common::error_origins(&doc);
     assert_eq!(origins, ["team/app", "team/gone", "team/sub/lib"], "{}", doc["errors"]);
     assert!(doc["errors"].to_string().contains("403"), "{}", doc["errors"]);
     // Nothing half-cloned stays behind.
