@@ -62,12 +62,20 @@ const PROJECTS: [Spec; 5] = [
 struct Gitlab {
     env: TestEnv,
     api: FakeApi,
+    /// `https` when served over TLS, else `http`.
+    scheme: &'static str,
     throttle: Arc<AtomicUsize>,
     no_git: Arc<AtomicBool>,
 }
 
 impl Gitlab {
     fn start() -> Gitlab {
+        Gitlab::serve(None)
+    }
+
+    /// The fake over TLS with the certificate in `certs` (see `registry::ca_and_leaf`), or
+    /// plain HTTP.
+    fn serve(certs: Option<&Path>) -> Gitlab {
         let env = TestEnv::new();
         let served = env.path().join("served");
         for spec in PROJECTS.iter().filter(|s| s.served) {
@@ -94,15 +102,20 @@ impl Gitlab {
         let throttle = Arc::new(AtomicUsize::new(0));
         let no_git = Arc::new(AtomicBool::new(false));
         let (left, refuse) = (Arc::clone(&throttle), Arc::clone(&no_git));
-        let api = FakeApi::start(move |request, _| {
+        let scheme = if certs.is_some() { "https" } else { "http" };
+        let handler = move |request: &Request, _| {
             if refuse.load(SeqCst) && !request.line.contains("/api/v4/") {
                 // GitLab's answer to a token whose scopes do not include read_repository.
                 let why = "You are not allowed to download code from this project.\n";
                 return Reply::Answer("403 Forbidden", String::new(), why.into());
             }
-            answer(request, &served, &left)
-        });
-        Gitlab { env, api, throttle, no_git }
+            answer(request, &served, &left, scheme)
+        };
+        let api = match certs {
+            Some(dir) => FakeApi::start_tls(crate::fake_api::tls_config(dir), handler),
+            None => FakeApi::start(handler),
+        };
+        Gitlab { env, api, scheme, throttle, no_git }
     }
 
     /// A new commit in `project`, pushed to what the fake serves.
@@ -122,18 +135,17 @@ impl Gitlab {
     fn run(&self, extra: &[&str]) -> (i32, String, String) {
         let workdir = self.workdir();
         let cache = self.env.path().join("history.db");
-        let url = self.api.url();
-        let mut args = vec![
-            "gitlab",
-            &url,
-            "--group",
-            "team",
-            "--insecure",
+        let url = format!("{}://127.0.0.1:{}", self.scheme, self.api.port);
+        let mut args = vec!["gitlab", &url, "--group", "team"];
+        if self.scheme == "http" {
+            args.push("--insecure");
+        }
+        args.extend([
             "--workdir",
             workdir.to_str().expect("utf-8"),
             "--cache",
             cache.to_str().expect("utf-8"),
-        ];
+        ]);
         args.extend(extra);
         let out = self
             .env
@@ -167,7 +179,7 @@ fn commit(dir: &Path, file: &str, contents: &str, message: &str) {
 
 /// The fake's answer: the API (token in `PRIVATE-TOKEN`), else git over HTTP (token as the
 /// Basic password of `oauth2`).
-fn answer(request: &Request, served: &Path, throttle: &AtomicUsize) -> Reply {
+fn answer(request: &Request, served: &Path, throttle: &AtomicUsize, scheme: &str) -> Reply {
     let target = request.line.split(' ').nth(1).unwrap_or("/");
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     if path.starts_with("/api/v4/") {
@@ -185,7 +197,7 @@ fn answer(request: &Request, served: &Path, throttle: &AtomicUsize) -> Reply {
         if path != "/api/v4/groups/team/projects" {
             return Reply::json("404 Not Found", r#"{"message":"404 Group Not Found"}"#);
         }
-        return listing(request, query);
+        return listing(request, query, scheme);
     }
     let basic = leakhound::engine::decode::base64_encode(format!("oauth2:{}", token()).as_bytes());
     if request.header("authorization") != format!("Basic {basic}") {
@@ -199,7 +211,7 @@ fn answer(request: &Request, served: &Path, throttle: &AtomicUsize) -> Reply {
 }
 
 /// One page of the group's projects, as GitLab pages them.
-fn listing(request: &Request, query: &str) -> Reply {
+fn listing(request: &Request, query: &str, scheme: &str) -> Reply {
     let param = |name: &str| {
         query
             .split('&')
@@ -227,9 +239,9 @@ fn listing(request: &Request, query: &str) -> Reply {
                 "id": s.id,
                 "name": s.path.rsplit('/').next(),
                 "path_with_namespace": s.path,
-                "http_url_to_repo": format!("http://{host}/{}.git", s.path),
+                "http_url_to_repo": format!("{scheme}://{host}/{}.git", s.path),
                 "ssh_url_to_repo": format!("git@127.0.0.1:{}.git", s.path),
-                "web_url": format!("http://{host}/{}", s.path),
+                "web_url": format!("{scheme}://{host}/{}", s.path),
                 "archived": s.archived,
                 "empty_repo": false,
                 "repository_access_level": "enabled",
@@ -245,7 +257,7 @@ fn listing(request: &Request, query: &str) -> Reply {
     let link = |n: usize, rel: &str| {
         let others: Vec<&str> = query.split('&').filter(|kv| !kv.starts_with("page=")).collect();
         format!(
-            "<http://{host}/api/v4/groups/team/projects?{}&page={n}>; rel=\"{rel}\"",
+            "<{scheme}://{host}/api/v4/groups/team/projects?{}&page={n}>; rel=\"{rel}\"",
             others.join("&")
         )
     };
@@ -505,4 +517,25 @@ fn gitlab_token_without_read_repository_names_every_project() {
     // Nothing half-cloned stays behind.
     assert!(!gitlab.workdir().join("team/app.git").exists());
     assert!(!gitlab.workdir().join("team/app.git.partial").exists());
+}
+
+#[test]
+fn gitlab_over_tls_is_verified_and_trusts_ca_cert_for_the_api_and_git() {
+    let certs = tempfile::tempdir().expect("tempdir");
+    crate::registry::ca_and_leaf(certs.path());
+    let gitlab = Gitlab::serve(Some(certs.path()));
+
+    // Verified by default: a certificate from an unknown CA stops the listing.
+    let (code, doc, stderr) = gitlab.json(&[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(doc["findings"], json!([]));
+    let errors = doc["errors"].to_string();
+    assert!(errors.contains("certificate") || errors.contains("cannot reach"), "{errors}");
+
+    // With the CA, the API and git both trust the instance.
+    let ca = certs.path().join("ca.pem");
+    let (code, doc, stderr) = gitlab.json(&["--ca-cert", ca.to_str().expect("utf-8")]);
+    assert_eq!(code, 2, "only team/gone fails: {stderr}");
+    assert_eq!(repositories(&doc), ["team/app", "team/sub/lib"], "{doc}");
+    assert_eq!(crate::common::error_origins(&doc), ["team/gone"], "{}", doc["errors"]);
 }

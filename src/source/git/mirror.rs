@@ -133,6 +133,8 @@ fn git(remote: &Remote<'_>) -> Command {
         "GIT_TRACE_CURL",
         "GIT_TRACE_PACKET",
         "GIT_CURL_VERBOSE",
+        "GIT_SSL_CAINFO",
+        "GIT_SSL_NO_VERIFY",
     ] {
         cmd.env_remove(name);
     }
@@ -149,11 +151,13 @@ fn git(remote: &Remote<'_>) -> Command {
     if let Some(header) = remote.header {
         config.push((format!("http.{}.extraHeader", remote.scope), header.to_owned()));
     }
+    // git's own variables rather than `http.sslCAInfo`: git 2.47 with GnuTLS kept its default
+    // bundle when given that key through the environment or `-c` (measured), not this variable.
     if let Some(ca) = remote.ca_file {
-        config.push(("http.sslCAInfo".into(), ca.display().to_string()));
+        cmd.env("GIT_SSL_CAINFO", ca);
     }
     if remote.insecure_tls {
-        config.push(("http.sslVerify".into(), "false".into()));
+        cmd.env("GIT_SSL_NO_VERIFY", "1");
     }
     cmd.env("GIT_CONFIG_COUNT", config.len().to_string()).env("GIT_TERMINAL_PROMPT", "0");
     for (i, (key, value)) in config.into_iter().enumerate() {
