@@ -225,6 +225,7 @@ mod tests {
             fingerprint: fingerprint(rule, secret.as_bytes(), path),
             commit: None,
             image: None,
+            repository: None,
             occurrences: Vec::new(),
             verification: None,
             captures: std::collections::BTreeMap::new(),

@@ -45,7 +45,12 @@ pub enum Command {
     /// Sweep a whole registry (Harbor or any distribution registry): every image, each unique
     /// layer scanned once, incrementally with `--cache`, split across jobs with `--shard`.
     Sweep(SweepArgs),
-    /// Combine the shard reports of `sweep --shard I/N` into one report.
+    /// Scan every repository of a GitLab (a group and its subgroups, or every project the token
+    /// can see): bare mirrors in a work directory, fetched incrementally, scanned with the history
+    /// cache, one report with the project on every finding. The token comes from
+    /// `LEAKHOUND_GITLAB_TOKEN` (scopes `read_api`, `read_repository`).
+    Gitlab(GitlabArgs),
+    /// Combine the shard reports of `sweep --shard I/N` (or `gitlab --shard I/N`) into one report.
     Merge(MergeArgs),
     /// Scan on push: a service that takes Harbor's webhooks (`PUSH_ARTIFACT`) and scans each
     /// pushed image as `sweep` does, from a durable queue, with a report per artifact.
@@ -147,7 +152,7 @@ pub struct OutputArgs {
     /// distinctive format), `medium` (also keyword-anchored and structured credentials whose
     /// value passes the value model), `low` (everything, generic and test data included).
     /// Default: `medium` for `dir`, `staged` and `pre-push`; `low` for `git`, `image`, `sweep`,
-    /// `merge` and `baseline`.
+    /// `gitlab`, `merge` and `baseline`.
     #[arg(long, value_enum, value_name = "LEVEL")]
     pub min_confidence: Option<Confidence>,
 }
@@ -217,7 +222,8 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "URL", requires = "verify")]
     pub gitlab_url: Option<String>,
     /// Trust this CA certificate (PEM) in addition to the system roots (repeatable): for
-    /// registry TLS (`image`, `sweep`, `serve`), `serve --notify` and `--verify`'s checks.
+    /// registry TLS (`image`, `sweep`, `serve`), `serve --notify`, the GitLab API and git
+    /// (`gitlab`; git trusts these instead of its own roots), and `--verify`'s checks.
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Vec<PathBuf>,
     /// Hosts whose certificates `--verify` does not check: `image` and `sweep` set them from
@@ -564,10 +570,62 @@ pub struct ServeArgs {
     pub scan: ScanArgs,
 }
 
+/// `gitlab` arguments. The token comes from `LEAKHOUND_GITLAB_TOKEN` (an access token with the
+/// `read_api` and `read_repository` scopes), never from the command line.
+#[derive(Debug, Clone, Args)]
+#[allow(clippy::struct_excessive_bools)] // command-line switches
+pub struct GitlabArgs {
+    /// The instance: `https://gitlab.example.com[:port]` (`http://` needs `--insecure`).
+    #[arg(value_name = "URL")]
+    pub url: String,
+    /// Only the projects of this group and of its subgroups (its full path: `team/backend`).
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
+    /// Without `--group`: only the projects the token's user is a member of, instead of every
+    /// project the token can see (on gitlab.com, give one of the two).
+    #[arg(long, conflicts_with = "group")]
+    pub membership: bool,
+    /// Also scan archived projects.
+    #[arg(long)]
+    pub include_archived: bool,
+    /// Also scan forks (by default a fork is left to the scan of the project it came from).
+    #[arg(long)]
+    pub include_forks: bool,
+    /// Only projects with activity since DATE (GitLab's `last_activity_after`): `2024-05-01`,
+    /// RFC 3339, or `@SECONDS`. Their whole history is scanned.
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub since: Option<i64>,
+    /// Where the bare mirrors live (`DIR/group/project.git`), created when missing and reused:
+    /// the next run fetches only what is new.
+    #[arg(long, value_name = "DIR")]
+    pub workdir: PathBuf,
+    /// The history cache (`SQLite`; one file for every project): blobs and commits scanned by
+    /// an earlier run with the same rules are not read again, and their findings still come out.
+    #[arg(long, value_name = "PATH")]
+    pub cache: Option<PathBuf>,
+    /// Do this job's share of the projects, split N ways (`0/3`, `1/3`, `2/3`); the report is
+    /// then a shard report for `leakhound merge`.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::sweep::shard::Shard>,
+    /// Allow plain HTTP, or an untrusted certificate, for the instance (API and git): the token
+    /// then travels as the connection does.
+    #[arg(long)]
+    pub insecure: bool,
+    /// The most pages of 100 projects listed; an API that names more next pages is an error.
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_pages: u64,
+    /// Retries of an API answer 429 (as long as `Retry-After` says) or 5xx before it fails.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub retries: u32,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+}
+
 /// `merge` arguments.
 #[derive(Debug, Clone, Args)]
 pub struct MergeArgs {
-    /// The shard reports (`sweep --shard I/N --report FILE`), every shard of one sweep.
+    /// The shard reports (`sweep --shard I/N --report FILE`, or `gitlab --shard I/N --report
+    /// FILE`), every shard of one run.
     #[arg(required = true, value_name = "REPORT")]
     pub reports: Vec<PathBuf>,
     #[command(flatten)]

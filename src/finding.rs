@@ -107,6 +107,10 @@ pub struct Finding {
     pub commit: Option<CommitInfo>,
     /// Image details (image sources).
     pub image: Option<ImageInfo>,
+    /// The repository the finding belongs to, when a run scans many (`leakhound gitlab`: the
+    /// project's `path_with_namespace`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
     /// Other places the same secret was found, when a source groups them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub occurrences: Vec<Occurrence>,
@@ -240,9 +244,10 @@ impl Finding {
         self.verification.as_ref().is_some_and(|v| v.status == crate::verify::Status::Verified)
     }
 
-    /// The sort order of every report: path, line, column, rule id.
-    pub fn sort_key(&self) -> (&str, usize, usize, &str) {
-        (&self.path, self.line, self.column, &self.rule_id)
+    /// The sort order of every report: repository (when a run scans many), path, line, column,
+    /// rule id.
+    pub fn sort_key(&self) -> (Option<&str>, &str, usize, usize, &str) {
+        (self.repository.as_deref(), &self.path, self.line, self.column, &self.rule_id)
     }
 }
 

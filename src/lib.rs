@@ -52,6 +52,7 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         Command::Baseline(args) => command::baseline::run(args),
         Command::Image(args) => command::image::run(args),
         Command::Sweep(args) => command::sweep::run(args),
+        Command::Gitlab(args) => command::gitlab::run(args),
         Command::Merge(args) => command::merge::run(args),
         Command::Serve(args) => command::serve::run(args),
         Command::Rules { command } => command::rules::run(command),

@@ -385,6 +385,7 @@ impl<'e> Scan<'e> {
             secret: String::from_utf8_lossy(&m.secret).into_owned(),
             commit: provenance.commit.clone(),
             image: provenance.image.clone(),
+            repository: None,
             occurrences: Vec::new(),
             verification: None,
             captures: m.captures.iter().cloned().collect(),

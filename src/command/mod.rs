@@ -4,6 +4,7 @@
 pub mod baseline;
 pub mod dir;
 pub mod git;
+pub mod gitlab;
 pub mod image;
 pub mod install_hooks;
 pub mod merge;
@@ -136,6 +137,7 @@ pub fn with_default_confidence(command: &Command) -> Command {
         Command::Git(a) => (&mut a.scan.output, Confidence::Low),
         Command::Image(a) => (&mut a.scan.output, Confidence::Low),
         Command::Sweep(a) => (&mut a.scan.output, Confidence::Low),
+        Command::Gitlab(a) => (&mut a.scan.output, Confidence::Low),
         Command::Merge(a) => (&mut a.output, Confidence::Low),
         Command::Serve(a) => (&mut a.scan.output, Confidence::Low),
         Command::InstallHooks(_) | Command::Baseline(_) | Command::Rules { .. } => {

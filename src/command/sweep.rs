@@ -153,10 +153,7 @@ pub fn sweep_with<B: Backend>(
     if args.shard.is_some() && args.scan.verify.verify {
         // A shard sees only its layers, so it would check the same secret as other shards, and
         // its report would have to carry results the cache must never hold.
-        bail!(
-            "a shard does not verify: drop --verify here and pass it to `leakhound merge`, which \
-             checks each distinct secret once across every shard"
-        );
+        bail!(super::merge::SHARDS_DO_NOT_VERIFY);
     }
     let cache = args.cache.as_deref().map(|path| Cache::open(path, &key)).transpose()?;
     let options = SweepOptions {

@@ -32,6 +32,7 @@ pub const HEADER: &[&str] = &[
     "verification_identity",
     "verification_detail",
     "verification_checked_at",
+    "repository",
 ];
 
 /// Writes the CSV document.
@@ -65,6 +66,7 @@ pub fn write(report: &Report, options: &Options, out: &mut dyn Write) -> io::Res
                 v.and_then(|v| v.identity.clone()).unwrap_or_default(),
                 v.map(|v| v.detail.clone()).unwrap_or_default(),
                 v.map(|v| v.checked_at.clone()).unwrap_or_default(),
+                f.repository.clone().unwrap_or_default(),
             ]
             .into_iter(),
         )?;

@@ -41,14 +41,15 @@ pub(crate) fn finding(
         fingerprint: fingerprint(rule, secret.as_bytes(), path),
         commit: None,
         image: None,
+        repository: None,
         occurrences: Vec::new(),
         verification: None,
         captures: std::collections::BTreeMap::new(),
     }
 }
 
-/// The fixed report: a plain file finding, a git finding with a recurrence, an image finding with
-/// awkward characters in its path, and one error.
+/// The fixed report: a plain file finding, a git finding (of a named repository) with a
+/// recurrence, an image finding with awkward characters in its path, and one error.
 pub(crate) fn fixture() -> Report {
     let commit = CommitInfo {
         sha: "3f786850e387550fdab836ed7e6dc881de23001b".into(),
@@ -60,6 +61,8 @@ pub(crate) fn fixture() -> Report {
     let mut git = finding("aws.access-key-id", Severity::High, "deploy/prod.env", 12, &aws());
     git.commit = Some(commit.clone());
     git.confidence = Confidence::Medium;
+    // As `leakhound gitlab` names the project of every finding.
+    git.repository = Some("team/backend".into());
     git.occurrences.push(Occurrence {
         path: "deploy/prod.env".into(),
         line: 14,
@@ -322,10 +325,11 @@ fn verification_status_in_every_format() {
     let csv = render(Format::Csv, Options::default());
     let rows: Vec<&str> = csv.lines().collect();
     assert!(rows[0].ends_with(
-        ",verification,verification_identity,verification_detail,verification_checked_at"
+        ",verification,verification_identity,verification_detail,verification_checked_at,repository"
     ));
     assert!(rows[1].contains(&format!(",verified,{}", super::csv::cell(who))), "{csv}");
-    assert!(rows[3].ends_with(",,,,"), "no verification, empty cells: {csv}");
+    assert!(rows[3].ends_with(",,,,,"), "no verification, no repository, empty cells: {csv}");
+    assert!(rows[2].ends_with(",team/backend"), "the repository in the last column: {csv}");
     let doc: Document =
         serde_json::from_str(&render(Format::Json, Options::default())).expect("strict parse");
     assert_eq!(doc.findings[0].verification, fixture().findings[0].verification);

@@ -109,6 +109,9 @@ fn vulnerability(f: &Finding, report: &Report, options: Options) -> Value {
             .insert("verification_status".into(), text("Verification status", v.status.as_str()));
         details.insert("verified_at".into(), text("Checked at", &v.checked_at));
     }
+    if let Some(r) = &f.repository {
+        details.insert("repository".into(), text("Repository", r));
+    }
     if let Some(i) = &f.image {
         details.insert("image".into(), text("Image", &i.reference));
         details.insert("platform".into(), text("Platform", &i.platform));
@@ -120,11 +123,14 @@ fn vulnerability(f: &Finding, report: &Report, options: Options) -> Value {
             details.insert("deleted_in_layer".into(), text("Deleted in layer", d));
         }
     }
-    let place = match (&f.commit, &f.image) {
+    let mut place = match (&f.commit, &f.image) {
         (Some(_), _) => format!("commit {}", sha.get(..12).unwrap_or(sha)),
         (None, Some(i)) => format!("image {}", i.reference),
         (None, None) => f.path.clone(),
     };
+    if let Some(r) = &f.repository {
+        place = format!("{r} {place}");
+    }
     let description =
         rule.map(|r| r.description.as_str()).filter(|d| !d.is_empty()).unwrap_or(&f.description);
     let mut v = json!({
@@ -175,8 +181,8 @@ pub fn confidence(confidence: Confidence) -> &'static str {
     }
 }
 
-/// A stable, UUID-shaped id: the same finding (fingerprint, commit, line) gets the same id on
-/// every run, so GitLab tracks it across pipelines.
+/// A stable, UUID-shaped id: the same finding (fingerprint, commit, line, and repository when
+/// a run scans many) gets the same id on every run, so GitLab tracks it across pipelines.
 pub fn vulnerability_id(f: &Finding) -> String {
     use sha2::{Digest, Sha256};
     let sha = f.commit.as_ref().map_or(NO_COMMIT, |c| c.sha.as_str());
@@ -185,6 +191,11 @@ pub fn vulnerability_id(f: &Finding) -> String {
     for part in [f.fingerprint.as_str(), sha, image, &f.line.to_string()] {
         hasher.update((part.len() as u64).to_le_bytes());
         hasher.update(part.as_bytes());
+    }
+    // Two projects of one instance may hold the same commit (a fork): their findings differ.
+    if let Some(r) = &f.repository {
+        hasher.update((r.len() as u64).to_le_bytes());
+        hasher.update(r.as_bytes());
     }
     let hex = crate::rules::hex(&hasher.finalize()[..16]);
     format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])

@@ -15,6 +15,7 @@
 //!     "commit": null | {"sha", "author", "email", "date", "message"},
 //!     "image": null | {"ref", "manifest_digest", "platform", "layer_digest", "layer_index",
 //!                      "deleted_in_layer"},
+//!     "repository": "group/project",  // only when a run scans many (`leakhound gitlab`)
 //!     "occurrences": [{"path", "line", "commit", "image"}],  // only when the secret recurs
 //!     "captures": {"host", "port", "user", "database", "scheme", "sslmode"}, // only the parts the
 //!                     // rule names beside the secret (a URI's host), never the secret

@@ -42,6 +42,9 @@ pub fn write(report: &Report, options: &Options, out: &mut dyn Write) -> io::Res
         if let Some(v) = &f.verification {
             let _ = writeln!(body, "verification: {}", v.describe());
         }
+        if let Some(r) = &f.repository {
+            let _ = writeln!(body, "repository: {r}");
+        }
         if let Some(c) = &f.commit {
             let _ = writeln!(
                 body,

@@ -86,6 +86,48 @@ pub struct Stats {
     pub elapsed_ms: u64,
 }
 
+impl Stats {
+    /// Adds `other`'s counters to these (a run of many scans); the wall time is left alone,
+    /// since scans that ran side by side do not add up.
+    pub fn add(&mut self, other: &Stats) {
+        let Stats {
+            scanned,
+            bytes,
+            commit_messages,
+            findings,
+            skipped_binary,
+            skipped_too_large,
+            skipped_special,
+            skipped_allowlisted,
+            duplicates,
+            cached,
+            archives,
+            archive_members,
+            suppressed,
+            below_min_confidence,
+            not_verified,
+            errors,
+            elapsed_ms: _,
+        } = other;
+        self.scanned += scanned;
+        self.bytes += bytes;
+        self.commit_messages += commit_messages;
+        self.findings += findings;
+        self.skipped_binary += skipped_binary;
+        self.skipped_too_large += skipped_too_large;
+        self.skipped_special += skipped_special;
+        self.skipped_allowlisted += skipped_allowlisted;
+        self.duplicates += duplicates;
+        self.cached += cached;
+        self.archives += archives;
+        self.archive_members += archive_members;
+        self.suppressed += suppressed;
+        self.below_min_confidence += below_min_confidence;
+        self.not_verified += not_verified;
+        self.errors += errors;
+    }
+}
+
 /// For `skip_serializing_if`.
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde passes a reference
 fn is_zero(n: &u64) -> bool {

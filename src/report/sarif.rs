@@ -129,6 +129,9 @@ fn result(f: &Finding, rule_index: Option<usize>, options: Options) -> Value {
     if let Some(i) = &f.image {
         properties["image"] = json!(i);
     }
+    if let Some(r) = &f.repository {
+        properties["repository"] = json!(r);
+    }
     if !f.occurrences.is_empty() {
         properties["occurrences"] = json!(f.occurrences);
     }

@@ -81,6 +81,9 @@ pub fn finding_block(f: &Finding, options: &Options) -> String {
     if let Some(v) = &f.verification {
         let _ = writeln!(s, "    verification: {}", sanitize(&v.describe()));
     }
+    if let Some(r) = &f.repository {
+        let _ = writeln!(s, "    repository: {}", sanitize(r));
+    }
     if let Some(c) = &f.commit {
         let short = c.sha.get(..12).unwrap_or(&c.sha);
         let _ = writeln!(

@@ -116,6 +116,7 @@ mod tests {
             fingerprint: String::new(),
             secret: secret.clone(),
             commit: None,
+            repository: None,
             image: Some(ImageInfo {
                 reference: "reg.test/team/app:v1".into(),
                 manifest_digest: "sha256:ab".into(),

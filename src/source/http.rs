@@ -487,6 +487,8 @@ pub struct RegistryHttp {
     pace: Pace,
     notify: Notify,
     preemptive_basic: bool,
+    /// A header sent with every request (GitLab's `PRIVATE-TOKEN`), marked sensitive.
+    header: Option<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>,
     /// Bearer tokens by scope, so a sweep asks the token server once per scope.
     tokens: Mutex<HashMap<String, String>>,
 }
@@ -572,6 +574,7 @@ impl RegistryHttp {
             pace: options.pace,
             notify: options.notify.clone(),
             preemptive_basic: false,
+            header: None,
             tokens: Mutex::default(),
         })
     }
@@ -581,6 +584,19 @@ impl RegistryHttp {
     #[must_use]
     pub fn with_preemptive_basic(mut self) -> RegistryHttp {
         self.preemptive_basic = true;
+        self
+    }
+
+    /// Sends `name: value` with every request (an API token such as GitLab's `PRIVATE-TOKEN`),
+    /// marked sensitive so no debug output of the request shows it.
+    #[must_use]
+    pub fn with_header(
+        mut self,
+        name: reqwest::header::HeaderName,
+        mut value: reqwest::header::HeaderValue,
+    ) -> RegistryHttp {
+        value.set_sensitive(true);
+        self.header = Some((name, value));
         self
     }
 
@@ -635,6 +651,9 @@ impl RegistryHttp {
                     }
                     if from > 0 {
                         request = request.header(reqwest::header::RANGE, format!("bytes={from}-"));
+                    }
+                    if let Some((name, value)) = &self.header {
+                        request = request.header(name, value);
                     }
                     if let Some(token) = &token {
                         request = request.bearer_auth(token);

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod enumerate;
 pub mod fs;
 pub mod git;
+pub mod gitlab;
 pub mod harbor;
 pub mod http;
 pub mod oci;

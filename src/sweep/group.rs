@@ -103,6 +103,7 @@ mod tests {
                 layer_index: Some(0),
                 deleted_in_layer: None,
             }),
+            repository: None,
             occurrences: Vec::new(),
             verification: None,
             captures: std::collections::BTreeMap::new(),

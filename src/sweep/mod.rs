@@ -12,6 +12,7 @@
 //! reach into the engine, the registry protocol or report formats.
 
 pub mod document;
+pub mod gitlab;
 pub mod group;
 pub mod oci;
 pub mod shard;
@@ -447,33 +448,8 @@ pub fn assemble<B: Assembler>(
     let Some(first) = documents.first() else {
         return Err(SweepError("no sweep reports to merge".into()));
     };
-    let count = first.shard.count;
-    let mut seen = BTreeSet::new();
-    for d in documents {
-        if d.rules != first.rules {
-            return Err(SweepError(format!(
-                "shard {} was swept with another rule set than shard {}: rerun every shard with the same rules",
-                d.shard, first.shard
-            )));
-        }
-        if d.shard.count != count {
-            return Err(SweepError(format!(
-                "shard {} and shard {} come from sweeps split differently",
-                d.shard, first.shard
-            )));
-        }
-        if !seen.insert(d.shard.index) {
-            return Err(SweepError(format!("shard {} is given twice", d.shard)));
-        }
-    }
-    let missing: Vec<String> =
-        (0..count).filter(|i| !seen.contains(i)).map(|i| format!("{i}/{count}")).collect();
-    if !missing.is_empty() {
-        return Err(SweepError(format!(
-            "missing shard reports: {} (every shard of the sweep is needed)",
-            missing.join(", ")
-        )));
-    }
+    shard::check_whole(documents.iter().map(|d| (d.shard, d.rules.as_str())))
+        .map_err(SweepError)?;
 
     let mut images: BTreeMap<(String, String, String), Image> = BTreeMap::new();
     let mut layers: HashMap<&str, &serde_json::Value> = HashMap::new();
@@ -768,6 +744,7 @@ mod tests {
                             layer_index: Some(i),
                             deleted_in_layer: None,
                         }),
+                        repository: None,
                         occurrences: Vec::new(),
                         verification: None,
                         captures: std::collections::BTreeMap::new(),

@@ -47,6 +47,42 @@ pub fn bucket(digest: &str, count: u32) -> u32 {
     (u64::from_be_bytes(first) % u64::from(count)) as u32
 }
 
+/// Checks that `shards` (each with the digest of the rule set it ran with) are every shard of
+/// one split exactly once, all run with the same rules: a merge of anything less would be a
+/// smaller report that looks whole.
+pub fn check_whole<'a>(shards: impl IntoIterator<Item = (Shard, &'a str)>) -> Result<(), String> {
+    let mut shards = shards.into_iter();
+    let Some((first, rules)) = shards.next() else {
+        return Err("no shard reports to merge".into());
+    };
+    let mut seen = std::collections::BTreeSet::from([first.index]);
+    for (shard, other_rules) in shards {
+        if other_rules != rules {
+            return Err(format!(
+                "shard {shard} ran with another rule set than shard {first}: rerun every shard with the same rules"
+            ));
+        }
+        if shard.count != first.count {
+            return Err(format!(
+                "shard {shard} and shard {first} come from runs split differently"
+            ));
+        }
+        if !seen.insert(shard.index) {
+            return Err(format!("shard {shard} is given twice"));
+        }
+    }
+    let count = first.count;
+    let missing: Vec<String> =
+        (0..count).filter(|i| !seen.contains(i)).map(|i| format!("{i}/{count}")).collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "missing shard reports: {} (every shard of the run is needed)",
+            missing.join(", ")
+        ));
+    }
+    Ok(())
+}
+
 impl FromStr for Shard {
     type Err = String;
 

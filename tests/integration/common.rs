@@ -83,6 +83,16 @@ pub fn rule_ids(doc: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+/// The origins of the errors in a JSON report, in report order.
+pub fn error_origins(doc: &serde_json::Value) -> Vec<String> {
+    doc["errors"]
+        .as_array()
+        .expect("errors array")
+        .iter()
+        .map(|e| e["origin"].as_str().expect("origin").to_owned())
+        .collect()
+}
+
 /// git with no system or global config (the user's hooks and settings never leak in), no
 /// inherited repository variables, and a fixed identity.
 pub fn git_command(dir: &Path) -> StdCommand {

@@ -1,6 +1,7 @@
 //! A small HTTP/1.1 server on 127.0.0.1 standing in for a provider's API in the `--verify` tests
-//! (#16): each test gives it a handler written from that provider's documented request and
-//! response shapes, and reads back what was asked of it.
+//! (#16) and for GitLab's REST API in the `gitlab` tests (#20): each test gives it a handler
+//! written from that provider's documented request and response shapes, and reads back what was
+//! asked of it. Bodies may be binary either way (git's smart HTTP, served by a CGI).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -14,8 +15,10 @@ pub struct Request {
     pub line: String,
     /// Headers, names lowercased.
     pub headers: Vec<(String, String)>,
-    /// The body, as far as `Content-Length` says.
+    /// The body, as far as `Content-Length` says (or de-chunked), as text.
     pub body: String,
+    /// The same body as bytes.
+    pub bytes: Vec<u8>,
 }
 
 impl Request {
@@ -29,6 +32,8 @@ impl Request {
 pub enum Reply {
     /// Status line (`200 OK`), extra header lines (each ending in `\r\n`), body.
     Answer(&'static str, String, String),
+    /// The same with any status and a binary body (what a CGI answered).
+    Bytes(String, String, Vec<u8>),
     /// Never answers (for 30 s).
     Hang,
     /// Closes the connection without answering.
@@ -133,14 +138,25 @@ fn serve(stream: impl Read + Write, handler: &Handler, seen: &Mutex<Vec<Request>
             headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
         }
     }
-    let length =
-        headers.iter().find(|(n, _)| n == "content-length").and_then(|(_, v)| v.parse().ok());
-    let mut body = vec![0; length.unwrap_or(0)];
-    if reader.read_exact(&mut body).is_err() {
-        return;
-    }
-    let body = String::from_utf8_lossy(&body).into_owned();
-    let request = Request { line: line.trim().to_owned(), headers, body };
+    let chunked = headers.iter().any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"));
+    let body = if chunked {
+        let Some(body) = read_chunks(&mut reader) else { return };
+        body
+    } else {
+        let length =
+            headers.iter().find(|(n, _)| n == "content-length").and_then(|(_, v)| v.parse().ok());
+        let mut body = vec![0; length.unwrap_or(0)];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        body
+    };
+    let request = Request {
+        line: line.trim().to_owned(),
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+        bytes: body,
+    };
     let count = {
         let mut seen = seen.lock().expect("lock");
         seen.push(request.clone());
@@ -152,13 +168,34 @@ fn serve(stream: impl Read + Write, handler: &Handler, seen: &Mutex<Vec<Request>
             return;
         }
         Reply::Reset => return,
-        Reply::Answer(status, extra, body) => (status, extra, body),
+        Reply::Answer(status, extra, body) => (status.to_owned(), extra, body.into_bytes()),
+        Reply::Bytes(status, extra, body) => (status, extra, body),
     };
     let stream = reader.get_mut();
     let _ = write!(
         stream,
-        "HTTP/1.1 {status}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
+    let _ = stream.write_all(&body);
     let _ = stream.flush();
+}
+
+/// A `Transfer-Encoding: chunked` body (git sends one when a request outgrows its buffer).
+fn read_chunks(reader: &mut impl BufRead) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let mut size = String::new();
+        reader.read_line(&mut size).ok()?;
+        let size = usize::from_str_radix(size.trim().split(';').next()?, 16).ok()?;
+        let mut chunk = vec![0; size + 2];
+        if size == 0 {
+            // The trailer section ends with an empty line.
+            let mut end = String::new();
+            reader.read_line(&mut end).ok()?;
+            return Some(body);
+        }
+        reader.read_exact(&mut chunk).ok()?;
+        body.extend_from_slice(&chunk[..size]);
+    }
 }

@@ -7,6 +7,7 @@ mod confidence;
 mod credential_files;
 mod databases;
 mod fake_api;
+mod gitlab;
 mod gitleaks;
 mod history_cache;
 mod html_report;

@@ -15,6 +15,7 @@
 //! Uses [`Scan`] for content (each blob id scanned once) and findings; knows nothing of rules.
 
 pub mod loose;
+pub mod mirror;
 pub mod objects;
 pub mod packs;
 mod remembered;

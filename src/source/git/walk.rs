@@ -609,9 +609,13 @@ impl<'r> Walker<'r> {
         for entry in chain.into_iter().skip(1).rev() {
             let data_offset = entry.data_offset;
             let whole = !entry.header.is_delta();
-            let Ok(outcome) =
-                pack.decode_entry(entry, &mut self.buf, &mut self.inflate, &no_refs, &mut self.decoded)
-            else {
+            let Ok(outcome) = pack.decode_entry(
+                entry,
+                &mut self.buf,
+                &mut self.inflate,
+                &no_refs,
+                &mut self.decoded,
+            ) else {
                 return;
             };
             if whole {

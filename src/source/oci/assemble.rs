@@ -116,6 +116,7 @@ mod tests {
             fingerprint: String::new(),
             commit: None,
             image: None,
+            repository: None,
             occurrences: Vec::new(),
             verification: None,
             captures: std::collections::BTreeMap::new(),

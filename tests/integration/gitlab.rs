@@ -1,0 +1,541 @@
+//! `leakhound gitlab` (#20) against a fake GitLab on 127.0.0.1. Its REST API is a fake
+//! ([`FakeApi`]: GitLab itself cannot run here) answering in the shapes GitLab documents for
+//! `GET /api/v4/groups/:id/projects` (offset pagination with `X-Next-Page`, `X-Total-Pages` and
+//! `Link`; `path_with_namespace`, `http_url_to_repo`, `archived`, `forked_from_project`,
+//! `last_activity_at`). Its repositories are real bare repositories served by git's own
+//! `git http-backend` CGI, so every clone and fetch is real git over HTTP, and, like GitLab, it
+//! wants the token for git too (Basic, user `oauth2`), so a run that clones proves the token
+//! reached git without being on its command line.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+
+use serde_json::{Value, json};
+
+use crate::common::{TestEnv, fake, git};
+use crate::fake_api::{FakeApi, Reply, Request};
+
+/// Where Debian's git keeps its CGI.
+const HTTP_BACKEND: &str = "/usr/lib/git-core/git-http-backend";
+
+/// Projects per page: small, so a handful of projects spans pages.
+const PER_PAGE: usize = 2;
+
+/// A personal access token of GitLab's documented shape (`glpat-` and 20 characters), assembled
+/// at run time so this file holds no token-shaped literal.
+fn token() -> String {
+    format!("glpat-{}", "Zx8Kq2LmN4pR7sT9vW1y")
+}
+
+/// A second AWS key id, for the commit a later night brings.
+fn later_key() -> String {
+    format!("AKIA{}", "Q5ZT3M7RWXN2KD4H")
+}
+
+/// One project of the fake group `team`.
+#[derive(Clone, Copy)]
+struct Spec {
+    id: u64,
+    path: &'static str,
+    archived: bool,
+    fork: bool,
+    /// Whether a repository is served for it (a project whose clone 404s has none).
+    served: bool,
+}
+
+/// The group: five projects over three pages, one in a subgroup, one archived, one a fork, one
+/// whose repository 404s.
+const PROJECTS: [Spec; 5] = [
+    Spec { id: 11, path: "team/app", archived: false, fork: false, served: true },
+    Spec { id: 12, path: "team/sub/lib", archived: false, fork: false, served: true },
+    Spec { id: 13, path: "team/old", archived: true, fork: false, served: true },
+    Spec { id: 14, path: "team/app-fork", archived: false, fork: true, served: true },
+    Spec { id: 15, path: "team/gone", archived: false, fork: false, served: false },
+];
+
+/// The fake GitLab, its repositories (work trees under `src/`, served bare under `served/`),
+/// the number of 429 answers still to give before listing, and whether git is refused (a token
+/// without `read_repository`).
+struct Gitlab {
+    env: TestEnv,
+    api: FakeApi,
+    /// `https` when served over TLS, else `http`.
+    scheme: &'static str,
+    throttle: Arc<AtomicUsize>,
+    no_git: Arc<AtomicBool>,
+}
+
+impl Gitlab {
+    fn start() -> Gitlab {
+        Gitlab::serve(None)
+    }
+
+    /// The fake over TLS with the certificate in `certs` (see `registry::ca_and_leaf`), or
+    /// plain HTTP.
+    fn serve(certs: Option<&Path>) -> Gitlab {
+        let env = TestEnv::new();
+        let served = env.path().join("served");
+        for spec in PROJECTS.iter().filter(|s| s.served) {
+            let src = env.path().join("src").join(spec.path);
+            std::fs::create_dir_all(&src).expect("src dir");
+            git(&src, &["init", "-q", "-b", "main"]);
+            let secret =
+                if spec.path == "team/sub/lib" { fake::github_pat() } else { fake::aws_key_id() };
+            commit(&src, "config.env", &format!("TOKEN={secret}\n"), "add config");
+            commit(&src, "README.md", "# nothing secret\n", "docs");
+            let bare = served.join(format!("{}.git", spec.path));
+            std::fs::create_dir_all(bare.parent().expect("parent")).expect("served dir");
+            git(
+                env.path(),
+                &[
+                    "clone",
+                    "-q",
+                    "--bare",
+                    src.to_str().expect("utf-8"),
+                    bare.to_str().expect("utf-8"),
+                ],
+            );
+        }
+        let throttle = Arc::new(AtomicUsize::new(0));
+        let no_git = Arc::new(AtomicBool::new(false));
+        let (left, refuse) = (Arc::clone(&throttle), Arc::clone(&no_git));
+        let scheme = if certs.is_some() { "https" } else { "http" };
+        let handler = move |request: &Request, _| {
+            if refuse.load(SeqCst) && !request.line.contains("/api/v4/") {
+                // GitLab's answer to a token whose scopes do not include read_repository.
+                let why = "You are not allowed to download code from this project.\n";
+                return Reply::Answer("403 Forbidden", String::new(), why.into());
+            }
+            answer(request, &served, &left, scheme)
+        };
+        let api = match certs {
+            Some(dir) => FakeApi::start_tls(crate::fake_api::tls_config(dir), handler),
+            None => FakeApi::start(handler),
+        };
+        Gitlab { env, api, scheme, throttle, no_git }
+    }
+
+    /// A new commit in `project`, pushed to what the fake serves.
+    fn push(&self, project: &str, file: &str, contents: &str) {
+        let src = self.env.path().join("src").join(project);
+        commit(&src, file, contents, "more config");
+        let bare = self.env.path().join("served").join(format!("{project}.git"));
+        git(&src, &["push", "-q", bare.to_str().expect("utf-8"), "main"]);
+    }
+
+    fn workdir(&self) -> PathBuf {
+        self.env.path().join("work")
+    }
+
+    /// `leakhound gitlab URL --group team --insecure --workdir … --cache …` with `extra`
+    /// arguments, the token in the environment: exit code, stdout, stderr.
+    fn run(&self, extra: &[&str]) -> (i32, String, String) {
+        let workdir = self.workdir();
+        let cache = self.env.path().join("history.db");
+        let url = format!("{}://127.0.0.1:{}", self.scheme, self.api.port);
+        let mut args = vec!["gitlab", &url, "--group", "team"];
+        if self.scheme == "http" {
+            args.push("--insecure");
+        }
+        args.extend([
+            "--workdir",
+            workdir.to_str().expect("utf-8"),
+            "--cache",
+            cache.to_str().expect("utf-8"),
+        ]);
+        args.extend(extra);
+        let out = self
+            .env
+            .cmd()
+            .args(&args)
+            .env("LEAKHOUND_GITLAB_TOKEN", token())
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .output()
+            .expect("run leakhound");
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.code().expect("exit code"), text(&out.stdout), text(&out.stderr))
+    }
+
+    /// [`Gitlab::run`] with `--format json`: exit code and report.
+    fn json(&self, extra: &[&str]) -> (i32, Value, String) {
+        let mut args = extra.to_vec();
+        args.extend(["--format", "json"]);
+        let (code, stdout, stderr) = self.run(&args);
+        let doc = serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {stdout}\n{stderr}"));
+        (code, doc, stderr)
+    }
+}
+
+fn commit(dir: &Path, file: &str, contents: &str, message: &str) {
+    std::fs::write(dir.join(file), contents).expect("write");
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", message]);
+}
+
+/// The fake's answer: the API (token in `PRIVATE-TOKEN`), else git over HTTP (token as the
+/// Basic password of `oauth2`).
+fn answer(request: &Request, served: &Path, throttle: &AtomicUsize, scheme: &str) -> Reply {
+    let target = request.line.split(' ').nth(1).unwrap_or("/");
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    if path.starts_with("/api/v4/") {
+        if request.header("private-token") != token() {
+            return Reply::json("401 Unauthorized", r#"{"message":"401 Unauthorized"}"#);
+        }
+        if throttle.load(SeqCst) > 0 {
+            throttle.fetch_sub(1, SeqCst);
+            return Reply::Answer(
+                "429 Too Many Requests",
+                "Retry-After: 1\r\n".into(),
+                r#"{"message":"Retry later"}"#.into(),
+            );
+        }
+        if path != "/api/v4/groups/team/projects" {
+            return Reply::json("404 Not Found", r#"{"message":"404 Group Not Found"}"#);
+        }
+        return listing(request, query, scheme);
+    }
+    let basic = leakhound::engine::decode::base64_encode(format!("oauth2:{}", token()).as_bytes());
+    if request.header("authorization") != format!("Basic {basic}") {
+        return Reply::Answer(
+            "401 Unauthorized",
+            "WWW-Authenticate: Basic realm=\"GitLab\"\r\n".into(),
+            "HTTP Basic: Access denied\n".into(),
+        );
+    }
+    http_backend(request, served, path, query)
+}
+
+/// One page of the group's projects, as GitLab pages them.
+fn listing(request: &Request, query: &str, scheme: &str) -> Reply {
+    let param = |name: &str| {
+        query
+            .split('&')
+            .find_map(|kv| kv.split_once('=').filter(|(k, _)| *k == name).map(|(_, v)| v))
+    };
+    let subgroups = param("include_subgroups") == Some("true");
+    let kept: Vec<&Spec> = PROJECTS
+        .iter()
+        .filter(|s| match param("archived") {
+            Some("false") => !s.archived,
+            Some("true") => s.archived,
+            _ => true,
+        })
+        .filter(|s| subgroups || s.path.matches('/').count() == 1)
+        .collect();
+    let page: usize = param("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+    let pages = kept.len().div_ceil(PER_PAGE).max(1);
+    let host = request.header("host");
+    let items: Vec<Value> = kept
+        .iter()
+        .skip((page - 1) * PER_PAGE)
+        .take(PER_PAGE)
+        .map(|s| {
+            let mut project = json!({
+                "id": s.id,
+                "name": s.path.rsplit('/').next(),
+                "path_with_namespace": s.path,
+                "http_url_to_repo": format!("{scheme}://{host}/{}.git", s.path),
+                "ssh_url_to_repo": format!("git@127.0.0.1:{}.git", s.path),
+                "web_url": format!("{scheme}://{host}/{}", s.path),
+                "archived": s.archived,
+                "empty_repo": false,
+                "repository_access_level": "enabled",
+                "last_activity_at": "2026-12-01T10:00:00.000Z",
+            });
+            if s.fork {
+                project["forked_from_project"] =
+                    json!({"id": 11, "path_with_namespace": "team/app"});
+            }
+            project
+        })
+        .collect();
+    let link = |n: usize, rel: &str| {
+        let others: Vec<&str> = query.split('&').filter(|kv| !kv.starts_with("page=")).collect();
+        format!(
+            "<{scheme}://{host}/api/v4/groups/team/projects?{}&page={n}>; rel=\"{rel}\"",
+            others.join("&")
+        )
+    };
+    let mut links = vec![link(1, "first"), link(pages, "last")];
+    let next = if page < pages { (page + 1).to_string() } else { String::new() };
+    if page < pages {
+        links.insert(0, link(page + 1, "next"));
+    }
+    let headers = format!(
+        "Content-Type: application/json\r\nX-Page: {page}\r\nX-Per-Page: {PER_PAGE}\r\n\
+         X-Total: {}\r\nX-Total-Pages: {pages}\r\nX-Next-Page: {next}\r\nX-Prev-Page: {}\r\n\
+         Link: {}\r\n",
+        kept.len(),
+        if page > 1 { (page - 1).to_string() } else { String::new() },
+        links.join(", ")
+    );
+    Reply::Answer("200 OK", headers, Value::Array(items).to_string())
+}
+
+/// Runs `git http-backend` as a CGI for one request (RFC 3875 variables in, headers and body
+/// out).
+fn http_backend(request: &Request, served: &Path, path: &str, query: &str) -> Reply {
+    let method = request.line.split(' ').next().unwrap_or("GET");
+    let mut child = Command::new(HTTP_BACKEND)
+        .env("GIT_PROJECT_ROOT", served)
+        .env("GIT_HTTP_EXPORT_ALL", "1")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("REQUEST_METHOD", method)
+        .env("PATH_INFO", path)
+        .env("QUERY_STRING", query)
+        .env("CONTENT_TYPE", request.header("content-type"))
+        .env("CONTENT_LENGTH", request.bytes.len().to_string())
+        .env("HTTP_CONTENT_ENCODING", request.header("content-encoding"))
+        .env("GIT_PROTOCOL", request.header("git-protocol"))
+        .env("REMOTE_ADDR", "127.0.0.1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("git http-backend runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let body = request.bytes.clone();
+    let writer = std::thread::spawn(move || stdin.write_all(&body));
+    let out = child.wait_with_output().expect("git http-backend output");
+    let _ = writer.join();
+    let split = out.stdout.windows(4).position(|w| w == b"\r\n\r\n").map(|i| (i, 4));
+    let split = split.or_else(|| out.stdout.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2)));
+    let (end, gap) = split.unwrap_or((out.stdout.len(), 0));
+    let head = String::from_utf8_lossy(&out.stdout[..end]).into_owned();
+    let status = head
+        .lines()
+        .find_map(|l| l.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case("status")))
+        .map_or_else(|| "200 OK".to_owned(), |(_, v)| v.trim().to_owned());
+    let headers: String = head
+        .lines()
+        .filter(|l| l.contains(':') && !l.to_ascii_lowercase().starts_with("status:"))
+        .flat_map(|l| [l.trim_end(), "\r\n"])
+        .collect();
+    Reply::Bytes(status, headers, out.stdout[end + gap..].to_vec())
+}
+
+/// Each finding as `repository path:line rule @commit`, sorted.
+fn places(doc: &Value) -> Vec<String> {
+    let mut out: Vec<String> = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {}:{} {} @{}",
+                f["repository"].as_str().unwrap_or("-"),
+                f["path"].as_str().unwrap_or(""),
+                f["line"],
+                f["rule_id"].as_str().unwrap_or(""),
+                f["commit"]["sha"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The projects named by findings.
+fn repositories(doc: &Value) -> Vec<String> {
+    let mut out: Vec<String> = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["repository"].as_str().expect("every finding names its project").to_owned())
+        .collect();
+    out.dedup();
+    out
+}
+
+fn stat(doc: &Value, name: &str) -> u64 {
+    doc["stats"][name].as_u64().unwrap_or(0)
+}
+
+/// Every file under `dir`, read.
+fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("read dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push((path.clone(), std::fs::read(&path).expect("read")));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn gitlab_group_over_pages_with_a_429_a_404_and_a_second_night() {
+    let gitlab = Gitlab::start();
+    gitlab.throttle.store(1, SeqCst);
+    let (code, doc, stderr) = gitlab.json(&[]);
+
+    // Two pages (the archived project left out by the API): the 429 was waited out, the
+    // subgroup's project is in, the fork is left out, the project whose clone 404s is named.
+    assert_eq!(code, 2, "a project that cannot be cloned makes the run incomplete: {stderr}");
+    assert_eq!(repositories(&doc), ["team/app", "team/sub/lib"], "{doc}");
+    let errors = doc["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["origin"], "team/gone", "{errors:?}");
+    assert!(errors[0]["message"].as_str().expect("message").contains("not found"), "{errors:?}");
+    let listings: Vec<Request> =
+        gitlab.api.requests().into_iter().filter(|r| r.line.contains("/api/v4/")).collect();
+    assert_eq!(listings.len(), 3, "page 1 twice (after the 429), then page 2");
+    assert!(listings.iter().all(|r| r.line.contains("archived=false")), "{listings:?}");
+    assert!(listings.iter().all(|r| r.line.contains("include_subgroups=true")));
+    assert!(stderr.contains("Retry-After"), "the wait is announced: {stderr}");
+    let first_scanned = stat(&doc, "scanned");
+
+    // The second night: one new commit in one project. Only it is fetched and scanned; the
+    // report still has every finding, the rest from the cache.
+    gitlab.push("team/app", "deploy.env", &format!("KEY={}\n", later_key()));
+    let (code, again, stderr) = gitlab.json(&[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("0 cloned, 2 fetched, 1 failed"), "{stderr}");
+    let mut expected = places(&doc);
+    let new: Vec<String> = places(&again).into_iter().filter(|p| !expected.contains(p)).collect();
+    assert_eq!(new.len(), 1, "{new:?}");
+    assert!(new[0].starts_with("team/app deploy.env:1 aws.access-key-id"), "{new:?}");
+    expected.extend(new);
+    expected.sort();
+    assert_eq!(places(&again), expected, "every earlier finding is still reported");
+    assert!(stat(&again, "cached") > 0, "{}", again["stats"]);
+    assert!(stat(&again, "scanned") < first_scanned, "{} vs {first_scanned}", again["stats"]);
+
+    // The token is nowhere: not on the terminal, in the report, or in the work directory
+    // (no remote, no FETCH_HEAD, no credential in any config file).
+    let basic = leakhound::engine::decode::base64_encode(format!("oauth2:{}", token()).as_bytes());
+    let (_, text, stderr) = gitlab.run(&["--show-secrets"]);
+    for secret in [token(), basic] {
+        assert!(!text.contains(&secret) && !stderr.contains(&secret));
+        assert!(!doc.to_string().contains(&secret) && !again.to_string().contains(&secret));
+        for (path, bytes) in files_under(&gitlab.workdir()) {
+            let found = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
+            assert!(!found, "the token is in {}", path.display());
+        }
+    }
+    let config =
+        std::fs::read_to_string(gitlab.workdir().join("team/app.git/config")).expect("config");
+    assert!(!config.contains("remote") && !config.contains("127.0.0.1"), "{config}");
+    // The report names the project in text too.
+    assert!(text.contains("repository: team/sub/lib"), "{text}");
+}
+
+#[test]
+fn gitlab_archived_forks_and_a_page_cap() {
+    let gitlab = Gitlab::start();
+    let (code, doc, stderr) =
+        gitlab.json(&["--include-archived", "--include-forks", "--since", "2026-11-01"]);
+    assert_eq!(code, 2, "{stderr}");
+    let asked: Vec<String> = gitlab.api.requests().into_iter().map(|r| r.line).collect();
+    let listing = asked.iter().find(|l| l.contains("/api/v4/")).expect("a listing request");
+    assert!(!listing.contains("archived="), "archived projects too: {listing}");
+    assert!(listing.contains("last_activity_after=2026-11-01T00%3A00%3A00Z"), "{listing}");
+    assert_eq!(
+        repositories(&doc),
+        ["team/app", "team/app-fork", "team/old", "team/sub/lib"],
+        "archived projects and forks on request: {doc}"
+    );
+
+    // Three pages with a cap of two: an error that names the cap, and the two pages' projects
+    // are still scanned (the fork on page 2 left out).
+    let (code, doc, stderr) = gitlab.json(&["--include-archived", "--max-pages", "2"]);
+    assert_eq!(code, 2, "{stderr}");
+    let errors = doc["errors"].to_string();
+    assert!(errors.contains("stopped after 2 pages (--max-pages)"), "{errors}");
+    assert_eq!(repositories(&doc), ["team/app", "team/old", "team/sub/lib"], "{doc}");
+}
+
+#[test]
+fn gitlab_shards_merge_to_the_unsharded_report() {
+    let gitlab = Gitlab::start();
+    let (code, whole, _) = gitlab.json(&[]);
+    assert_eq!(code, 2);
+    let mut reports = Vec::new();
+    for shard in ["0/2", "1/2"] {
+        let report = gitlab.env.path().join(format!("shard-{}.json", &shard[..1]));
+        let path = report.to_str().expect("utf-8").to_owned();
+        let (code, _, stderr) = gitlab.run(&["--shard", shard, "--report", &path]);
+        assert!(code == 0 || code == 2, "{stderr}");
+        let text = std::fs::read_to_string(&report).expect("shard report");
+        assert!(text.contains("\"kind\": \"leakhound-gitlab\""), "{text}");
+        reports.push(path);
+    }
+    let shards: Vec<Value> = reports
+        .iter()
+        .map(|p| serde_json::from_str(&std::fs::read_to_string(p).expect("read")).expect("json"))
+        .collect();
+    let scanned: Vec<usize> =
+        shards.iter().map(|s| s["projects"].as_array().expect("projects").len()).collect();
+    assert_eq!(scanned.iter().sum::<usize>(), 3, "each project in exactly one shard: {scanned:?}");
+
+    let (code, merged) = gitlab.env.json(&["merge", &reports[0], &reports[1]]);
+    assert_eq!(code, 2, "the 404 is kept through the merge");
+    assert_eq!(places(&merged), places(&whole));
+    assert_eq!(merged["errors"], whole["errors"]);
+
+    // Half the shards is no report.
+    let out = gitlab.env.run(&["merge", &reports[1]]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing shard reports: 0/2"));
+}
+
+#[test]
+fn gitlab_interrupted_clone_is_cloned_again() {
+    let gitlab = Gitlab::start();
+    // What a run killed mid-clone leaves: a partial mirror, never taken for the real one.
+    let partial = gitlab.workdir().join("team/app.git.partial");
+    std::fs::create_dir_all(partial.join("objects")).expect("partial");
+    std::fs::write(partial.join("HEAD"), "ref: refs/heads/main\n").expect("HEAD");
+    let (code, doc, stderr) = gitlab.json(&[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(repositories(&doc).contains(&"team/app".to_owned()), "{doc}");
+    assert!(!partial.exists(), "the leftover is gone");
+    assert!(gitlab.workdir().join("team/app.git/HEAD").is_file());
+}
+
+#[test]
+fn gitlab_token_without_read_repository_names_every_project() {
+    let gitlab = Gitlab::start();
+    gitlab.no_git.store(true, SeqCst);
+    let (code, doc, stderr) = gitlab.json(&[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(doc["findings"], json!([]), "nothing scanned is not clean");
+    let origins = crate::common::error_origins(&doc);
+    assert_eq!(origins, ["team/app", "team/gone", "team/sub/lib"], "{}", doc["errors"]);
+    assert!(doc["errors"].to_string().contains("403"), "{}", doc["errors"]);
+    // Nothing half-cloned stays behind.
+    assert!(!gitlab.workdir().join("team/app.git").exists());
+    assert!(!gitlab.workdir().join("team/app.git.partial").exists());
+}
+
+#[test]
+fn gitlab_over_tls_is_verified_and_trusts_ca_cert_for_the_api_and_git() {
+    let certs = tempfile::tempdir().expect("tempdir");
+    crate::registry::ca_and_leaf(certs.path());
+    let gitlab = Gitlab::serve(Some(certs.path()));
+
+    // Verified by default: a certificate from an unknown CA stops the listing.
+    let (code, doc, stderr) = gitlab.json(&[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(doc["findings"], json!([]));
+    let errors = doc["errors"].to_string();
+    assert!(errors.contains("certificate") || errors.contains("cannot reach"), "{errors}");
+
+    // With the CA, the API and git both trust the instance.
+    let ca = certs.path().join("ca.pem");
+    let (code, doc, stderr) = gitlab.json(&["--ca-cert", ca.to_str().expect("utf-8")]);
+    assert_eq!(code, 2, "only team/gone fails: {stderr}");
+    assert_eq!(repositories(&doc), ["team/app", "team/sub/lib"], "{doc}");
+    assert_eq!(crate::common::error_origins(&doc), ["team/gone"], "{}", doc["errors"]);
+}
