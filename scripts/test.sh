@@ -29,7 +29,9 @@ fi
 
 # The real pre-commit framework (PyPI) for the hook-definition tests: on PATH, or installed into
 # a venv under target/ that tests/integration/pre_commit_framework.rs also looks in.
-if ! command -v pre-commit >/dev/null 2>&1 && [ ! -x target/pre-commit-venv/bin/pre-commit ]; then
+# A venv that no longer runs (its target/ was moved: venvs hold absolute paths) is made again.
+if ! command -v pre-commit >/dev/null 2>&1 && ! target/pre-commit-venv/bin/pre-commit --version >/dev/null 2>&1; then
+  rm -rf target/pre-commit-venv
   if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
   fi
