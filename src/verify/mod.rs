@@ -155,7 +155,9 @@ const MAX_NEIGHBOURS: usize = 8;
 /// its secret key) finds the other one, while the engine gives one secret per finding. Nearest
 /// first, so each half of a credentials file with several profiles meets its own other half.
 fn neighbours(findings: &[Finding]) -> Neighbours {
-    let mut blobs: HashMap<_, Vec<(usize, &str, &str)>> = HashMap::new();
+    // Blobs in path order, so a secret found in several blobs meets its partners in the same
+    // order every run (and a check that stops at the first partner accepted costs the same).
+    let mut blobs: BTreeMap<_, Vec<(usize, &str, &str)>> = BTreeMap::new();
     for f in findings.iter().filter(|f| aws::PAIRED.contains(&f.rule_id.as_str())) {
         let image = f.image.as_ref().map(|i| (&i.manifest_digest, &i.layer_digest));
         let blob = (&f.path, f.commit.as_ref().map(|c| &c.sha), image);
