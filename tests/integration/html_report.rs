@@ -49,10 +49,19 @@ impl Proxy {
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 // Nothing is answered: the request line is kept, then the connection dropped.
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                let mut line = String::new();
-                let _ = BufReader::new(stream).read_line(&mut line);
-                seen.lock().expect("lock").push(line.trim_end().to_owned());
+                // Each connection on its own thread, so an idle one (Chromium opens speculative
+                // connections that never send a request) delays no other; a connection that
+                // closes without a request line asked for nothing and is not kept.
+                let seen = Arc::clone(&seen);
+                std::thread::spawn(move || {
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                    let mut line = String::new();
+                    let _ = BufReader::new(stream).read_line(&mut line);
+                    let line = line.trim_end();
+                    if !line.is_empty() {
+                        seen.lock().expect("lock").push(line.to_owned());
+                    }
+                });
             }
         });
         Proxy { port, requests }
