@@ -64,7 +64,9 @@ impl Format {
 /// The archive format `data` starts with, if any. `data` may be just a file's head: every magic
 /// lies within its first 262 bytes. A zip that something precedes (an executable jar's launch
 /// script, a self-extracting stub) is recognised by its end record at the tail, so only in
-/// whole content, or in a head that starts `#!` and holds the zip's first local header.
+/// whole content, or in a head that starts `#!` and holds the zip's first local header; and
+/// only when the head could start such a file (`#!`, or binary), so ordinary text costs no
+/// search of its tail.
 pub fn sniff(data: &[u8]) -> Option<Format> {
     // An empty zip is only an end-of-central-directory record; a spanned one starts with PK78.
     let zip = [b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08"];
@@ -102,10 +104,14 @@ pub fn sniff(data: &[u8]) -> Option<Format> {
     // A short launch script runs into the zip's first local header within the head, which a
     // source reads alone to tell binary from text.
     let head = &data[..data.len().min(BINARY_PROBE)];
-    if data.starts_with(b"#!") && memchr::memmem::find(head, b"PK\x03\x04").is_some() {
+    let script = data.starts_with(b"#!");
+    if script && memchr::memmem::find(head, b"PK\x03\x04").is_some() {
         return Some(Format::Zip);
     }
-    ends_as_zip(data).then_some(Format::Zip)
+    // A reverse search of up to 64 KiB has no SIMD prefilter: only a launch script or zipapp
+    // (`#!`) or a binary head (a self-extracting stub) pays for it, never a source file.
+    let could_precede_a_zip = script || memchr::memchr(0, head).is_some();
+    (could_precede_a_zip && ends_as_zip(data)).then_some(Format::Zip)
 }
 
 /// True when `data` ends with a zip's end-of-central-directory record (22 bytes whose last two
@@ -701,6 +707,14 @@ mod tests {
         let last = out.last().expect("an error");
         assert!(last.starts_with("error : central directory unreadable"), "{out:?}");
         assert_eq!(sniff(b"text that names PK\x05\x06 in passing"), None);
+        // A text file's tail is never searched: only a `#!` or binary head can precede a zip.
+        let mut text = b"plain text\n".repeat(1000);
+        let mut empty_zip = b"PK\x05\x06".to_vec();
+        empty_zip.resize(22, 0);
+        text.extend(&empty_zip);
+        assert_eq!(sniff(&text), None);
+        text.splice(..0, b"#!/bin/sh\n".iter().copied());
+        assert_eq!(sniff(&text), Some(Format::Zip));
     }
 
     #[test]

@@ -25,11 +25,19 @@ fn cached_sweep<'a>(registry: &'a Registry, extra: &[&'a str]) -> Vec<&'a str> {
     args
 }
 
+/// Deflated members, as jars and wheels hold them.
+fn deflated() -> zip::write::SimpleFileOptions {
+    zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated)
+}
+
 /// A zip (jar, war, wheel: all the same container) of `members`, deflated.
 fn zip_of(members: &[(&str, &[u8])]) -> Vec<u8> {
+    zip_with(deflated(), members)
+}
+
+/// A zip of `members`, each written with `options`.
+fn zip_with(options: zip::write::SimpleFileOptions, members: &[(&str, &[u8])]) -> Vec<u8> {
     let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
     for (name, data) in members {
         w.start_file(*name, options).expect("start member");
         w.write_all(data).expect("write member");
@@ -649,17 +657,70 @@ mod raw {
         crc.update(data);
         crc.sum()
     }
+
+    /// A zip bomb after David Fifield's "A better zip bomb" (2019): one member per name, each
+    /// one's data a stored deflate block quoting the next member's local header and then that
+    /// member's data, down to one deflated `kernel` (of `plain`) at the end. Every member
+    /// overlaps the next and all share the kernel: each inflates to the kernel's output and
+    /// the headers after it, with a distinct local header of its own (as a full overlap, where
+    /// every entry names one local header, has not).
+    pub fn quoted_overlap(names: &[String], kernel: &[u8], plain: &[u8]) -> Vec<u8> {
+        // Back to front: a member's header holds the size and CRC-32 of what it inflates to,
+        // which is the headers after it and then the kernel's output.
+        let mut members: Vec<Member<'_>> = Vec::with_capacity(names.len());
+        let mut headers: Vec<Vec<u8>> = Vec::with_capacity(names.len());
+        let mut crc = flate2::Crc::new();
+        crc.update(plain);
+        let (mut stored, mut size) = (kernel.len() as u64, plain.len() as u64);
+        for name in names.iter().rev() {
+            if let Some(next) = headers.last() {
+                stored += 5 + next.len() as u64;
+                size += next.len() as u64;
+                let mut quoted = flate2::Crc::new();
+                quoted.update(next);
+                quoted.combine(&crc);
+                crc = quoted;
+            }
+            let member = Member { name, method: 8, crc: crc.sum(), stored, size, offset: 0 };
+            headers.push(local(&member, false));
+            members.push(member);
+        }
+        members.reverse();
+        headers.reverse();
+        let mut zip = Vec::new();
+        for (i, member) in members.iter_mut().enumerate() {
+            member.offset = zip.len() as u64;
+            zip.extend(&headers[i]);
+            if let Some(next) = headers.get(i + 1) {
+                // A stored block, not the last: BFINAL 0, BTYPE 00, then LEN and its complement.
+                let len = u16::try_from(next.len()).expect("a local header is short");
+                zip.push(0);
+                zip.extend(len.to_le_bytes());
+                zip.extend((!len).to_le_bytes());
+            }
+        }
+        zip.extend(kernel);
+        let directory = zip.len() as u64;
+        for member in &members {
+            zip.extend(central(member, false));
+        }
+        let length = zip.len() as u64 - directory;
+        end(&mut zip, members.len() as u64, directory, length, false);
+        zip
+    }
 }
 
 #[test]
-fn overlapping_entry_zip_bomb_is_named_and_not_opened() {
+fn overlapping_entry_zip_bombs_are_named_and_not_opened_and_the_rest_scanned() {
     let env = TestEnv::new();
-    // One deflated kernel of 1 MiB of text (just under the ratio cap's free allowance), and
-    // 2000 central-directory entries that all point at it: 2 GB inflated from 110 KB.
+    // One deflated kernel of 1 MiB of text (just under the ratio cap's free allowance), shared
+    // by 2000 members: 2 GB inflated from some 200 KB, within --max-archive-inflated.
     let kernel = b"A".repeat(1 << 20);
     let mut deflate = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
     deflate.write_all(&kernel).expect("deflate");
     let data = deflate.finish().expect("deflate");
+    let names: Vec<String> = (0..2000).map(|i| format!("{i}.txt")).collect();
+    // A full overlap: one local header, and 2000 central-directory entries that name it.
     let crc = raw::crc(&kernel);
     let member = |name, offset| raw::Member {
         name,
@@ -669,30 +730,37 @@ fn overlapping_entry_zip_bomb_is_named_and_not_opened() {
         size: kernel.len() as u64,
         offset,
     };
-    let mut zip = raw::local(&member("kernel.txt", 0), false);
-    zip.extend(&data);
-    let directory = zip.len() as u64;
-    let names: Vec<String> = (0..2000).map(|i| format!("{i}.txt")).collect();
+    let mut full = raw::local(&member("kernel.txt", 0), false);
+    full.extend(&data);
+    let directory = full.len() as u64;
     for name in &names {
-        zip.extend(raw::central(&member(name, 0), false));
+        full.extend(raw::central(&member(name, 0), false));
     }
-    let size = zip.len() as u64 - directory;
-    raw::end(&mut zip, names.len() as u64, directory, size, false);
-    assert!(zip.len() < 120 << 10, "{}", zip.len());
-    env.file("overlap.zip", &zip);
-    let started = std::time::Instant::now();
-    let (code, doc) = env.json(&["dir", "."]);
-    assert_eq!(code, 0, "a bomb is a skip, not an error: {doc}");
-    assert_eq!(
-        listed(&doc, "skipped"),
-        [(
-            "overlap.zip",
-            "members share their stored data (an overlapping-entry zip bomb): not opened"
-        )],
-        "{doc}"
-    );
+    let size = full.len() as u64 - directory;
+    raw::end(&mut full, names.len() as u64, directory, size, false);
+    // Fifield's quoted overlap: a local header per member, each member's data running into the
+    // next one's. A real bomb: the zip crate inflates its first member whole, CRC-32 checked.
+    let quoted = raw::quoted_overlap(&names, &data, &kernel);
+    let mut archive = zip::ZipArchive::new(Cursor::new(&quoted)).expect("a readable zip");
+    assert_eq!(archive.len(), 2000);
+    let mut first = archive.by_index(0).expect("the first member");
+    let declared = first.size();
+    let inflated = std::io::copy(&mut first, &mut std::io::sink()).expect("inflates");
+    assert_eq!(inflated, declared);
+    assert!(inflated > kernel.len() as u64 + 1999 * 30, "{inflated}");
+    for (name, zip) in [("full.zip", &full), ("quoted.zip", &quoted)] {
+        assert!(zip.len() < 250 << 10, "{name}: {}", zip.len());
+        env.file(name, zip);
+    }
+    env.file("deploy.env", format!("GITHUB_TOKEN={}\n", fake::github_pat()));
+    let doc = found_exactly(&env, &["dir", "."], &[("deploy.env", 1)]);
+    let reason = "members share their stored data (an overlapping-entry zip bomb): not opened";
+    let mut skipped = listed(&doc, "skipped");
+    skipped.sort_unstable();
+    assert_eq!(skipped, [("full.zip", reason), ("quoted.zip", reason)], "{doc}");
+    assert_eq!(doc["errors"].as_array().map(Vec::len), Some(0), "a skip, not an error: {doc}");
+    assert_eq!(doc["stats"]["archives"], 2, "{doc}");
     assert_eq!(doc["stats"]["archive_members"], 0, "no member inflated: {doc}");
-    assert!(started.elapsed().as_secs() < 30, "took {:?}", started.elapsed());
 }
 
 #[test]
@@ -729,6 +797,40 @@ fn zip64_member_whose_declared_size_lies_is_read_or_named() {
     assert_eq!(errors[0].0, "short.zip!app.properties", "{doc}");
     assert!(errors[0].1.contains("larger than its declared uncompressed size"), "{doc}");
     assert_eq!(doc["stats"]["skipped_too_large"], 0, "{doc}");
+}
+
+#[test]
+fn genuine_zip64_archives_are_scanned_whole() {
+    let env = TestEnv::new();
+    let properties = properties();
+    // Every member written as a large file: its local header holds the zip64 marker for both
+    // sizes, the real ones in a zip64 extra field.
+    let manifest = "META-INF/MANIFEST.MF";
+    let large = zip_with(
+        deflated().large_file(true),
+        &[(manifest, b"Manifest-Version: 1.0\n"), ("app.properties", properties.as_bytes())],
+    );
+    assert_eq!(large[18..26], [0xff; 8], "sizes in the zip64 extra field");
+    assert_eq!(large[30 + manifest.len()..][..2], [1, 0], "the zip64 field first");
+    // More members than the end record's 16-bit count holds: the count is in the zip64 one.
+    // (Stored: a deflate stream per member makes a debug build take half a minute to write.)
+    let names: Vec<String> = (0..65_600).map(|i| format!("{i}.txt")).collect();
+    let mut members: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"x\n"[..])).collect();
+    members.push(("config/app.properties", properties.as_bytes()));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let wide = zip_with(stored, &members);
+    assert!(wide.windows(4).any(|w| w == b"PK\x06\x06"), "a zip64 end record");
+    env.file("large.zip", &large);
+    env.file("wide.zip", &wide);
+    let doc = found_exactly(
+        &env,
+        &["dir", "."],
+        &[("large.zip!app.properties", 3), ("wide.zip!config/app.properties", 3)],
+    );
+    assert_eq!(doc["errors"].as_array().map(Vec::len), Some(0), "{doc}");
+    assert_eq!(doc["stats"]["archives"], 2, "{doc}");
+    assert_eq!(doc["stats"]["archive_members"], 2 + 65_601, "every member: {doc}");
 }
 
 #[test]
