@@ -159,16 +159,16 @@ mod tests {
     use super::*;
     use crate::report::format_tests::fixture;
 
-    fn written(report: &Report, options: &Options) -> Vec<u8> {
+    fn written(report: &Report, options: Options) -> Vec<u8> {
         let mut out = Vec::new();
-        write(report, options, &mut out).expect("writes to memory");
+        write(report, &options, &mut out).expect("writes to memory");
         out
     }
 
     #[test]
     fn a_report_reads_back_as_written() {
         let report = fixture();
-        let back = read(&written(&report, &Options::default()), "r.json").expect("reads");
+        let back = read(&written(&report, Options::default()), "r.json").expect("reads");
         assert_eq!(back.findings, shown_findings(&report, &Options::default()));
         assert!(back.findings.iter().all(|f| f.secret.ends_with("*****")), "still redacted");
         assert_eq!(back.errors, report.errors);
@@ -177,7 +177,7 @@ mod tests {
         assert_eq!(back.config, report.config);
         assert!(back.target.is_empty() && back.rules.is_empty(), "the document keeps neither");
         let shown = Options { show_secrets: true, color: false };
-        let back = read(&written(&report, &shown), "r.json").expect("reads");
+        let back = read(&written(&report, shown), "r.json").expect("reads");
         assert_eq!(back.findings, report.findings, "--show-secrets reports keep their secrets");
     }
 
@@ -190,7 +190,7 @@ mod tests {
         let err = read(b"{\"kind\": \"leakhound-sweep\"}", "x.json").expect_err("other");
         assert!(err.contains("version None"), "{err}");
         let mut doc: serde_json::Value =
-            serde_json::from_slice(&written(&fixture(), &Options::default())).expect("JSON");
+            serde_json::from_slice(&written(&fixture(), Options::default())).expect("JSON");
         doc["findings"][0]["surprise"] = serde_json::json!(1);
         let err = read(doc.to_string().as_bytes(), "x.json").expect_err("unknown field");
         assert!(err.starts_with("x.json is damaged: unknown field `surprise`"), "{err}");

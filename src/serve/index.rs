@@ -11,9 +11,11 @@
 //! reason, and is named in the log once.
 //!
 //! Each report is parsed once and kept (with the file's modification time and size, to see it
-//! change); a rebuild lists the directory and renders. With 2,000 artifact reports a full parse
-//! costs (measured, see the commit) far more than a rebuild from what is kept. Workers that
-//! finish while a rebuild runs do not wait: the running one builds again for them.
+//! change); a rebuild lists the directory, parses only what changed, and renders. Measured with
+//! 2,000 artifact reports of 2 findings each (a 3 MB page, dev build): a rebuild parsing every
+//! file took 1.15 s, one from what is kept 0.69 s, so parsing was 40% of it; the rest is
+//! rendering, which every rebuild pays. A worker that finishes while a rebuild runs does not
+//! wait for it: the running one builds once more for it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -182,7 +184,7 @@ fn reports_in(dir: &Path) -> (BTreeMap<PathBuf, Stamp>, Vec<Report>) {
             if kind.is_dir() {
                 folders.push(path);
             } else if kind.is_file()
-                && name.ends_with(".json")
+                && path.extension().is_some_and(|e| e == "json")
                 && !name.ends_with(".gitlab.json")
                 && !name.starts_with('.')
                 && let (Ok(meta), Ok(rel)) = (entry.metadata(), path.strip_prefix(dir))
@@ -254,9 +256,14 @@ mod tests {
         serde_json::from_str(data_block(&html)).unwrap()
     }
 
+    /// The `field` of every item of the page's `list`.
+    fn column(page: &serde_json::Value, list: &str, field: &str) -> Vec<String> {
+        let items = page[list].as_array().unwrap();
+        items.iter().map(|s| s[field].as_str().unwrap().to_owned()).collect()
+    }
+
     fn targets(page: &serde_json::Value) -> Vec<String> {
-        let scans = page["scans"].as_array().unwrap();
-        scans.iter().map(|s| s["target"].as_str().unwrap().to_owned()).collect()
+        column(page, "scans", "target")
     }
 
     #[test]
@@ -285,13 +292,8 @@ mod tests {
         assert_eq!(error["origin"], "team/web/sha256-broken.json");
         assert!(error["message"].as_str().unwrap().contains("is not JSON"), "{error}");
         assert_eq!(data["findings"].as_array().unwrap().len(), 3);
-        let groups: Vec<&str> = data["groups"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|g| g["repository"].as_str().unwrap())
-            .collect();
-        assert!(groups.contains(&"registry.example.com/team/app"), "{groups:?}");
+        let groups = column(&data, "groups", "repository");
+        assert!(groups.iter().any(|g| g == "registry.example.com/team/app"), "{groups:?}");
 
         // Kept reports are not parsed again; a changed one is, a removed one leaves the page.
         assert_eq!(results.refresh_index().unwrap().parsed, 0);
@@ -321,13 +323,8 @@ mod tests {
             assert!(!html.contains(&f.secret), "{} is shown", f.secret);
         }
         let data = page(dir.path());
-        let secrets: Vec<&str> = data["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| f["secret"].as_str().unwrap())
-            .collect();
-        assert_eq!(secrets.iter().filter(|s| **s == "ghp_*****").count(), 2, "{secrets:?}");
+        let secrets = column(&data, "findings", "secret");
+        assert_eq!(secrets.iter().filter(|s| *s == "ghp_*****").count(), 2, "{secrets:?}");
         assert!(secrets.iter().all(|s| is_redacted(s)), "{secrets:?}");
         assert_eq!(data["findings"][3]["path"], "config/ghp_*****.env");
 
