@@ -104,8 +104,9 @@ pub fn run(
         .enable_all()
         .build()
         .map_err(|e| ServeError(format!("cannot start the network runtime: {e}")))?;
+    let index = options.results.index();
     // The page over what earlier runs wrote is there before the first push is taken.
-    if let Some(built) = options.results.refresh_index() {
+    if let Some(built) = index.map(index::Index::refresh).transpose().map_err(ServeError)? {
         eprintln!(
             "leakhound: serve: {}: {} reports, {} unreadable ({:.0} ms)",
             index::INDEX,
@@ -150,12 +151,18 @@ pub fn run(
         for _ in 0..options.jobs.max(1) {
             s.spawn(|| worker::work(&context));
         }
+        if let Some(index) = index {
+            s.spawn(|| index.keep(&stop));
+        }
         let served = runtime.block_on(server::serve(listener, shared));
         eprintln!("leakhound: serve: stopping: finishing the scans in hand; the queue is kept");
         stop.store(true, Ordering::SeqCst);
         wake.notify();
+        index.map(index::Index::wake);
         served
     });
+    // The reports of the scans finished while stopping.
+    index.map(index::Index::settle);
     runtime.block_on(notifications.finish());
     eprintln!("leakhound: serve: stopped ({} queued)", queue.queued());
     served.map_err(|e| ServeError(format!("the server failed: {e}")))

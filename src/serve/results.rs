@@ -11,7 +11,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::Artifact;
-use super::index::{Built, Index};
+use super::index::Index;
 use crate::report::{self, Format, Options, Report};
 
 /// Where reports go and in which formats.
@@ -37,10 +37,9 @@ impl Results {
         Results { dir, formats, options: Options { show_secrets, color: false }, index }
     }
 
-    /// Builds the index page again, when there is one; `None` also when another thread was
-    /// building it (it builds once more) or writing failed (logged).
-    pub fn refresh_index(&self) -> Option<Built> {
-        self.index.as_ref().and_then(Index::refresh)
+    /// The page over all reports, with `--format html`.
+    pub fn index(&self) -> Option<&Index> {
+        self.index.as_ref()
     }
 
     /// The JSON report's path for `artifact`.
@@ -55,8 +54,9 @@ impl Results {
             write_atomically(&path, |out| report::write(format, report, &self.options, out))
                 .map_err(|e| format!("cannot write the report {}: {e}", path.display()))?;
         }
-        // The artifact's own reports are written either way; a page that fails is logged.
-        self.refresh_index();
+        if let Some(index) = &self.index {
+            index.request();
+        }
         Ok(())
     }
 

@@ -749,7 +749,9 @@ fn with_format_html_an_index_page_shows_every_artifact_and_names_a_damaged_repor
     assert!(!html.contains(&fake::github_pat()), "the page redacts");
     let own = state.results().join(format!("team/app/{}.html", team_digest.replace(':', "-")));
     assert!(own.is_file(), "each artifact keeps its own page");
-    let log = service.log();
+    let (code, log) = service.terminate();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("serve: index.html: 1 reports, 1 unreadable"), "at startup: {log}");
     assert_eq!(log.matches(&format!("{damaged} is not JSON")).count(), 1, "named once: {log}");
     assert!(!log.contains(&fake::github_pat()), "{log}");
 }
