@@ -272,6 +272,12 @@ pub fn redact(secret: &str) -> String {
     out
 }
 
+/// True when `shown` is what [`redact`] writes (`*****`, or four characters and `*****`): a
+/// secret read back from a redacted report, which redacting again would only shorten.
+pub fn is_redacted(shown: &str) -> bool {
+    shown.strip_suffix("*****").is_some_and(|kept| matches!(kept.chars().count(), 0 | 4))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,5 +295,8 @@ mod tests {
     fn redaction_hides_most() {
         assert_eq!(redact("ghp_0123456789abcdef0123"), "ghp_*****");
         assert_eq!(redact("short"), "*****");
+        assert!(is_redacted(&redact("ghp_0123456789abcdef0123")) && is_redacted(&redact("short")));
+        assert!(!is_redacted("ghp_0123456789abcdef0123") && !is_redacted("*****x"));
+        assert!(!is_redacted("ghp_x*****"), "more than redact keeps");
     }
 }

@@ -64,15 +64,17 @@ pub fn run(args: &ServeArgs) -> Result<Outcome> {
             platform: args.access.platform.clone(),
         },
     };
+    let results = Results::new(
+        args.results.clone(),
+        &host,
+        args.scan.output.format,
+        args.scan.output.show_secrets,
+    );
     let options = Options {
         listen: args.listen,
         secret,
         registry: host,
-        results: Results::new(
-            args.results.clone(),
-            args.scan.output.format,
-            args.scan.output.show_secrets,
-        ),
+        results,
         notifier,
         jobs: usize::from(args.jobs),
         max_queue: args.max_queue,

@@ -47,13 +47,13 @@ const OCCURRENCES_LISTED: usize = 20;
 /// Writes `report` as one HTML page.
 pub fn write(report: &Report, options: &Options, out: &mut dyn Write) -> io::Result<()> {
     let title = format!("leakhound: {}", report.target);
-    write_many(std::slice::from_ref(report), &title, options, out)
+    write_many(&[report], &title, options, out)
 }
 
 /// Writes `reports` as one HTML page titled `title`: each report is a scan in the page's list of
 /// scans, and the findings of all are grouped together.
 pub fn write_many(
-    reports: &[Report],
+    reports: &[&Report],
     title: &str,
     options: &Options,
     out: &mut dyn Write,
@@ -265,7 +265,7 @@ impl<T: Clone + Eq + std::hash::Hash> Interner<T> {
     }
 }
 
-fn page<'a>(reports: &'a [Report], title: &str, options: Options) -> Page<'a> {
+fn page<'a>(reports: &[&'a Report], title: &str, options: Options) -> Page<'a> {
     let mut tables = Tables {
         groups: Interner::new(),
         rules: Interner::new(),
@@ -273,7 +273,7 @@ fn page<'a>(reports: &'a [Report], title: &str, options: Options) -> Page<'a> {
         commits: Interner::new(),
     };
     let mut findings = Vec::new();
-    for (scan, report) in reports.iter().enumerate() {
+    for (scan, &report) in reports.iter().enumerate() {
         for f in &report.findings {
             findings.push(row(scan, report, f, options, &mut tables));
         }
@@ -281,7 +281,7 @@ fn page<'a>(reports: &'a [Report], title: &str, options: Options) -> Page<'a> {
     Page {
         title: sanitize(title),
         version: env!("CARGO_PKG_VERSION"),
-        scans: reports.iter().map(scan).collect(),
+        scans: reports.iter().map(|r| scan(r)).collect(),
         groups: tables.groups.values,
         rules: tables.rules.values,
         images: tables.images.values,
@@ -398,7 +398,7 @@ pub(crate) mod tests {
         &html[start..start + html[start..].find("</script>").expect("closed")]
     }
 
-    fn render(reports: &[Report]) -> String {
+    fn render(reports: &[&Report]) -> String {
         let mut out = Vec::new();
         write_many(reports, "leakhound: test", &Options::default(), &mut out)
             .expect("writes to memory");
@@ -474,7 +474,7 @@ pub(crate) mod tests {
     /// and the page names nothing to load.
     #[test]
     fn the_page_loads_nothing_and_its_policy_allows_its_own_code_only() {
-        let html = render(&[fixture()]);
+        let html = render(&[&fixture()]);
         let hash = |text: &str| crate::engine::decode::base64_encode(&Sha256::digest(text));
         let csp = content_security_policy();
         assert!(csp.starts_with("default-src 'none';"), "{csp}");
@@ -514,7 +514,7 @@ pub(crate) mod tests {
         other.findings.truncate(1);
         other.findings[0].image = Some(image("harbor.example.com/team/app:1.2"));
         let reports = [fixture(), other];
-        let page = page(&reports, "all", Options::default());
+        let page = page(&[&reports[0], &reports[1]], "all", Options::default());
         assert_eq!(page.scans.len(), 2);
         assert_eq!(page.findings.len(), 4);
         assert_eq!(page.findings[3].scan, 1);

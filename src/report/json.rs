@@ -62,7 +62,7 @@ pub struct Tool {
     pub version: String,
 }
 
-/// The JSON report document; also what `--baseline` and `merge` read back.
+/// The JSON report document; also what [`read`] (and so `serve`'s `index.html`) reads back.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Document {
@@ -108,6 +108,31 @@ pub fn write(report: &Report, options: &Options, out: &mut dyn Write) -> io::Res
     writeln!(out)
 }
 
+/// Reads a JSON report (`--format json`) back into a [`Report`], the one reader of this format.
+/// What the document does not keep stays empty: the target, the start and end times and the rule
+/// list. Secrets stay as the file holds them: redacted unless it was written with
+/// `--show-secrets`. `origin` names the file in the error.
+pub fn read(text: &[u8], origin: &str) -> Result<Report, String> {
+    let value: serde_json::Value =
+        serde_json::from_slice(text).map_err(|e| format!("{origin} is not JSON: {e}"))?;
+    let version = value.get("version").and_then(serde_json::Value::as_u64);
+    if version != Some(u64::from(VERSION)) {
+        return Err(format!(
+            "{origin} has JSON report version {version:?}; this leakhound reads version {VERSION}"
+        ));
+    }
+    let doc: Document =
+        serde_json::from_value(value).map_err(|e| format!("{origin} is damaged: {e}"))?;
+    Ok(Report {
+        findings: doc.findings,
+        errors: doc.errors,
+        skipped: doc.skipped,
+        stats: doc.stats,
+        config: doc.config,
+        ..Report::default()
+    })
+}
+
 /// Writes JSON Lines.
 pub fn write_lines(report: &Report, options: &Options, out: &mut dyn Write) -> io::Result<()> {
     for finding in shown_findings(report, options) {
@@ -127,4 +152,47 @@ pub fn write_lines(report: &Report, options: &Options, out: &mut dyn Write) -> i
         writeln!(out)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::format_tests::fixture;
+
+    fn written(report: &Report, options: Options) -> Vec<u8> {
+        let mut out = Vec::new();
+        write(report, &options, &mut out).expect("writes to memory");
+        out
+    }
+
+    #[test]
+    fn a_report_reads_back_as_written() {
+        let report = fixture();
+        let back = read(&written(&report, Options::default()), "r.json").expect("reads");
+        assert_eq!(back.findings, shown_findings(&report, &Options::default()));
+        assert!(back.findings.iter().all(|f| f.secret.ends_with("*****")), "still redacted");
+        assert_eq!(back.errors, report.errors);
+        assert_eq!(back.skipped, report.skipped);
+        assert_eq!(back.stats, report.stats);
+        assert_eq!(back.config, report.config);
+        assert!(back.target.is_empty() && back.rules.is_empty(), "the document keeps neither");
+        let shown = Options { show_secrets: true, color: false };
+        let back = read(&written(&report, shown), "r.json").expect("reads");
+        assert_eq!(back.findings, report.findings, "--show-secrets reports keep their secrets");
+    }
+
+    #[test]
+    fn what_is_not_a_report_is_named_with_the_reason() {
+        let err = read(b"{\"version\": 1, \"findings\": [", "team/app/x.json").expect_err("cut");
+        assert!(err.starts_with("team/app/x.json is not JSON: "), "{err}");
+        let err = read(b"{\"version\": 2}", "x.json").expect_err("newer");
+        assert!(err.contains("version Some(2)") && err.contains("reads version 1"), "{err}");
+        let err = read(b"{\"kind\": \"leakhound-sweep\"}", "x.json").expect_err("other");
+        assert!(err.contains("version None"), "{err}");
+        let mut doc: serde_json::Value =
+            serde_json::from_slice(&written(&fixture(), Options::default())).expect("JSON");
+        doc["findings"][0]["surprise"] = serde_json::json!(1);
+        let err = read(doc.to_string().as_bytes(), "x.json").expect_err("unknown field");
+        assert!(err.starts_with("x.json is damaged: unknown field `surprise`"), "{err}");
+    }
 }

@@ -10,13 +10,14 @@
 //!
 //! - [`webhook`] reads Harbor's payloads and checks the shared secret; [`server`] is the HTTP
 //!   side (`/harbor`, `/healthz`, `/metrics`); [`queue`] is the durable queue; [`worker`] takes
-//!   artifacts off it; [`results`] writes the reports; [`notify`] sends the message about
+//!   artifacts off it; [`results`] writes the reports and [`index`] the page over them; [`notify`] sends the message about
 //!   findings; [`metrics`] counts.
 //! - Scanning is the [`ArtifactScanner`]'s job (the command wires the sweep's image backend
 //!   into it), so this module knows nothing of registries, the engine or triage.
 //! - SIGTERM (or Ctrl-C): the listener stops accepting and answers what it has, workers finish
 //!   the artifact in hand, and whatever is still queued stays in the database for the next start.
 
+pub mod index;
 pub mod metrics;
 pub mod notify;
 pub mod queue;
@@ -103,6 +104,17 @@ pub fn run(
         .enable_all()
         .build()
         .map_err(|e| ServeError(format!("cannot start the network runtime: {e}")))?;
+    let index = options.results.index();
+    // The page over what earlier runs wrote is there before the first push is taken.
+    if let Some(built) = index.map(index::Index::refresh).transpose().map_err(ServeError)? {
+        eprintln!(
+            "leakhound: serve: {}: {} reports, {} unreadable ({:.0} ms)",
+            index::INDEX,
+            built.reports,
+            built.unreadable,
+            built.elapsed.as_secs_f64() * 1000.0
+        );
+    }
     let metrics = Arc::new(metrics::Metrics::new());
     let wake = Arc::new(worker::Wake::default());
     let stop = AtomicBool::new(false);
@@ -139,12 +151,18 @@ pub fn run(
         for _ in 0..options.jobs.max(1) {
             s.spawn(|| worker::work(&context));
         }
+        if let Some(index) = index {
+            s.spawn(|| index.keep(&stop));
+        }
         let served = runtime.block_on(server::serve(listener, shared));
         eprintln!("leakhound: serve: stopping: finishing the scans in hand; the queue is kept");
         stop.store(true, Ordering::SeqCst);
         wake.notify();
+        index.map(index::Index::wake);
         served
     });
+    // The reports of the scans finished while stopping.
+    index.map(index::Index::settle);
     runtime.block_on(notifications.finish());
     eprintln!("leakhound: serve: stopped ({} queued)", queue.queued());
     served.map_err(|e| ServeError(format!("the server failed: {e}")))

@@ -1,6 +1,7 @@
 //! The results directory: one report per artifact, `REPOSITORY/ALGORITHM-HEX.json` (the
 //! repository's path components as folders), plus the same report in the `--format` asked for
-//! when that is another file format. Each file is written to a temporary name and renamed, so a
+//! when that is another file format, and with `--format html` an `index.html` over them all
+//! ([`super::index`]). Each file is written to a temporary name and renamed, so a
 //! reader (or a crash) never sees half a report.
 //!
 //! Repository names and digests were checked against the distribution grammar when the webhook
@@ -10,25 +11,35 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::Artifact;
+use super::index::Index;
 use crate::report::{self, Format, Options, Report};
 
 /// Where reports go and in which formats.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Results {
     dir: PathBuf,
     formats: Vec<Format>,
     options: Options,
+    /// With `--format html`: the page over all reports.
+    index: Option<Index>,
 }
 
 impl Results {
-    /// Reports in `dir`: JSON, plus `extra` when it is a file format other than JSON (text is
-    /// for terminals).
-    pub fn new(dir: PathBuf, extra: Format, show_secrets: bool) -> Results {
+    /// Reports in `dir` of artifacts of `registry`: JSON, plus `extra` when it is a file format
+    /// other than JSON (text is for terminals), and an index page when that is HTML.
+    pub fn new(dir: PathBuf, registry: &str, extra: Format, show_secrets: bool) -> Results {
         let mut formats = vec![Format::Json];
         if !matches!(extra, Format::Json | Format::Text) {
             formats.push(extra);
         }
-        Results { dir, formats, options: Options { show_secrets, color: false } }
+        let index = (extra == Format::Html)
+            .then(|| Index::new(dir.clone(), registry.to_owned(), show_secrets));
+        Results { dir, formats, options: Options { show_secrets, color: false }, index }
+    }
+
+    /// The page over all reports, with `--format html`.
+    pub fn index(&self) -> Option<&Index> {
+        self.index.as_ref()
     }
 
     /// The JSON report's path for `artifact`.
@@ -42,6 +53,9 @@ impl Results {
             let path = self.file(artifact, format);
             write_atomically(&path, |out| report::write(format, report, &self.options, out))
                 .map_err(|e| format!("cannot write the report {}: {e}", path.display()))?;
+        }
+        if let Some(index) = &self.index {
+            index.request();
         }
         Ok(())
     }
@@ -66,13 +80,15 @@ fn extension(format: Format) -> &'static str {
     }
 }
 
-fn write_atomically(
+/// Writes `path` through `fill` under a temporary name, then renames it into place.
+pub(super) fn write_atomically(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    // One artifact is scanned by one worker at a time, so the name is this process's own.
+    // One artifact is scanned by one worker at a time, and the index is written under its lock,
+    // so the name is this process's own.
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let mut out = std::io::BufWriter::new(std::fs::File::create(&temp)?);
@@ -93,7 +109,7 @@ mod tests {
     #[test]
     fn one_report_per_artifact_in_each_format() {
         let dir = tempfile::tempdir().unwrap();
-        let results = Results::new(dir.path().to_owned(), Format::Sarif, false);
+        let results = Results::new(dir.path().to_owned(), "r.example", Format::Sarif, false);
         let artifact = Artifact {
             project: "team".into(),
             repository: "team/app".into(),

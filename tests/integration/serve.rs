@@ -662,3 +662,96 @@ fn sigterm_stops_accepting_finishes_the_scan_in_hand_and_keeps_the_queue() {
     again.wait_for("artifacts_scanned_total", 2);
     assert_eq!(state.reports().len(), 3, "the queue was kept");
 }
+
+/// The data block of `serve`'s `index.html` (what the page's script renders), once it lists
+/// `scans` scans.
+fn index_page(state: &State, service: &Service, scans: usize) -> (String, serde_json::Value) {
+    let open = "<script id=\"data\" type=\"application/json\">";
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Ok(html) = std::fs::read_to_string(state.results().join("index.html")) {
+            let start = html.find(open).expect("a data block") + open.len();
+            let end = start + html[start..].find("</script>").expect("closed");
+            let data: serde_json::Value = serde_json::from_str(&html[start..end]).expect("JSON");
+            if data["scans"].as_array().expect("scans").len() >= scans {
+                return (html, data);
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "index.html never listed {scans} scans\n{}",
+            service.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn with_format_html_an_index_page_shows_every_artifact_and_names_a_damaged_report() {
+    let registry = Registry::start(Mode::Plain);
+    let pusher = Pusher::new(&format!("http://{}", registry.addr));
+    let team_digest = pusher.image("team/app", "v1", &[base(), app("app", true)], &[], "amd64");
+    let ops_digest = pusher.image("ops/api", "v1", &[base(), app("api", true)], &[], "amd64");
+    let state = State::new();
+    // A report an earlier run left cut short (a full disk, a hand edit).
+    let damaged = format!("team/old/sha256-{}.json", "ef".repeat(32));
+    let damaged_path = state.results().join(&damaged);
+    std::fs::create_dir_all(damaged_path.parent().expect("folder")).expect("mkdir");
+    std::fs::write(&damaged_path, "{\"version\": 1, \"findings\": [{\"rule_id\": ").expect("write");
+    let service = Service::start(&state, &registry.addr, &["--format", "html"]);
+
+    // Built at startup, from what is on disk.
+    let (_, data) = index_page(&state, &service, 1);
+    let scans = data["scans"].as_array().expect("scans");
+    assert_eq!(scans[0]["target"], format!("{damaged} (not readable)"));
+    assert_eq!(scans[0]["errors"][0]["origin"], damaged.as_str());
+    let reason = scans[0]["errors"][0]["message"].as_str().expect("why").to_owned();
+    assert!(reason.starts_with(&format!("{damaged} is not JSON")), "{reason}");
+
+    for (repository, digest) in [("team/app", &team_digest), ("ops/api", &ops_digest)] {
+        let (status, text) =
+            service.post(&push_event(&registry.addr, repository, &[(digest, "v1")]), Some(AUTH));
+        assert_eq!(status, 202, "{text}");
+    }
+    service.wait_for("artifacts_scanned_total", 2);
+    let (html, data) = index_page(&state, &service, 3);
+    let targets: Vec<&str> = data["scans"]
+        .as_array()
+        .expect("scans")
+        .iter()
+        .map(|s| s["target"].as_str().expect("target"))
+        .collect();
+    assert_eq!(
+        targets,
+        [
+            format!("serve {}/ops/api@{ops_digest}", registry.addr),
+            format!("serve {}/team/app@{team_digest}", registry.addr),
+            format!("{damaged} (not readable)"),
+        ],
+        "every artifact and the damaged report, in path order"
+    );
+    let groups: Vec<(&str, &str)> = data["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .map(|g| (g["project"].as_str().expect("p"), g["repository"].as_str().expect("r")))
+        .collect();
+    let (ops, team) = (format!("{}/ops/api", registry.addr), format!("{}/team/app", registry.addr));
+    assert_eq!(groups, [("ops", ops.as_str()), ("team", team.as_str())]);
+    let findings = data["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), 2, "{data}");
+    for (i, f) in findings.iter().enumerate() {
+        assert_eq!((f["scan"].as_u64(), f["group"].as_u64()), (Some(i as u64), Some(i as u64)));
+        assert_eq!(f["path"], "app/config.env");
+        assert_eq!(f["secret"], "ghp_*****");
+        assert_eq!(data["rules"][f["rule"].as_u64().expect("rule") as usize]["id"], "github.token");
+    }
+    assert!(!html.contains(&fake::github_pat()), "the page redacts");
+    let own = state.results().join(format!("team/app/{}.html", team_digest.replace(':', "-")));
+    assert!(own.is_file(), "each artifact keeps its own page");
+    let (code, log) = service.terminate();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("serve: index.html: 1 reports, 1 unreadable"), "at startup: {log}");
+    assert_eq!(log.matches(&format!("{damaged} is not JSON")).count(), 1, "named once: {log}");
+    assert!(!log.contains(&fake::github_pat()), "{log}");
+}
