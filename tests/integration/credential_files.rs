@@ -1,7 +1,7 @@
 //! Credential files with a known structure (#13 items 2 and 3): one realistic file per format in
 //! `fixtures/credfiles/`, scanned with the built-in rules; every secret must be reported by its
 //! rule at its line, and nothing else but generic rules may fire. Passwords stored under a public
-//! scheme (WinSCP, rclone, FileZilla, Cisco type 7, Junos `$9$`, mRemoteNG) are reported decoded.
+//! scheme (`WinSCP`, rclone, `FileZilla`, Cisco type 7, Junos `$9$`, mRemoteNG) are reported decoded.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -84,9 +84,10 @@ fn hash_rules_are_low_and_turned_off_by_prefix() {
 }
 
 /// The passwords the fixtures store under each rule's `decode` scheme (encoded with the schemes'
-/// own algorithms; see src/engine/reveal).
-const REVEALED: [(&str, &str, &str); 6] = [
+/// own algorithms; see src/engine/reveal). The `WinSCP` registry export is UTF-16, as regedit writes.
+const REVEALED: [(&str, &str, &str); 7] = [
     ("winscp/WinSCP.ini", "winscp.password", "Hv72mQpLx9-kT4"),
+    ("winscp/winscp-sessions.reg", "winscp.password", "Tr7kLm2QwX9z-reg"),
     ("home/.config/rclone/rclone.conf", "rclone.obscured-password", "Zq8mW2xK-nas-Backup7"),
     ("filezilla/sitemanager.xml", "filezilla.password", "Q7vMp2xKL9wZ"),
     ("cisco/router.cfg", "cisco.type7-password", "Rt7kLm2QwX"),
@@ -135,7 +136,16 @@ fn decoded_passwords_are_the_secrets_and_output_stays_redacted() {
         assert_eq!(f["fingerprint"], want.as_str(), "{f}");
         // The place is the stored value's: its line holds what the rule matched, not the password.
         let line = f["line"].as_u64().expect("line") as usize;
-        let text = std::fs::read_to_string(at).expect("fixture is readable");
+        let bytes = std::fs::read(at).expect("fixture is readable");
+        let text = match bytes.strip_prefix(b"\xff\xfe") {
+            Some(utf16) => String::from_utf16_lossy(
+                &utf16
+                    .chunks_exact(2)
+                    .map(|p| u16::from_le_bytes([p[0], p[1]]))
+                    .collect::<Vec<_>>(),
+            ),
+            None => String::from_utf8_lossy(&bytes).into_owned(),
+        };
         let stored_line = text.lines().nth(line - 1).expect("the line exists");
         assert!(!stored_line.contains(password), "{path}:{line} holds it encoded: {stored_line}");
     }

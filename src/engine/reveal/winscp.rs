@@ -1,5 +1,5 @@
-//! `WinSCP`'s stored session passwords (`Password=` of a `[Sessions\…]` section of `WinSCP.ini`),
-//! when no master password is set: every byte complemented and xor-ed with `0xA3`, written as two
+//! `WinSCP`'s stored session passwords (`Password=` of a `[Sessions\…]` section of `WinSCP.ini`,
+//! or `"Password"=` of a session key in a registry export), when no master password is set: every byte complemented and xor-ed with `0xA3`, written as two
 //! hex digits. The bytes are a flag (`0xFF`), a spare byte, the length, a count of random bytes
 //! to skip, then the session's user name and host name followed by the password, then random
 //! padding. `WinSCP` says itself that without a master password the stored passwords are only
@@ -21,8 +21,8 @@ const NOT_WINSCP: Failure = "it is not WinSCP's obfuscation of a password (a mas
 const OTHER_SESSION: Failure = "it does not hold this session's user and host name (a master \
                                 password protects it, or it was copied from another session)";
 
-/// The password of `stored`, the `Password=` of `session` (the section's text from its header
-/// on, where the `HostName=` and `UserName=` that make up the key are written).
+/// The password of `stored`, the password of `session` (the section's text from its header on,
+/// where the user and host names that make up the key are written).
 pub fn reveal(stored: &[u8], session: &[u8]) -> Result<Vec<u8>, Failure> {
     let mut bytes = stored.chunks(2).map(|pair| hex_pair(pair).map(|b| !b ^ MAGIC));
     let mut next = || bytes.next().flatten().ok_or(NOT_WINSCP);
@@ -40,19 +40,31 @@ pub fn reveal(stored: &[u8], session: &[u8]) -> Result<Vec<u8>, Failure> {
     if flag != FLAG {
         return Ok(plain);
     }
-    let key = [setting(session, b"UserName"), setting(session, b"HostName")].concat();
+    let key = [setting(session, "UserName"), setting(session, "HostName")].concat();
     plain.strip_prefix(key.as_slice()).map(<[u8]>::to_vec).ok_or(OTHER_SESSION)
 }
 
-/// The value of `name=` in the section, percent-decoded as `WinSCP.ini` writes values; empty when
-/// the section does not set it.
-fn setting(session: &[u8], name: &[u8]) -> Vec<u8> {
-    let value = session
-        .split(|&b| b == b'\n')
-        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(b"="))
-        .unwrap_or_default();
-    decode::percent(value).unwrap_or_else(|| value.to_vec())
+/// The value of `name` in the section: `name=value` in `WinSCP.ini`, percent-decoded as `WinSCP`
+/// writes values there, or `"name"="value"` in a registry export, with the export's `\\` and `\"`
+/// escapes undone; empty when the section does not set it.
+fn setting(session: &[u8], name: &str) -> Vec<u8> {
+    let (ini, exported) = (format!("{name}="), format!("\"{name}\"=\""));
+    let lines = session.split(|&b| b == b'\n').map(|line| line.strip_suffix(b"\r").unwrap_or(line));
+    for line in lines {
+        if let Some(value) = line.strip_prefix(ini.as_bytes()) {
+            return decode::percent(value).unwrap_or_else(|| value.to_vec());
+        }
+        if let Some(value) = line.strip_prefix(exported.as_bytes()) {
+            let value = value.strip_suffix(b"\"").unwrap_or(value);
+            let mut out = Vec::with_capacity(value.len());
+            let mut bytes = value.iter();
+            while let Some(&b) = bytes.next() {
+                out.push(if b == b'\\' { bytes.next().copied().unwrap_or(b) } else { b });
+            }
+            return out;
+        }
+    }
+    Vec::new()
 }
 
 #[cfg(test)]
@@ -97,6 +109,14 @@ mod tests {
         let stored = encode("ops@corp", "10.0.0.7", "Qm7vX2pLk9Tz", &[1, 2]);
         let at = "[Sessions\\x]\nHostName=10.0.0.7\nUserName=ops%40corp\nPassword=";
         assert_eq!(reveal(stored.as_bytes(), at.as_bytes()).as_deref(), Ok(&b"Qm7vX2pLk9Tz"[..]));
+    }
+
+    #[test]
+    fn registry_exports_name_the_key_in_quotes() {
+        let stored = encode("ops", "db\\prod", "Tr7kLm2QwX9z", &[9]);
+        let at = "[HKEY_CURRENT_USER\\Software\\Martin Prikryl\\WinSCP 2\\Sessions\\ops@db]\r\n\
+                  \"HostName\"=\"db\\\\prod\"\r\n\"UserName\"=\"ops\"\r\n\"Password\"=\"";
+        assert_eq!(reveal(stored.as_bytes(), at.as_bytes()).as_deref(), Ok(&b"Tr7kLm2QwX9z"[..]));
     }
 
     proptest! {
