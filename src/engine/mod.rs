@@ -7,7 +7,8 @@
 //!    compiled on its first candidate, so a ten-file pre-commit scan compiles a handful);
 //! 3. the secret group is checked against entropy, checksum, allowlists and inline markers, and
 //!    the value of a generic, keyword-anchored or structured rule is judged by the value model
-//!    ([`value`]), which also grades the match's [`Confidence`] (lowered by [`context`]);
+//!    ([`value`]), which also grades the match's [`Confidence`] (lowered by [`context`]); a
+//!    rule's `decode` scheme turns a stored value into the password it stands for ([`reveal`]);
 //! 4. encoded spans (base64, percent-encoding, JSON escapes) are decoded ([`decode`]) and their
 //!    decoded text goes through the same stages, a bounded number of levels deep.
 //!
@@ -877,6 +878,32 @@ pattern = '''db://(?P<user>[a-z]*):([A-Za-z0-9]{8,})@(?P<host>[a-z.]+)(?::(?P<po
         assert_eq!(m.len(), 1, "{m:?}");
         let port = m[0].captures.iter().find(|(name, _)| name == "port");
         assert_eq!(port.map(|(_, v)| v.as_str()), Some("6379"));
+    }
+
+    /// A rule's `decode` scheme (#13): the secret is the password, the place the stored value's;
+    /// a value that does not decode is kept as stored, with a note; an allowlist may name either.
+    #[test]
+    fn a_decode_rule_reports_the_password_at_the_stored_value() {
+        let rule = r#"
+[[rule]]
+id = "test.seven"
+keywords = ["password 7"]
+pattern = '''password 7 ([0-9A-F]{4,})'''
+decode = "cisco-type7"
+"#;
+        let e = engine(rule);
+        let m = e.scan(b"hostname r1\n password 7 104F0B1A011214\n").matches;
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert_eq!(m[0].secret, b"abcdef");
+        assert_eq!((m[0].start_at.line, m[0].start_at.column), (2, 13));
+        assert_eq!(m[0].note, None);
+        let m = e.scan(b" password 7 99AB\n").matches;
+        assert_eq!(m[0].secret, b"99AB");
+        assert!(m[0].note.as_deref().is_some_and(|n| n.contains("not decoded as cisco-type7")));
+        for allowed in ["^abcdef$", "^104F"] {
+            let e = engine(&format!("{rule}[rule.allow]\nsecrets = ['''{allowed}''']\n"));
+            assert!(e.scan(b" password 7 104F0B1A011214\n").matches.is_empty(), "{allowed}");
+        }
     }
 
     #[test]
