@@ -122,6 +122,11 @@ pub struct Finding {
     /// verifier knows where the credential belongs (#16). Never the secret.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub captures: std::collections::BTreeMap<String, String>,
+    /// Why the secret is the stored text after all: the rule reveals passwords stored under a
+    /// public scheme (see [`crate::engine::reveal`]) and this value did not reveal. Absent
+    /// otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Something a source deliberately did not scan and names in the report (a blob over the size

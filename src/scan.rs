@@ -389,6 +389,7 @@ impl<'e> Scan<'e> {
             occurrences: Vec::new(),
             verification: None,
             captures: m.captures.iter().cloned().collect(),
+            note: m.note.clone(),
         })
     }
 

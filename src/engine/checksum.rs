@@ -4,8 +4,14 @@
 use super::decode;
 
 /// The names a rule may give in `checksum = "…"`.
-pub const NAMES: &[&str] =
-    &["github-crc32", "npm-crc32", "pypi-macaroon", "jwt-structure", "discord-bot"];
+pub const NAMES: &[&str] = &[
+    "github-crc32",
+    "npm-crc32",
+    "pypi-macaroon",
+    "jwt-structure",
+    "discord-bot",
+    "confluent-crc32",
+];
 
 /// Verifies `secret` with the named check. Unknown names are rejected when the engine is built.
 pub fn verify(name: &str, secret: &[u8]) -> bool {
@@ -15,6 +21,7 @@ pub fn verify(name: &str, secret: &[u8]) -> bool {
         "pypi-macaroon" => pypi_macaroon(secret),
         "jwt-structure" => jwt_structure(secret),
         "discord-bot" => discord_bot(secret),
+        "confluent-crc32" => confluent_crc32(secret),
         _ => false,
     }
 }
@@ -29,6 +36,17 @@ fn github_crc32(secret: &[u8]) -> bool {
     }
     let (random, check) = body.split_at(30);
     base62(crc32(random), 6).as_bytes() == check
+}
+
+/// Confluent Cloud API secrets made since 30 July 2025 are `cflt`, 54 random base64 characters,
+/// and "a Base64-encoded CRC32 checksum of the prior 54 characters" in the last 6, as Confluent
+/// documents them ("Use API Keys to Authenticate to Confluent Cloud", API secret format). Its
+/// published example secret settles what the sentence leaves open: the CRC32 is of the 54
+/// characters after `cflt`, its four bytes little-endian, in standard base64 without the padding.
+fn confluent_crc32(secret: &[u8]) -> bool {
+    let Some(body) = secret.strip_prefix(b"cflt").filter(|b| b.len() == 60) else { return false };
+    let (random, check) = body.split_at(54);
+    decode::base64_encode(&crc32(random).to_le_bytes()).as_bytes()[..6] == *check
 }
 
 /// IEEE CRC32 (the one zlib and PNG use).
@@ -164,6 +182,27 @@ mod tests {
             bad[5] = b'a';
             assert!(!verify("npm-crc32", &bad));
         }
+    }
+
+    #[test]
+    fn confluent_secret_checksum() {
+        // The example secret on Confluent's API key page.
+        let published = b"cfltT8d8RzkNseTMEDKcjNM1BZTFPHqRn/dQm9q7w6SjzZ12wZfwjaJdipHZtDjw";
+        assert!(verify("confluent-crc32", published));
+        let random = "Rq7vLm2Zp9Xw4Kt8Ny6Bs1Hd5Gf0Jc3Ve7Ua9OqLm2Zp9Xv4Kw8Rt3";
+        let check = base64_encode(&crc32(random.as_bytes()).to_le_bytes());
+        let secret = format!("cflt{random}{}", &check[..6]);
+        assert!(verify("confluent-crc32", secret.as_bytes()));
+        // One character changed, the CRC over the prefix too, a big-endian CRC, a wrong length.
+        let mut typo = secret.clone().into_bytes();
+        typo[10] = if typo[10] == b'A' { b'B' } else { b'A' };
+        assert!(!verify("confluent-crc32", &typo));
+        let over_all = base64_encode(&crc32(format!("cflt{random}").as_bytes()).to_le_bytes());
+        assert!(!verify("confluent-crc32", format!("cflt{random}{}", &over_all[..6]).as_bytes()));
+        let big = base64_encode(&crc32(random.as_bytes()).to_be_bytes());
+        assert!(!verify("confluent-crc32", format!("cflt{random}{}", &big[..6]).as_bytes()));
+        assert!(!verify("confluent-crc32", &published[..63]));
+        assert!(!verify("confluent-crc32", &published[4..]));
     }
 
     fn url_safe(b: &[u8]) -> String {

@@ -7,7 +7,8 @@
 //!    compiled on its first candidate, so a ten-file pre-commit scan compiles a handful);
 //! 3. the secret group is checked against entropy, checksum, allowlists and inline markers, and
 //!    the value of a generic, keyword-anchored or structured rule is judged by the value model
-//!    ([`value`]), which also grades the match's [`Confidence`] (lowered by [`context`]);
+//!    ([`value`]), which also grades the match's [`Confidence`] (lowered by [`context`]); a
+//!    rule's `decode` scheme turns a stored value into the password it stands for ([`reveal`]);
 //! 4. encoded spans (base64, percent-encoding, JSON escapes) are decoded ([`decode`]) and their
 //!    decoded text goes through the same stages, a bounded number of levels deep.
 //!
@@ -22,6 +23,7 @@ pub mod decode;
 pub mod entropy;
 pub mod location;
 mod prefilter;
+pub mod reveal;
 pub mod value;
 
 use std::sync::OnceLock;
@@ -71,6 +73,10 @@ pub struct Match {
     /// The text of the pattern's groups named in [`CONTEXT_GROUPS`] that took part (a URI's
     /// `host`, a docker config's registry): what a verifier needs beside the secret (#16).
     pub captures: Vec<(String, String)>,
+    /// Why the secret is the stored text after all, when the rule names a scheme to reveal it
+    /// under ([`reveal`]) and the value did not reveal under it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// What [`Engine::scan`] found in one blob.
@@ -90,8 +96,8 @@ struct Grade {
     downgradable: bool,
 }
 
-/// An accepted secret: rule index, start, end, grade, and the spans of the rule's context
-/// groups (see [`Compiled::named`]).
+/// An accepted secret: rule index, start, end, grade, the spans of the rule's context groups
+/// (see [`Compiled::named`]), and what the stored value revealed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Found {
     rule: usize,
@@ -99,6 +105,19 @@ struct Found {
     end: usize,
     grade: Grade,
     captures: Vec<(usize, usize, usize)>,
+    revealed: Revealed,
+}
+
+/// The secret a rule with a `decode` scheme reports ([`reveal`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Revealed {
+    /// The rule names no scheme: the secret is the text it matched.
+    Stored,
+    /// The password the stored text stands for.
+    Password(Vec<u8>),
+    /// The stored text did not reveal under the rule's scheme: it is reported as it stands,
+    /// with this note.
+    Undecoded(String),
 }
 
 /// A rule's regex and what the work budget ([`budget`]) needs of it.
@@ -174,6 +193,14 @@ impl Engine {
                 return Err(fail(format!(
                     "unknown checksum {name:?} (known: {})",
                     checksum::NAMES.join(", ")
+                )));
+            }
+            if let Some(name) = &rule.syntax.decode
+                && !reveal::NAMES.contains(&name.as_str())
+            {
+                return Err(fail(format!(
+                    "unknown decode scheme {name:?} (known: {})",
+                    reveal::NAMES.join(", ")
                 )));
             }
             let allow = Allow::new(&rule.syntax.allow).map_err(&fail)?;
@@ -392,6 +419,7 @@ impl Engine {
                         confidence: m.confidence,
                         downgradable: m.downgradable,
                         captures: m.captures,
+                        note: m.note,
                     });
                 }
             }
@@ -419,16 +447,24 @@ impl Engine {
         let mut lines = LineCounter::new(data);
         found
             .into_iter()
-            .map(|Found { rule, start, end, grade, captures }| Match {
-                rule,
-                start,
-                end,
-                start_at: lines.at(start),
-                end_at: lines.at(end.saturating_sub(1).max(start)),
-                secret: data[start..end].to_vec(),
-                confidence: grade.confidence,
-                downgradable: grade.downgradable,
-                captures: self.capture_texts(rule, data, &captures),
+            .map(|Found { rule, start, end, grade, captures, revealed }| {
+                let (secret, note) = match revealed {
+                    Revealed::Stored => (data[start..end].to_vec(), None),
+                    Revealed::Password(password) => (password, None),
+                    Revealed::Undecoded(note) => (data[start..end].to_vec(), Some(note)),
+                };
+                Match {
+                    rule,
+                    start,
+                    end,
+                    start_at: lines.at(start),
+                    end_at: lines.at(end.saturating_sub(1).max(start)),
+                    secret,
+                    confidence: grade.confidence,
+                    downgradable: grade.downgradable,
+                    captures: self.capture_texts(rule, data, &captures),
+                    note,
+                }
             })
             .collect()
     }
@@ -514,7 +550,7 @@ impl Engine {
         let mut keep = |locs: &regex::bytes::CaptureLocations, whole: regex::bytes::Match| {
             let Some((s, e)) = secret_span(&regex.regex, locs) else { return };
             if s < e
-                && let Some(grade) =
+                && let Some((grade, revealed)) =
                     self.accept(compiled, data, (s, e), (whole.start(), whole.end()))
             {
                 let captures = regex
@@ -522,7 +558,7 @@ impl Engine {
                     .iter()
                     .filter_map(|&(i, _)| locs.get(i).map(|(s, e)| (i, s, e)))
                     .collect();
-                found.push(Found { rule: rule_index, start: s, end: e, grade, captures });
+                found.push(Found { rule: rule_index, start: s, end: e, grade, captures, revealed });
             }
         };
         for &(start, end) in spans.iter() {
@@ -563,14 +599,15 @@ impl Engine {
     }
 
     /// Entropy, checksum, the value model, content allowlists and inline markers for the
-    /// secret at `start..end` of a match spanning `whole`; the grade of what passes.
+    /// secret at `start..end` of a match spanning `whole`; the grade of what passes, and what
+    /// the stored value reveals under the rule's `decode` scheme.
     fn accept(
         &self,
         compiled: &CompiledRule,
         data: &[u8],
         (start, end): (usize, usize),
         whole: (usize, usize),
-    ) -> Option<Grade> {
+    ) -> Option<(Grade, Revealed)> {
         let secret = &data[start..end];
         let syntax = &compiled.rule.syntax;
         if let Some(gate) = &syntax.entropy
@@ -601,28 +638,42 @@ impl Engine {
                 Err(_) => return None,
             }
         };
+        let revealed = match &syntax.decode {
+            None => Revealed::Stored,
+            Some(scheme) => match reveal::reveal(scheme, secret, &data[whole.0..whole.1]) {
+                Ok(password) => Revealed::Password(password),
+                Err(why) => Revealed::Undecoded(format!(
+                    "the stored value is reported: it was not decoded as {scheme}, since {why}"
+                )),
+            },
+        };
         let (line_start, _) = line_bounds(data, whole.0.min(start));
         let (_, line_end) = line_bounds(data, whole.1.max(end).saturating_sub(1).max(start));
-        let candidate = allow::Candidate {
-            secret,
-            whole: Some(&data[whole.0..whole.1]),
-            line: Some(&data[line_start..line_end]),
-            ..allow::Candidate::default()
+        let line = &data[line_start..line_end];
+        // An allowlist may name the stored text or the password it stands for.
+        let allowed = |secret: &[u8]| {
+            let candidate = allow::Candidate {
+                secret,
+                whole: Some(&data[whole.0..whole.1]),
+                line: Some(line),
+                ..allow::Candidate::default()
+            };
+            compiled.allow.allows_content(&candidate) || self.allow.allows_content(&candidate)
         };
-        if compiled.allow.allows_content(&candidate) || self.allow.allows_content(&candidate) {
+        if allowed(secret) || matches!(&revealed, Revealed::Password(p) if allowed(p)) {
             return None;
         }
-        let line = &data[line_start..line_end];
         if allow::has_inline_marker(line) {
             return None;
         }
-        Some(if verified {
+        let grade = if verified {
             Grade { confidence, downgradable: false }
         } else if context::sample_line(line) {
             Grade { confidence: confidence.lowered(), downgradable: false }
         } else {
             Grade { confidence, downgradable: true }
-        })
+        };
+        Some((grade, revealed))
     }
 
     /// One secret, one finding: drops generic-rule matches whose secret overlaps a specific
@@ -827,6 +878,32 @@ pattern = '''db://(?P<user>[a-z]*):([A-Za-z0-9]{8,})@(?P<host>[a-z.]+)(?::(?P<po
         assert_eq!(m.len(), 1, "{m:?}");
         let port = m[0].captures.iter().find(|(name, _)| name == "port");
         assert_eq!(port.map(|(_, v)| v.as_str()), Some("6379"));
+    }
+
+    /// A rule's `decode` scheme (#13): the secret is the password, the place the stored value's;
+    /// a value that does not decode is kept as stored, with a note; an allowlist may name either.
+    #[test]
+    fn a_decode_rule_reports_the_password_at_the_stored_value() {
+        let rule = r#"
+[[rule]]
+id = "test.seven"
+keywords = ["password 7"]
+pattern = '''password 7 ([0-9A-F]{4,})'''
+decode = "cisco-type7"
+"#;
+        let e = engine(rule);
+        let m = e.scan(b"hostname r1\n password 7 104F0B1A011214\n").matches;
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert_eq!(m[0].secret, b"abcdef");
+        assert_eq!((m[0].start_at.line, m[0].start_at.column), (2, 13));
+        assert_eq!(m[0].note, None);
+        let m = e.scan(b" password 7 99AB\n").matches;
+        assert_eq!(m[0].secret, b"99AB");
+        assert!(m[0].note.as_deref().is_some_and(|n| n.contains("not decoded as cisco-type7")));
+        for allowed in ["^abcdef$", "^104F"] {
+            let e = engine(&format!("{rule}[rule.allow]\nsecrets = ['''{allowed}''']\n"));
+            assert!(e.scan(b" password 7 104F0B1A011214\n").matches.is_empty(), "{allowed}");
+        }
     }
 
     #[test]

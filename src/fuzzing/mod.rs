@@ -214,9 +214,13 @@ pub fn triage(data: &[u8]) {
     drop(parse_baseline(Path::new("baseline.json"), &text));
 }
 
-/// The decoders the engine runs on blobs, and the base64 round trip.
+/// The decoders the engine runs on blobs (and on values a rule reveals under a public scheme),
+/// and the base64 round trip.
 pub fn decoders(data: &[u8]) {
     drop(decode::views(data));
+    for scheme in crate::engine::reveal::NAMES {
+        drop(crate::engine::reveal::reveal(scheme, data, data));
+    }
     drop(decode::percent(data));
     drop(decode::json_unescape(data));
     drop(crate::blob::utf16_to_utf8(data));

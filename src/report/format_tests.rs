@@ -45,6 +45,7 @@ pub(crate) fn finding(
         occurrences: Vec::new(),
         verification: None,
         captures: std::collections::BTreeMap::new(),
+        note: None,
     }
 }
 

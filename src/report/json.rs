@@ -10,7 +10,8 @@
 //!     "rule_id", "description", "severity",
 //!     "confidence",    // "high" | "medium" | "low" (see `rules::Confidence`)
 //!     "path", "line", "column", "end_line", "end_column",
-//!     "secret",        // redacted unless --show-secrets
+//!     "secret",        // redacted unless --show-secrets; for a rule with a `decode` scheme
+//!                      // (WinSCP, rclone, …), the password the stored value reveals
 //!     "fingerprint",   // hash of rule id, secret and path: survives line moves
 //!     "commit": null | {"sha", "author", "email", "date", "message"},
 //!     "image": null | {"ref", "manifest_digest", "platform", "layer_digest", "layer_index",
@@ -19,6 +20,8 @@
 //!     "occurrences": [{"path", "line", "commit", "image"}],  // only when the secret recurs
 //!     "captures": {"host", "port", "user", "database", "scheme", "sslmode"}, // only the parts the
 //!                     // rule names beside the secret (a URI's host), never the secret
+//!     "note": "the stored value is reported: …",  // only when a rule's `decode` scheme did
+//!                     // not reveal the value (the secret is then the stored text)
 //!     "verification": {"status", "identity", "detail", "checked_at"}   // only with --verify;
 //!                     // status "verified" | "invalid" | "unverified", identity only when known
 //!   }],

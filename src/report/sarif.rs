@@ -138,6 +138,9 @@ fn result(f: &Finding, rule_index: Option<usize>, options: Options) -> Value {
     if let Some(v) = &f.verification {
         properties["verification"] = json!(v);
     }
+    if let Some(note) = &f.note {
+        properties["note"] = json!(note);
+    }
     // A credential its service accepted is an error whatever the rule's severity (#16).
     let level = if f.is_verified() { "error" } else { result_level(f.severity, f.confidence) };
     let mut result = json!({

@@ -78,6 +78,9 @@ pub fn finding_block(f: &Finding, options: &Options) -> String {
         paint(YELLOW, &sanitize(&options.secret(&f.secret))),
         paint(DIM, &format!("fingerprint: {}", f.fingerprint))
     );
+    if let Some(note) = &f.note {
+        let _ = writeln!(s, "    note: {}", sanitize(note));
+    }
     if let Some(v) = &f.verification {
         let _ = writeln!(s, "    verification: {}", sanitize(&v.describe()));
     }

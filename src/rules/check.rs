@@ -8,7 +8,8 @@ use crate::rules::{Rule, RuleSet};
 
 /// Checks each rule alone: its regex compiles and, when `examples` is set, it has examples and
 /// negative examples, every example yields a secret through the whole engine (keywords, entropy,
-/// checksum, allowlists), and no negative example does. Gitleaks configs are checked without
+/// checksum, allowlists), the first one decodes under the rule's `decode` scheme if it names one,
+/// and no negative example does. Gitleaks configs are checked without
 /// examples: they have no place for them, and a built-in rule they attach an allowlist to keeps
 /// the built-in's examples, which that allowlist may hide on purpose.
 pub fn check(rules: &[Rule], examples: bool) -> Vec<RuleError> {
@@ -50,6 +51,14 @@ fn check_rule(rule: &Rule, examples: bool) -> Vec<RuleError> {
                 why_no_match(rule, example)
             )));
         }
+    }
+    // A rule that reveals passwords shows it on its first example; later ones may show a value
+    // that is reported as stored.
+    if let (Some(scheme), Some(first)) = (&syntax.decode, syntax.examples.first())
+        && let Some(note) =
+            engine.scan(first.as_bytes()).matches.first().and_then(|m| m.note.clone())
+    {
+        errors.push(fail(format!("example #1 does not decode as {scheme}: {note}")));
     }
     for (i, example) in syntax.negative_examples.iter().enumerate() {
         if let Some(m) = engine.scan(example.as_bytes()).matches.first() {
@@ -125,5 +134,27 @@ negative_examples = ["zz tok_9876"]
         assert!(errors[1].contains("example #2") && errors[1].contains("entropy"), "{}", errors[1]);
         assert!(errors[2].contains("negative example #1"), "{}", errors[2]);
         assert!(errors.iter().all(|e| e.contains("u.toml:2") && e.contains("t.a")));
+    }
+
+    #[test]
+    fn a_decode_rule_decodes_its_first_example() {
+        let rule = |scheme: &str, example: &str| {
+            format!(
+                "[[rule]]\nid = \"t.seven\"\nkeywords = [\"password 7\"]\n\
+                 pattern = '''password 7 ([0-9A-F]{{4,}})'''\ndecode = \"{scheme}\"\n\
+                 examples = [\"{example}\", \"password 7 99AB\"]\nnegative_examples = [\"x\"]\n"
+            )
+        };
+        let errors = |text: &str| -> Vec<String> {
+            let config = parse_config(Path::new("u.toml"), text).expect("parses");
+            check(&config.rules, true).iter().map(ToString::to_string).collect()
+        };
+        // `08204E` is `ab`; offset 99 is past the key, so `99AB` is reported as stored.
+        assert_eq!(errors(&rule("cisco-type7", "password 7 08204E")), Vec::<String>::new());
+        let wrong = errors(&rule("cisco-type7", "password 7 99AB"));
+        assert_eq!(wrong.len(), 1, "{wrong:#?}");
+        assert!(wrong[0].contains("does not decode as cisco-type7"), "{}", wrong[0]);
+        let unknown = errors(&rule("rot13", "password 7 08204E"));
+        assert!(unknown[0].contains("unknown decode scheme \"rot13\""), "{}", unknown[0]);
     }
 }

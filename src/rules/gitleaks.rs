@@ -440,6 +440,7 @@ fn translate_rule(file: &mut File, spanned: &Spanned<GlRule>) -> RuleResult<Opti
         // through the value model; every other gitleaks rule is taken as a provider format.
         kind: gitleaks_id.contains("generic").then_some(super::RuleKind::Generic),
         checksum: None,
+        decode: None,
         allow,
         references: Vec::new(),
         examples: Vec::new(),

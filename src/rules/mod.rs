@@ -264,6 +264,11 @@ pub struct RuleSyntax {
     /// A named check on the secret's own checksum (for example `github-crc32`).
     #[serde(default)]
     pub checksum: Option<String>,
+    /// A named public scheme the secret is stored under (`winscp`, `rclone`, … see
+    /// [`crate::engine::reveal`]): the finding's secret is the password it reveals, its place the
+    /// stored value's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decode: Option<String>,
     /// Allowlist for this rule alone.
     #[serde(default)]
     pub allow: AllowSyntax,

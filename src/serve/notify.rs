@@ -128,6 +128,7 @@ mod tests {
             occurrences: Vec::new(),
             verification: None,
             captures: std::collections::BTreeMap::new(),
+            note: None,
         };
         let report = Report { findings: vec![finding; 25], ..Report::default() };
         let body = message("reg.test/team/app@sha256:ab", &report);

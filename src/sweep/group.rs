@@ -107,6 +107,7 @@ mod tests {
             occurrences: Vec::new(),
             verification: None,
             captures: std::collections::BTreeMap::new(),
+            note: None,
         }
     }
 

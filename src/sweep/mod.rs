@@ -748,6 +748,7 @@ mod tests {
                         occurrences: Vec::new(),
                         verification: None,
                         captures: std::collections::BTreeMap::new(),
+                        note: None,
                     })
                 })
                 .collect()
