@@ -594,10 +594,12 @@ impl Engine {
             match value::judge(secret) {
                 Ok(value::Strength::Strong) => Confidence::Medium,
                 Ok(value::Strength::Weak) => Confidence::Low,
-                // `letmeknow` in a .netrc is still somebody's password.
+                // `letmeknow` in a .netrc is still somebody's password; `admin123` anywhere is
+                // one a person chose (#13).
                 Err(value::Reason::LowInformation) if compiled.kind == RuleKind::Field => {
                     Confidence::Low
                 }
+                Err(value::Reason::Guessable) => Confidence::Low,
                 Err(_) => return None,
             }
         };

@@ -160,3 +160,28 @@ fn a_credential_files_weak_password_is_low_and_its_placeholder_is_no_finding() {
         "a .netrc password field is a password however plain; a placeholder is none"
     );
 }
+
+/// Issue #13: `DB_PASSWORD=admin123` is somebody's password, found at `low` (so the default of
+/// `dir` stays quiet) while a stock placeholder (`P@ssw0rd123!`, `changeme`) is no finding.
+#[test]
+fn a_guessable_password_is_low_and_a_placeholder_is_no_finding() {
+    let env = TestEnv::new();
+    env.file(
+        "app/.env",
+        "DB_PASSWORD=admin123\n\
+         REDIS_PASSWORD=Pass!12345\n\
+         ADMIN_PASSWORD=P@ssw0rd123!\n\
+         SMTP_PASSWORD=changeme\n",
+    );
+    let (code, doc) = env.json(&["dir", ".", "--min-confidence", "low", "--show-secrets"]);
+    assert_eq!(code, 1, "{doc}");
+    let found: Vec<(u64, &str)> = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| (f["line"].as_u64().unwrap_or(0), f["confidence"].as_str().unwrap_or_default()))
+        .collect();
+    assert_eq!(found, [(1, "low"), (2, "low")], "{doc}");
+    let (code, doc) = env.json(&["dir", "."]);
+    assert_eq!(code, 0, "the default confidence of dir leaves guessable passwords out: {doc}");
+}
