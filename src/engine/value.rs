@@ -619,6 +619,9 @@ const VOCABULARY: &[&str] = &[
 /// is `SCREAMING_CASE`, header-cased (`X-Amz-Credential`), dotted or snake (`a.b`, `a_b`), or
 /// built from identifier vocabulary (`credentialId`, `id-PasswordBasedMac`).
 fn identifier(text: &str) -> bool {
+    if text.contains('$') {
+        return dollar_joined(text);
+    }
     if text.is_empty()
         || !text.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.:#".contains(&b))
         || !text.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
@@ -665,6 +668,20 @@ fn identifier(text: &str) -> bool {
         || lettered
         || kebab
         || (vocabulary && (separated || humped))
+}
+
+/// `Resource$Projects$Secrets`: capitalized words joined by `$`, as code generators name nested
+/// classes (googleapis' TypeScript clients, Java's `Outer$Inner`). A password with a `$` in it
+/// (`Pa$$w0rd`) has no capitalized word on each side.
+fn dollar_joined(text: &str) -> bool {
+    let mut parts = text.split('$');
+    parts.clone().count() >= 2
+        && parts.all(|p| {
+            p.len() >= 3
+                && p.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
+                && p.bytes().all(|b| b.is_ascii_alphabetic())
+                && humps(p).enumerate().all(|(i, h)| word_hump(h, i == 0))
+        })
 }
 
 /// A hump that reads as part of a name: a lowercase or capitalized word with a vowel, a short
@@ -1116,6 +1133,10 @@ mod tests {
         for v in [
             "MLKEM512_SECRET_KEY_BYTES",
             "SSH2_MLKEM_768_PRIVATE_KEY_LEN",
+            // Class names of generated API clients (an npm tree's googleapis, #14).
+            "Resource$Projects$Locations$Secrets",
+            "Resource$Enterprises$Enrollmenttokens",
+            "Resource$Inboundsamlssoprofiles$Idpcredentials",
             "setct-PANToken",
             "Win32_System_LibraryLoader",
             "pkcs-9-at-pkcs15Token",
