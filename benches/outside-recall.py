@@ -58,8 +58,19 @@ def scan(leakhound, root, confidence):
         sys.exit(f"leakhound exited {done.returncode} on {root}")
     found = collections.defaultdict(lambda: collections.defaultdict(list))
     for finding in json.loads(done.stdout)["findings"]:
-        found[finding["path"]][finding["line"]].append(finding["rule_id"])
+        found[relative(root, finding["path"])][finding["line"]].append(finding["rule_id"])
     return found
+
+
+def relative(root, path):
+    """A reported path relative to root: leakhound reports paths from the enclosing repository's
+    top (`test_data/config.ini` for a scan of detect-secrets' test_data/)."""
+    path = pathlib.PurePath(path)
+    for skip in range(len(path.parts)):
+        tail = pathlib.PurePath(*path.parts[skip:])
+        if (root / tail).exists():
+            return str(tail)
+    return str(path)
 
 
 def leaky_truth(root):
