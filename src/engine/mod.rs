@@ -593,13 +593,12 @@ impl Engine {
         } else {
             match value::judge(secret) {
                 Ok(value::Strength::Strong) => Confidence::Medium,
-                Ok(value::Strength::Weak) => Confidence::Low,
-                // `letmeknow` in a .netrc is still somebody's password; `admin123` anywhere is
-                // one a person chose (#13).
+                // A plain value; `admin123` anywhere is a password a person chose (#13);
+                // `letmeknow` in a .netrc is still somebody's password.
+                Ok(value::Strength::Weak) | Err(value::Reason::Guessable) => Confidence::Low,
                 Err(value::Reason::LowInformation) if compiled.kind == RuleKind::Field => {
                     Confidence::Low
                 }
-                Err(value::Reason::Guessable) => Confidence::Low,
                 Err(_) => return None,
             }
         };
