@@ -599,6 +599,15 @@ impl Engine {
                 Err(value::Reason::LowInformation) if compiled.kind == RuleKind::Field => {
                     Confidence::Low
                 }
+                // Where the format itself says "password" (a URL's userinfo, a credential
+                // file's field), a camel-case name with a number in it (`mySecret789`,
+                // `secur3Pass`) was typed as a password, not written as a reference (#13).
+                Err(value::Reason::Identifier)
+                    if matches!(compiled.kind, RuleKind::Field | RuleKind::Structured)
+                        && secret.iter().any(u8::is_ascii_digit) =>
+                {
+                    Confidence::Low
+                }
                 Err(_) => return None,
             }
         };

@@ -185,3 +185,30 @@ fn a_guessable_password_is_low_and_a_placeholder_is_no_finding() {
     let (code, doc) = env.json(&["dir", "."]);
     assert_eq!(code, 0, "the default confidence of dir leaves guessable passwords out: {doc}");
 }
+
+/// Issue #13: in a URL's password slot a camel-case name with a number (`mySecret789`) was typed
+/// as a password and is found at `low`; one without (`dbPassword`) reads as a reference.
+#[test]
+fn a_named_password_in_a_url_is_low_and_a_bare_name_is_no_finding() {
+    let env = TestEnv::new();
+    env.file(
+        "deploy/urls.txt",
+        "mongodb://app:mySecret789@db1.internal:27017/prod\n\
+         mongodb://app:dbPassword@db2.internal:27017/prod\n",
+    );
+    let (code, doc) = env.json(&["dir", ".", "--min-confidence", "low"]);
+    assert_eq!(code, 1, "{doc}");
+    let found: Vec<(u64, &str, &str)> = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["line"].as_u64().unwrap_or(0),
+                f["rule_id"].as_str().unwrap_or_default(),
+                f["confidence"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(found, [(1, "uri.password", "low")], "{doc}");
+}
