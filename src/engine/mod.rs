@@ -630,9 +630,19 @@ impl Engine {
         } else {
             match value::judge(secret) {
                 Ok(value::Strength::Strong) => Confidence::Medium,
-                Ok(value::Strength::Weak) => Confidence::Low,
+                // A plain value; `admin123` anywhere is a password a person chose (#13);
                 // `letmeknow` in a .netrc is still somebody's password.
+                Ok(value::Strength::Weak) | Err(value::Reason::Guessable) => Confidence::Low,
                 Err(value::Reason::LowInformation) if compiled.kind == RuleKind::Field => {
+                    Confidence::Low
+                }
+                // Where the format itself says "password" (a URL's userinfo, a credential
+                // file's field), a camel-case name with a number in it (`mySecret789`,
+                // `secur3Pass`) was typed as a password, not written as a reference (#13).
+                Err(value::Reason::Identifier)
+                    if matches!(compiled.kind, RuleKind::Field | RuleKind::Structured)
+                        && secret.iter().any(u8::is_ascii_digit) =>
+                {
                     Confidence::Low
                 }
                 Err(_) => return None,

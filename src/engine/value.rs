@@ -16,7 +16,12 @@
 //!   word-like parts, header and field names (`X-Amz-Credential`, `credentialId`);
 //! - low in information: one repeated character or pattern, a sequential run (`abcdef`,
 //!   `123456`, `qwerty`), digits only, control characters, or nothing but well-known weak words
-//!   (`changeme`, `test`, `password`, `hunter2`, `opensesame`).
+//!   (`changeme`, `test`, `password`, `opensesame`).
+//!
+//! A weak word dressed up with digits, symbols or leetspeak (`Password123!`, `p@ssw0rd`,
+//! `admin123`) is [`Reason::Guessable`]: no placeholder is written that way, but people set such
+//! passwords, so the engine reports it at `low` confidence instead of dropping it (issue #13:
+//! `DB_PASSWORD=admin123` in a `.env`, `mysql://app:s3cr3tP4ss@…`).
 //!
 //! What passes is graded [`Strength::Strong`] (a mix of character classes, as generated secrets
 //! have) or [`Strength::Weak`] (letters only, passphrases), which the engine turns into a
@@ -41,6 +46,8 @@ pub enum Reason {
     Identifier,
     /// Repeated, sequential, numeric or weak-word values.
     LowInformation,
+    /// A weak word with digits, symbols or leetspeak: a guessable password, yet a password.
+    Guessable,
 }
 
 /// How secret-like a value that passed the model looks.
@@ -86,7 +93,7 @@ pub fn judge(value: &[u8]) -> Result<Strength, Reason> {
         return Err(Reason::Identifier);
     }
     if low_information(text) {
-        return Err(Reason::LowInformation);
+        return Err(if guessable(text) { Reason::Guessable } else { Reason::LowInformation });
     }
     Ok(strength(text))
 }
@@ -612,6 +619,9 @@ const VOCABULARY: &[&str] = &[
 /// is `SCREAMING_CASE`, header-cased (`X-Amz-Credential`), dotted or snake (`a.b`, `a_b`), or
 /// built from identifier vocabulary (`credentialId`, `id-PasswordBasedMac`).
 fn identifier(text: &str) -> bool {
+    if text.contains('$') {
+        return dollar_joined(text);
+    }
     if text.is_empty()
         || !text.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.:#".contains(&b))
         || !text.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
@@ -658,6 +668,20 @@ fn identifier(text: &str) -> bool {
         || lettered
         || kebab
         || (vocabulary && (separated || humped))
+}
+
+/// `Resource$Projects$Secrets`: capitalized words joined by `$`, as code generators name nested
+/// classes (googleapis' TypeScript clients, Java's `Outer$Inner`). A password with a `$` in it
+/// (`Pa$$w0rd`) has no capitalized word on each side.
+fn dollar_joined(text: &str) -> bool {
+    let mut parts = text.split('$');
+    parts.clone().count() >= 2
+        && parts.all(|p| {
+            p.len() >= 3
+                && p.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
+                && p.bytes().all(|b| b.is_ascii_alphabetic())
+                && humps(p).enumerate().all(|(i, h)| word_hump(h, i == 0))
+        })
 }
 
 /// A hump that reads as part of a name: a lowercase or capitalized word with a vowel, a short
@@ -904,13 +928,24 @@ fn sequential(bytes: &[u8]) -> bool {
 /// leetspeak (`p@ssw0rd`) is read back.
 fn weak_words(text: &str) -> bool {
     let lower = text.to_lowercase();
-    let core = lower.trim_end_matches(|c: char| !c.is_alphabetic());
-    let core = core.trim_start_matches(|c: char| !c.is_alphabetic());
+    let core = letter_core(&lower);
     if core.is_empty() {
         return false;
     }
-    let leet: String = core
-        .chars()
+    let split = core.split(|c: char| !c.is_alphabetic()).filter(|w| !w.is_empty());
+    segmentable(&leet(core)) || split.clone().count() > 0 && split.clone().all(segmentable)
+}
+
+/// The text without its leading and trailing digits and symbols (`123pass!` → `pass`).
+fn letter_core(lower: &str) -> &str {
+    lower
+        .trim_end_matches(|c: char| !c.is_alphabetic())
+        .trim_start_matches(|c: char| !c.is_alphabetic())
+}
+
+/// Leetspeak read back as letters (`p@ssw0rd` → `password`); other non-letters dropped.
+fn leet(core: &str) -> String {
+    core.chars()
         .filter_map(|c| match c {
             '0' => Some('o'),
             '1' => Some('i'),
@@ -921,9 +956,29 @@ fn weak_words(text: &str) -> bool {
             c if c.is_alphabetic() => Some(c),
             _ => None,
         })
-        .collect();
-    let split = core.split(|c: char| !c.is_alphabetic()).filter(|w| !w.is_empty());
-    segmentable(&leet) || split.clone().count() > 0 && split.clone().all(segmentable)
+        .collect()
+}
+
+/// Weak words that someone dressed up as a password: at least six characters, letters with two
+/// or more digits or symbols (`admin123`, `s3cr3tP4ss`, `hunter22`), but none of the shapes
+/// that placeholders take: a repeated or sequential run, digits only, an elision, the one-digit
+/// jokes of documentation (`hunter2`, `secret1`), or the word "password" itself however dressed
+/// (`P@ssw0rd123!`, `Password1!`), the stock placeholder of every tutorial.
+fn guessable(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    if matches!(leet(letter_core(&lower)).as_str(), "password" | "passwort" | "passwd") {
+        return false;
+    }
+    let bytes = text.as_bytes();
+    let letters = text.chars().filter(|c| c.is_alphabetic()).count();
+    let others = text.chars().filter(|c| !c.is_alphabetic() && !c.is_whitespace()).count();
+    text.chars().count() >= 6
+        && letters >= 3
+        && others >= 2
+        && !text.contains(char::is_whitespace)
+        && !text.ends_with("...")
+        && !sequential(bytes)
+        && weak_words(text)
 }
 
 /// `word` is a concatenation of [`WEAK_WORDS`].
@@ -1078,6 +1133,10 @@ mod tests {
         for v in [
             "MLKEM512_SECRET_KEY_BYTES",
             "SSH2_MLKEM_768_PRIVATE_KEY_LEN",
+            // Class names of generated API clients (an npm tree's googleapis, #14).
+            "Resource$Projects$Locations$Secrets",
+            "Resource$Enterprises$Enrollmenttokens",
+            "Resource$Inboundsamlssoprofiles$Idpcredentials",
             "setct-PANToken",
             "Win32_System_LibraryLoader",
             "pkcs-9-at-pkcs15Token",
@@ -1142,6 +1201,20 @@ mod tests {
             "MGYZLAHX1T5a....",
         ] {
             assert_eq!(verdict(v), Err(Reason::LowInformation), "{v}");
+        }
+    }
+
+    /// Weak words with digits, symbols or leetspeak: set as passwords, never as placeholders.
+    #[test]
+    fn guessable_passwords() {
+        for v in
+            ["hunter22", "admin123", "s3cr3tP4ss", "Pass!12345", "app:admin123@db.internal:3306"]
+        {
+            assert_eq!(verdict(v), Err(Reason::Guessable), "{v}");
+        }
+        // The shapes placeholders take stay low in information.
+        for v in ["qwerty123", "pass...", "test 123", "hunter2", "P@ssw0rd123!", "Password1!"] {
+            assert_ne!(verdict(v), Err(Reason::Guessable), "{v}");
         }
     }
 

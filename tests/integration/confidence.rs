@@ -160,3 +160,55 @@ fn a_credential_files_weak_password_is_low_and_its_placeholder_is_no_finding() {
         "a .netrc password field is a password however plain; a placeholder is none"
     );
 }
+
+/// Issue #13: `DB_PASSWORD=admin123` is somebody's password, found at `low` (so the default of
+/// `dir` stays quiet) while a stock placeholder (`P@ssw0rd123!`, `changeme`) is no finding.
+#[test]
+fn a_guessable_password_is_low_and_a_placeholder_is_no_finding() {
+    let env = TestEnv::new();
+    env.file(
+        "app/.env",
+        "DB_PASSWORD=admin123\n\
+         REDIS_PASSWORD=Pass!12345\n\
+         ADMIN_PASSWORD=P@ssw0rd123!\n\
+         SMTP_PASSWORD=changeme\n",
+    );
+    let (code, doc) = env.json(&["dir", ".", "--min-confidence", "low", "--show-secrets"]);
+    assert_eq!(code, 1, "{doc}");
+    let found: Vec<(u64, &str)> = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| (f["line"].as_u64().unwrap_or(0), f["confidence"].as_str().unwrap_or_default()))
+        .collect();
+    assert_eq!(found, [(1, "low"), (2, "low")], "{doc}");
+    let (code, doc) = env.json(&["dir", "."]);
+    assert_eq!(code, 0, "the default confidence of dir leaves guessable passwords out: {doc}");
+}
+
+/// Issue #13: in a URL's password slot a camel-case name with a number (`mySecret789`) was typed
+/// as a password and is found at `low`; one without (`dbPassword`) reads as a reference.
+#[test]
+fn a_named_password_in_a_url_is_low_and_a_bare_name_is_no_finding() {
+    let env = TestEnv::new();
+    env.file(
+        "deploy/urls.txt",
+        "mongodb://app:mySecret789@db1.internal:27017/prod\n\
+         mongodb://app:dbPassword@db2.internal:27017/prod\n",
+    );
+    let (code, doc) = env.json(&["dir", ".", "--min-confidence", "low"]);
+    assert_eq!(code, 1, "{doc}");
+    let found: Vec<(u64, &str, &str)> = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["line"].as_u64().unwrap_or(0),
+                f["rule_id"].as_str().unwrap_or_default(),
+                f["confidence"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(found, [(1, "uri.password", "low")], "{doc}");
+}
