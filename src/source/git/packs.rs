@@ -17,6 +17,7 @@ use gix_pack::data::entry::Header;
 use rayon::prelude::*;
 
 use super::loose;
+use super::pack_map::PackMap;
 use crate::blob::{BINARY_PROBE, BlobId};
 use crate::error::ScanError;
 use crate::source::archive::SizeCaps;
@@ -221,7 +222,8 @@ pub fn read_all(
 /// size.
 struct Plan {
     pack: PathBuf,
-    data: gix_pack::data::File,
+    data: gix_pack::data::File<PackMap>,
+    map: PackMap,
     index: gix_pack::index::File,
     blobs: Vec<gix_pack::index::Entry>,
     cached: Vec<BlobId>,
@@ -284,6 +286,10 @@ pub fn oid_bytes_git2(oid: git2::Oid) -> [u8; 20] {
     out
 }
 
+/// Entry headers read between two releases of the pack's pages: reading every header touches
+/// every page of the pack, and the traversal reads it again part by part.
+const RELEASE_HEADERS_EVERY: usize = 1 << 16;
+
 /// Reads a pack's entry headers in offset order (cheap: no inflation) and keeps the blobs. An
 /// entry's type is its own, or, for a delta, its base's: bases come first for offset deltas;
 /// reference deltas may point forward, so those are settled in further passes. Blobs `cached`
@@ -296,8 +302,7 @@ fn plan(
 ) -> Result<Plan, String> {
     let index = gix_pack::index::File::at(idx, gix_hash::Kind::Sha1)
         .map_err(|e| format!("cannot read pack index {}: {e}", idx.display()))?;
-    let data = gix_pack::data::File::at(pack, gix_hash::Kind::Sha1)
-        .map_err(|e| format!("cannot open pack: {e}"))?;
+    let (data, map) = PackMap::open(pack)?;
     let mut entries: Vec<gix_pack::index::Entry> = index.iter().collect();
     entries.sort_unstable_by_key(|e| e.pack_offset);
     let offsets: Vec<u64> = entries.iter().map(|e| e.pack_offset).collect();
@@ -307,6 +312,9 @@ fn plan(
     let mut base_of = vec![usize::MAX; entries.len()];
     let mut sizes = vec![0u64; entries.len()];
     for (i, e) in entries.iter().enumerate() {
+        if i % RELEASE_HEADERS_EVERY == RELEASE_HEADERS_EVERY - 1 {
+            map.release();
+        }
         let entry = data
             .entry(e.pack_offset)
             .map_err(|err| format!("damaged entry at offset {}: {err}", e.pack_offset))?;
@@ -382,14 +390,15 @@ fn plan(
         // Nothing to read (everything cached): no traversal at all.
         blobs.clear();
     }
-    Ok(Plan { pack: pack.to_owned(), data, index, blobs, cached: skipped, too_large })
+    map.release();
+    Ok(Plan { pack: pack.to_owned(), data, map, index, blobs, cached: skipped, too_large })
 }
 
 /// True when the blob stored whole at `entry` is to be inflated: within the file cap, or an
 /// archive within the archive cap, told from its first bytes (inflating a 300 MB log to learn that
 /// it is no archive cost a second).
 fn worth_inflating(
-    data: &gix_pack::data::File,
+    data: &gix_pack::data::File<PackMap>,
     entry: &gix_pack::data::Entry,
     caps: SizeCaps,
 ) -> bool {
@@ -430,10 +439,11 @@ fn traverse(plan: &Plan, visit: &Visitor<'_>) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     let mut size_progress = gix_utils::progress::Discard;
     tree.traverse(
-        |slice, pack: &gix_pack::data::File| pack.entry_slice(slice),
+        |slice, pack: &gix_pack::data::File<PackMap>| pack.entry_slice(slice),
         &plan.data,
         plan.data.pack_end() as u64,
         |entry: &mut gix_pack::index::Entry, _progress, ctx: Context<'_>| {
+            plan.map.read(ctx.decompressed.len());
             if matches!(ctx.entry.header, Header::Blob) {
                 (visit.blob)(BlobId(oid_bytes(&entry.oid)), ctx.decompressed);
             }

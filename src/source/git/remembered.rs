@@ -125,7 +125,8 @@ impl Remembered {
             })
             .collect();
         let message = (!stored.message.is_empty()).then(|| Hits::new(stored.message.clone()));
-        Some(Walked { info: Some(stored.info.clone()), introduced, message, complete: true })
+        let info = Some(Box::new(stored.info.clone()));
+        Some(Walked { info, introduced, message, complete: true })
     }
 
     /// Stores what this run learned: `blobs` scanned (each with its matches; none when clean)
@@ -150,7 +151,7 @@ impl Remembered {
 
 /// `walked` as the cache keeps it; `None` for a commit that introduced nothing that matters.
 fn stored(walked: &Walked) -> Option<StoredCommit> {
-    let info = walked.info.clone()?;
+    let info = walked.info.as_deref()?.clone();
     Some(StoredCommit {
         info,
         introduced: walked

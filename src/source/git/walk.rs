@@ -10,6 +10,7 @@ use std::sync::Arc;
 use git2::{ObjectType, Oid, Repository, Sort};
 use rayon::prelude::*;
 
+use super::pack_map::PackMap;
 use crate::finding::CommitInfo;
 
 /// Which commits to scan: those reachable from `include` but not from `hide`, committed at or
@@ -233,14 +234,15 @@ pub fn commits(repo: &Repository, selection: &Selection) -> Result<Walk, git2::E
 /// need nothing: libgit2 ignores them, and their replacement commits are walked as ref tips.)
 /// Shallow boundary commits are left to libgit2, which knows that their parents are absent.
 #[derive(Debug, Clone, Default)]
-pub struct Grafts(HashSet<Oid>);
+pub struct Grafts {
+    grafted: HashSet<Oid>,
+    /// The shallow boundary: commits whose parents this repository does not have.
+    shallow: HashSet<Oid>,
+}
 
 impl Grafts {
     /// The grafted commits of `repo`; none without an `info/grafts` file.
     pub fn read(repo: &Repository) -> Grafts {
-        let Ok(text) = std::fs::read_to_string(repo.commondir().join("info/grafts")) else {
-            return Grafts::default();
-        };
         let ids = |text: &str| -> HashSet<Oid> {
             text.lines()
                 .filter_map(|l| l.split_whitespace().next())
@@ -249,35 +251,85 @@ impl Grafts {
         };
         let shallow =
             ids(&std::fs::read_to_string(repo.path().join("shallow")).unwrap_or_default());
-        Grafts(ids(&text).into_iter().filter(|id| !shallow.contains(id)).collect())
+        let text =
+            std::fs::read_to_string(repo.commondir().join("info/grafts")).unwrap_or_default();
+        let grafted = ids(&text).into_iter().filter(|id| !shallow.contains(id)).collect();
+        Grafts { grafted, shallow }
     }
 
-    /// The parents of `commit` as stored; for a grafted commit, those that `odb` holds, with the
+    /// True when no commit is grafted.
+    fn is_empty(&self) -> bool {
+        self.grafted.is_empty()
+    }
+
+    /// The parents of commit `id` whose raw `header` is given, as stored: none at the shallow
+    /// boundary (as libgit2 has it); for a grafted commit, those that `odb` holds, with the
     /// others pushed to `cut`.
     pub fn parents(
         &self,
-        commit: &git2::Commit<'_>,
+        id: Oid,
+        header: &[u8],
         odb: &git2::Odb<'_>,
         cut: &mut Vec<(Oid, Oid)>,
     ) -> Vec<Oid> {
-        if !self.0.contains(&commit.id()) {
-            return commit.parent_ids().collect();
+        if self.shallow.contains(&id) {
+            return Vec::new();
         }
-        let stored = commit
-            .raw_header_bytes()
+        let stored = header
             .split(|&b| b == b'\n')
             .filter_map(|line| line.strip_prefix(b"parent "))
             .filter_map(|hex| std::str::from_utf8(hex).ok())
             .filter_map(|hex| Oid::from_str(hex.trim()).ok());
+        if !self.grafted.contains(&id) {
+            return stored.collect();
+        }
         let mut out = Vec::new();
         for parent in stored {
             if odb.exists(parent) {
                 out.push(parent);
             } else {
-                cut.push((commit.id(), parent));
+                cut.push((id, parent));
             }
         }
         out
+    }
+}
+
+/// A commit as stored, read from the packs: its header and message. (The walk read commits
+/// through libgit2 before; on git.git its object cache and pack windows held about 150 MB for
+/// commits that are each read once.)
+pub struct RawCommit {
+    data: Arc<[u8]>,
+    /// Where the header ends (the blank line that separates it from the message).
+    header_end: usize,
+    tree: Oid,
+}
+
+impl RawCommit {
+    /// Parses the bytes of commit `id`; an error when they do not start with its tree.
+    fn parse(id: Oid, data: Arc<[u8]>) -> Result<RawCommit, git2::Error> {
+        let tree = data
+            .strip_prefix(b"tree ")
+            .and_then(|rest| rest.get(..40))
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| Oid::from_str(hex).ok())
+            .ok_or_else(|| {
+                git2::Error::from_str(&format!("commit {id} is damaged: it names no tree"))
+            })?;
+        let header_end = data.windows(2).position(|w| w == b"\n\n").map_or(data.len(), |at| at + 1);
+        Ok(RawCommit { data, header_end, tree })
+    }
+
+    /// The header lines (tree, parents, author, committer, ...).
+    pub fn header(&self) -> &[u8] {
+        &self.data[..self.header_end]
+    }
+
+    /// The message, without the newlines that may lead it (as libgit2 gives it).
+    pub fn message(&self) -> &[u8] {
+        let rest = self.data.get(self.header_end + 1..).unwrap_or_default();
+        let lead = rest.iter().take_while(|&&b| b == b'\n').count();
+        &rest[lead..]
     }
 }
 
@@ -288,7 +340,7 @@ fn walk_tips(
     grafts: &Grafts,
     cut: &mut Vec<(Oid, Oid)>,
 ) -> Result<Vec<Oid>, git2::Error> {
-    if !grafts.0.is_empty() {
+    if !grafts.is_empty() {
         return walk_stored_parents(repo, include, selection, grafts, cut);
     }
     if !selection.hide.is_empty() {
@@ -449,7 +501,8 @@ fn walk_stored_parents(
     let odb = repo.odb()?;
     let read = |id: Oid, cut: &mut Vec<(Oid, Oid)>| -> Result<(Vec<Oid>, i64), git2::Error> {
         let commit = repo.find_commit(id)?;
-        Ok((grafts.parents(&commit, &odb, cut), commit.committer().when().seconds()))
+        let parents = grafts.parents(id, commit.raw_header_bytes(), &odb, cut);
+        Ok((parents, commit.committer().when().seconds()))
     };
     let mut hidden: HashSet<Oid> = HashSet::new();
     let mut stack: Vec<Oid> = selection.hide.clone();
@@ -486,7 +539,7 @@ pub struct Walker<'r> {
     /// The repository handle.
     pub repo: &'r Repository,
     odb: git2::Odb<'r>,
-    packs: &'r [gix_pack::Bundle],
+    packs: &'r [Pack],
     inflate: gix_zlib::Inflate,
     decoded: DecodeCache,
     buf: Vec<u8>,
@@ -499,7 +552,7 @@ pub struct Walker<'r> {
 }
 
 /// Trees kept per worker before the cache starts over.
-const TREE_CACHE_BYTES: usize = 32 << 20;
+const TREE_CACHE_BYTES: usize = 8 << 20;
 
 /// Delta chains longer than this are not warmed (git writes at most 50; a longer chain is a
 /// damaged or hostile pack, and the plain read handles it).
@@ -517,10 +570,7 @@ impl<'r> Walker<'r> {
 
     /// A walker over `repo` that reads trees from `packs` where they hold them (and through
     /// `git2` otherwise).
-    pub fn with_packs(
-        repo: &'r Repository,
-        packs: &'r [gix_pack::Bundle],
-    ) -> Result<Walker<'r>, git2::Error> {
+    pub fn with_packs(repo: &'r Repository, packs: &'r [Pack]) -> Result<Walker<'r>, git2::Error> {
         Ok(Walker {
             repo,
             odb: repo.odb()?,
@@ -540,36 +590,54 @@ impl<'r> Walker<'r> {
         if let Some(tree) = self.commit_trees.get(&id) {
             return Ok(*tree);
         }
-        let tree = match self.packed(id) {
-            Some((gix_object::Kind::Commit, data)) => data
-                .strip_prefix(b"tree ")
-                .and_then(|rest| rest.get(..40))
-                .and_then(|hex| std::str::from_utf8(hex).ok())
-                .and_then(|hex| Oid::from_str(hex).ok()),
-            _ => None,
-        };
-        let tree = match tree {
-            Some(tree) => tree,
-            None => self.repo.find_commit(id)?.tree_id(),
-        };
+        let tree = self.commit(id)?.tree;
         self.commit_trees.insert(id, tree);
         Ok(tree)
+    }
+
+    /// Commit `id` as stored, from the packs where they hold it (and through `git2` otherwise,
+    /// which reports any damage).
+    pub fn commit(&mut self, id: Oid) -> Result<RawCommit, git2::Error> {
+        let data = if let Some((gix_object::Kind::Commit, data)) = self.packed(id) {
+            data
+        } else {
+            let object = self.odb.read(id)?;
+            if object.kind() != ObjectType::Commit {
+                return Err(git2::Error::from_str(&format!("object {id} is not a commit")));
+            }
+            object.data().into()
+        };
+        RawCommit::parse(id, data)
     }
 
     /// Object `id` from the packs (kind and bytes), or `None` when no pack holds it or it cannot
     /// be decoded there (then `git2` reads it, and reports any damage).
     fn packed(&mut self, id: Oid) -> Option<(gix_object::Kind, Arc<[u8]>)> {
         let oid = gix_hash::oid::try_from_bytes(id.as_bytes()).ok()?;
-        for bundle in self.packs {
-            let Some(index) = bundle.index.lookup(oid) else { continue };
-            self.warm(&bundle.pack, bundle.index.pack_offset_at_index(index));
-            if let Ok((data, _)) = bundle.get_object_by_index(
-                index,
+        for pack in self.packs {
+            let Some(index) = pack.index.lookup(oid) else { continue };
+            let offset = pack.index.pack_offset_at_index(index);
+            self.warm(&pack.data, offset);
+            let Ok(entry) = pack.data.entry(offset) else { continue };
+            let bases = |id: &gix_hash::oid, _: &mut Vec<u8>| {
+                pack.index
+                    .lookup(id)
+                    .map(|n| {
+                        pack.data
+                            .entry(pack.index.pack_offset_at_index(n))
+                            .map(gix_pack::data::decode::entry::ResolvedBase::InPack)
+                    })
+                    .transpose()
+            };
+            if let Ok(outcome) = pack.data.decode_entry(
+                entry,
                 &mut self.buf,
                 &mut self.inflate,
+                &bases,
                 &mut self.decoded,
             ) {
-                return Some((data.kind, data.data.into()));
+                pack.map.read(self.buf.len());
+                return Some((outcome.kind, self.buf.as_slice().into()));
             }
         }
         None
@@ -581,7 +649,7 @@ impl<'r> Walker<'r> {
     /// inflate each tree's whole chain again (up to 50 deltas) for every commit. On git.git that
     /// was most of the walk's zlib time. Stops at the first version already cached; failures
     /// are left to the read that follows, which reports them.
-    fn warm(&mut self, pack: &gix_pack::data::File, offset: u64) {
+    fn warm(&mut self, pack: &gix_pack::data::File<PackMap>, offset: u64) {
         let mut chain = Vec::new();
         let mut at = offset;
         loop {
@@ -667,7 +735,7 @@ struct DecodeCache {
 }
 
 /// Decoded objects kept per worker before the cache starts over.
-const DECODE_CACHE_BYTES: usize = 64 << 20;
+const DECODE_CACHE_BYTES: usize = 32 << 20;
 
 impl gix_pack::cache::DecodeEntry for DecodeCache {
     fn put(&mut self, pack: u32, offset: u64, data: &[u8], kind: gix_object::Kind, _: usize) {
@@ -693,14 +761,22 @@ impl gix_pack::cache::DecodeEntry for DecodeCache {
     }
 }
 
+/// One pack the walk reads from, with a handle on its mapping.
+pub struct Pack {
+    index: gix_pack::index::File,
+    data: gix_pack::data::File<PackMap>,
+    map: PackMap,
+}
+
 /// Every pack of the repository (and its alternates) that `gix-pack` can open; the walk reads
 /// the rest through `git2`.
-fn open_packs(common_dir: &Path) -> Vec<gix_pack::Bundle> {
+fn open_packs(common_dir: &Path) -> Vec<Pack> {
     let mut out = Vec::new();
     for dir in super::packs::object_dirs(common_dir) {
-        for (idx, _) in super::packs::pack_files(&dir.join("pack")) {
-            if let Ok(bundle) = gix_pack::Bundle::at(&idx, gix_hash::Kind::Sha1) {
-                out.push(bundle);
+        for (idx, pack) in super::packs::pack_files(&dir.join("pack")) {
+            let Ok(index) = gix_pack::index::File::at(&idx, gix_hash::Kind::Sha1) else { continue };
+            if let Ok((data, map)) = PackMap::open(&pack) {
+                out.push(Pack { index, data, map });
             }
         }
     }
@@ -738,12 +814,13 @@ pub fn par_map<T: Send>(
 /// whose parents are missing, introduces its whole tree.
 pub fn introduced(
     walker: &mut Walker<'_>,
-    commit: &git2::Commit<'_>,
+    id: Oid,
+    commit: &RawCommit,
     out: &mut Vec<Introduced>,
 ) -> Result<(), git2::Error> {
-    let tree = commit.tree_id();
-    walker.commit_trees.insert(commit.id(), tree);
-    let parents = walker.grafts.parents(commit, &walker.odb, &mut Vec::new());
+    let tree = commit.tree;
+    walker.commit_trees.insert(id, tree);
+    let parents = walker.grafts.parents(id, commit.header(), &walker.odb, &mut Vec::new());
     let parents =
         parents.into_iter().map(|p| walker.commit_tree(p)).collect::<Result<Vec<_>, _>>()?;
     let start = out.len();
@@ -1185,5 +1262,36 @@ mod tests {
         assert_eq!(rfc3339(git2::Time::new(1_709_251_199, 0)), "2024-02-29T23:59:59+00:00");
         assert_eq!(rfc3339(git2::Time::new(1_709_251_199, -90)), "2024-02-29T22:29:59-01:30");
         assert_eq!(rfc3339(git2::Time::new(0, 120)), "1970-01-01T02:00:00+02:00");
+    }
+
+    /// A stored commit reads as libgit2 reads it: the parents of its own header lines only (not a
+    /// signature's continuation lines), its message without leading newlines, and a commit that
+    /// names no tree is an error.
+    #[test]
+    fn raw_commits_read_like_libgit2() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init_bare(dir.path()).unwrap();
+        let odb = repo.odb().unwrap();
+        let tree = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+        let parent = "1111111111111111111111111111111111111111";
+        let text = format!(
+            "tree {tree}\nparent {parent}\nauthor A <a@example.com> 1 +0000\ncommitter A \
+             <a@example.com> 1 +0000\ngpgsig -----BEGIN PGP SIGNATURE-----\n parent \
+             2222222222222222222222222222222222222222\n -----END PGP SIGNATURE-----\n\n\n\nfix \
+             the build\n\nbody\n"
+        );
+        let id = odb.write(ObjectType::Commit, text.as_bytes()).unwrap();
+        let commit = RawCommit::parse(id, text.as_bytes().into()).unwrap();
+        assert_eq!(commit.tree, Oid::from_str(tree).unwrap());
+        assert_eq!(commit.message(), b"fix the build\n\nbody\n");
+        let libgit2 = repo.find_commit(id).unwrap();
+        assert_eq!(commit.message(), libgit2.message_bytes());
+        let parents = Grafts::default().parents(id, commit.header(), &odb, &mut Vec::new());
+        assert_eq!(parents, libgit2.parent_ids().collect::<Vec<_>>());
+        assert_eq!(parents, vec![Oid::from_str(parent).unwrap()]);
+        assert!(
+            RawCommit::parse(id, b"author A <a@example.com> 1 +0000\n\nx".as_slice().into())
+                .is_err()
+        );
     }
 }
