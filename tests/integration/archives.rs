@@ -31,7 +31,7 @@ fn deflated() -> zip::write::SimpleFileOptions {
 }
 
 /// A zip (jar, war, wheel: all the same container) of `members`, deflated.
-fn zip_of(members: &[(&str, &[u8])]) -> Vec<u8> {
+pub(crate) fn zip_of(members: &[(&str, &[u8])]) -> Vec<u8> {
     zip_with(deflated(), members)
 }
 

@@ -639,26 +639,15 @@ fn skipped_files_are_counted_per_layer_and_kept_in_the_cache() {
     assert_eq!(skips(), [2, 1, 1, 2], "second sweep: the same counts, from the cache");
 }
 
-/// A stored zip of `members`.
-fn zip_of(members: &[(&str, &[u8])]) -> Vec<u8> {
-    use std::io::Write;
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for (name, data) in members {
-        w.start_file(*name, zip::write::SimpleFileOptions::default()).expect("start member");
-        w.write_all(data).expect("write member");
-    }
-    w.finish().expect("finish zip").into_inner()
-}
-
 #[test]
 fn issue_15_archive_errors_and_skips_in_a_layer_survive_the_cache() {
     let registry = Registry::start(Mode::Plain);
-    let mut broken = zip_of(&[("a.txt", b"plain\n")]);
+    let mut broken = crate::archives::zip_of(&[("a.txt", b"plain\n")]);
     let eocd = broken.windows(4).rposition(|w| w == b"PK\x05\x06").expect("eocd");
     broken[eocd + 2] = b'X';
-    let mut deep = zip_of(&[("deep.txt", b"deep\n")]);
+    let mut deep = crate::archives::zip_of(&[("deep.txt", b"deep\n")]);
     for level in 0..5 {
-        deep = zip_of(&[(&format!("l{level}.zip"), &deep)]);
+        deep = crate::archives::zip_of(&[(&format!("l{level}.zip"), &deep)]);
     }
     let layer = layer_tar(&[file("srv/broken.zip", &broken), file("srv/deep.zip", &deep)]);
     pusher(&registry).image("team/archives", "v1", &[layer], &[], "amd64");

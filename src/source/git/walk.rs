@@ -1269,9 +1269,9 @@ mod tests {
     /// names no tree is an error.
     #[test]
     fn raw_commits_read_like_libgit2() {
-        let dir = tempfile::tempdir().unwrap();
-        let repo = Repository::init_bare(dir.path()).unwrap();
-        let odb = repo.odb().unwrap();
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let repo = Repository::init_bare(dir.path()).expect("repository");
+        let odb = repo.odb().expect("object database");
         let tree = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
         let parent = "1111111111111111111111111111111111111111";
         let text = format!(
@@ -1280,15 +1280,15 @@ mod tests {
              2222222222222222222222222222222222222222\n -----END PGP SIGNATURE-----\n\n\n\nfix \
              the build\n\nbody\n"
         );
-        let id = odb.write(ObjectType::Commit, text.as_bytes()).unwrap();
-        let commit = RawCommit::parse(id, text.as_bytes().into()).unwrap();
-        assert_eq!(commit.tree, Oid::from_str(tree).unwrap());
+        let id = odb.write(ObjectType::Commit, text.as_bytes()).expect("commit");
+        let commit = RawCommit::parse(id, text.as_bytes().into()).expect("parsed");
+        assert_eq!(commit.tree, Oid::from_str(tree).expect("tree id"));
         assert_eq!(commit.message(), b"fix the build\n\nbody\n");
-        let libgit2 = repo.find_commit(id).unwrap();
+        let libgit2 = repo.find_commit(id).expect("libgit2's reading");
         assert_eq!(commit.message(), libgit2.message_bytes());
         let parents = Grafts::default().parents(id, commit.header(), &odb, &mut Vec::new());
         assert_eq!(parents, libgit2.parent_ids().collect::<Vec<_>>());
-        assert_eq!(parents, vec![Oid::from_str(parent).unwrap()]);
+        assert_eq!(parents, vec![Oid::from_str(parent).expect("parent id")]);
         assert!(
             RawCommit::parse(id, b"author A <a@example.com> 1 +0000\n\nx".as_slice().into())
                 .is_err()
