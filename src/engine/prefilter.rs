@@ -179,9 +179,9 @@ fn dense_automaton(
     // Breadth first, so a state's failure state (shorter) is complete before the state.
     let mut fail = vec![0usize; matches.len()];
     let mut queue = std::collections::VecDeque::new();
-    for c in 0..classes {
-        match next[c] {
-            NONE => next[c] = 0,
+    for to in &mut next[..classes] {
+        match *to {
+            NONE => *to = 0,
             child => queue.push_back(child as usize),
         }
     }
