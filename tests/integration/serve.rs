@@ -470,6 +470,9 @@ fn push_many(registry: &Registry, repository: &str, n: usize, secret: bool) -> V
 
 #[test]
 fn a_flood_is_queued_or_refused_and_every_accepted_digest_is_scanned_once() {
+    // The flood: 10,000 webhooks, from 8 senders.
+    const POSTS: usize = 10_000;
+    const SENDERS: usize = 8;
     let registry = Registry::start(Mode::Plain);
     let digests = push_many(&registry, "flood/app", 120, false);
     let state = State::new();
@@ -478,10 +481,7 @@ fn a_flood_is_queued_or_refused_and_every_accepted_digest_is_scanned_once() {
         &registry.addr,
         &["--max-queue", "50", "--jobs", "2", "--min-rate-window", "120", "--backoff", "0.2"],
     );
-    // While the registry hangs nothing is scanned, so the queue fills for sure. The issue's
-    // flood: 10,000 webhooks, from 8 senders.
-    const POSTS: usize = 10_000;
-    const SENDERS: usize = 8;
+    // While the registry hangs nothing is scanned, so the queue fills for sure.
     registry.pause();
     let answers: Vec<(u16, String)> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..SENDERS)
