@@ -598,16 +598,28 @@ impl<'r> Walker<'r> {
     /// Commit `id` as stored, from the packs where they hold it (and through `git2` otherwise,
     /// which reports any damage).
     pub fn commit(&mut self, id: Oid) -> Result<RawCommit, git2::Error> {
-        let data = if let Some((gix_object::Kind::Commit, data)) = self.packed(id) {
-            data
-        } else {
-            let object = self.odb.read(id)?;
-            if object.kind() != ObjectType::Commit {
-                return Err(git2::Error::from_str(&format!("object {id} is not a commit")));
-            }
-            object.data().into()
-        };
+        let data = self.object(id, gix_object::Kind::Commit, ObjectType::Commit)?;
         RawCommit::parse(id, data)
+    }
+
+    /// The bytes of object `id`, which must be of `kind`: from the packs where they hold it,
+    /// and through `git2` otherwise (which reports any damage).
+    fn object(
+        &mut self,
+        id: Oid,
+        kind: gix_object::Kind,
+        git_kind: ObjectType,
+    ) -> Result<Arc<[u8]>, git2::Error> {
+        if let Some((found, data)) = self.packed(id)
+            && found == kind
+        {
+            return Ok(data);
+        }
+        let object = self.odb.read(id)?;
+        if object.kind() != git_kind {
+            return Err(git2::Error::from_str(&format!("object {id} is not a {git_kind}")));
+        }
+        Ok(object.data().into())
     }
 
     /// Object `id` from the packs (kind and bytes), or `None` when no pack holds it or it cannot
@@ -705,15 +717,7 @@ impl<'r> Walker<'r> {
         if let Some(tree) = self.trees.get(&id) {
             return Ok(Arc::clone(tree));
         }
-        let data = if let Some((gix_object::Kind::Tree, data)) = self.packed(id) {
-            data
-        } else {
-            let object = self.odb.read(id)?;
-            if object.kind() != ObjectType::Tree {
-                return Err(git2::Error::from_str(&format!("object {id} is not a tree")));
-            }
-            object.data().into()
-        };
+        let data = self.object(id, gix_object::Kind::Tree, ObjectType::Tree)?;
         if self.cached_bytes > TREE_CACHE_BYTES {
             self.trees.clear();
             self.cached_bytes = 0;
