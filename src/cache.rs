@@ -27,8 +27,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// Layout version of the database; a newer one is refused, not guessed at. 2 added the history
-/// tables (a version 1 file is upgraded in place: its layers stay valid).
-const SCHEMA_VERSION: i64 = 2;
+/// tables, 3 the history's commit list (an older file is upgraded in place: its rows stay valid).
+const SCHEMA_VERSION: i64 = 3;
 
 /// `PRAGMA application_id` of a leakhound cache (`LkHd`), so a database of another program is
 /// refused rather than written into.
@@ -37,8 +37,8 @@ const APPLICATION_ID: i64 = 0x4C6B_4864;
 /// The tables a leakhound cache holds; a file without our application id that holds any other
 /// table belongs to another program.
 /// (`serve_queue` is `leakhound serve`'s durable queue, kept in the same file.)
-const TABLES: [&str; 5] =
-    ["layers", "history_key", "history_blobs", "history_commits", "serve_queue"];
+const TABLES: [&str; 6] =
+    ["layers", "history_key", "history_blobs", "history_commits", "history_list", "serve_queue"];
 
 /// How long to wait for another process holding the database before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -162,6 +162,7 @@ impl Cache {
                  id     BLOB PRIMARY KEY,
                  walked TEXT
              ) WITHOUT ROWID;
+             CREATE TABLE IF NOT EXISTS history_list (tips TEXT NOT NULL, commits BLOB NOT NULL);
              COMMIT;",
         )
         .map_err(fail)?;
@@ -228,8 +229,9 @@ impl Cache {
     }
 
     /// What earlier history scans under `key` stored: every blob id with its value (`None`: it
-    /// scanned to nothing), and every commit id with its value. Rows stored under another key
-    /// are deleted first: a rule or option change rescans everything.
+    /// scanned to nothing), every commit id with its value, and the last run's commit list.
+    /// Rows stored under another key are deleted first: a rule or option change rescans
+    /// everything.
     pub fn history<B: DeserializeOwned, C: DeserializeOwned>(
         &self,
         key: &str,
@@ -243,27 +245,55 @@ impl Cache {
             .map_err(fail)?;
         if stored.as_deref() != Some(key) {
             tx.execute_batch(
-                "DELETE FROM history_blobs; DELETE FROM history_commits; DELETE FROM history_key;",
+                "DELETE FROM history_blobs; DELETE FROM history_commits; DELETE FROM history_list;
+                 DELETE FROM history_key;",
             )
             .map_err(fail)?;
             tx.execute("INSERT INTO history_key (key) VALUES (?1)", params![key]).map_err(fail)?;
         }
         let blobs = self.rows(&tx, "SELECT id, found FROM history_blobs")?;
         let commits = self.rows(&tx, "SELECT id, walked FROM history_commits")?;
+        let list = self.list(&tx)?;
         tx.commit().map_err(fail)?;
-        Ok(History { blobs, commits })
+        Ok(History { blobs, commits, list })
+    }
+
+    /// The stored commit list: its tips digest and its ids.
+    fn list(&self, conn: &Connection) -> Result<Option<CommitList>, CacheError> {
+        let fail = |e: rusqlite::Error| classify(&self.path, &e);
+        let row: Option<(String, Vec<u8>)> = conn
+            .query_row("SELECT tips, commits FROM history_list", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(fail)?;
+        let Some((tips, bytes)) = row else { return Ok(None) };
+        let (ids, rest) = bytes.as_chunks::<20>();
+        if !rest.is_empty() {
+            let message = "the commit list is not a whole number of 20-byte ids".to_owned();
+            return Err(CacheError::Corrupt { path: self.path.clone(), message });
+        }
+        Ok(Some(CommitList { tips, ids: ids.to_vec() }))
     }
 
     /// Adds what a history scan learned (under the key [`Cache::history`] was last asked for),
-    /// in one transaction: an interrupted run stores nothing rather than half a history.
+    /// in one transaction: an interrupted run stores nothing rather than half a history. A
+    /// `list` replaces the stored commit list.
     pub fn remember_history<B: Serialize, C: Serialize>(
         &self,
         blobs: &[([u8; 20], Option<B>)],
         commits: &[([u8; 20], Option<C>)],
+        list: Option<&CommitList>,
     ) -> Result<(), CacheError> {
         let fail = |e: rusqlite::Error| classify(&self.path, &e);
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(fail)?;
+        if let Some(list) = list {
+            tx.execute("DELETE FROM history_list", []).map_err(fail)?;
+            tx.execute(
+                "INSERT INTO history_list (tips, commits) VALUES (?1, ?2)",
+                params![list.tips, list.ids.as_flattened()],
+            )
+            .map_err(fail)?;
+        }
         for (table, rows) in [
             (
                 "INSERT OR REPLACE INTO history_blobs (id, found) VALUES (?1, ?2)",
@@ -339,6 +369,19 @@ pub struct History<B, C> {
     pub blobs: Rows<B>,
     /// Commits walked, with what they introduced that matters (`None`: nothing).
     pub commits: Rows<C>,
+    /// The commit list of the last run that stored one.
+    pub list: Option<CommitList>,
+}
+
+/// The commits a history scan selected, in its order, and a digest of what decided them (its
+/// ref tips and grafts): a run whose digest is the same selects the same commits, since a
+/// commit's parents never change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitList {
+    /// The digest of what decided the list.
+    pub tips: String,
+    /// The commit ids, in the scan's order.
+    pub ids: Vec<[u8; 20]>,
 }
 
 /// True when the database is a leakhound cache, or empty: our application id, or none and no
@@ -453,11 +496,13 @@ mod tests {
         let path = dir.path().join("cache.db");
         let cache = Cache::open(&path, "r").unwrap();
         let empty = cache.history::<Value, Value>("key-a").unwrap();
-        assert!(empty.blobs.is_empty() && empty.commits.is_empty());
+        assert!(empty.blobs.is_empty() && empty.commits.is_empty() && empty.list.is_none());
+        let list = CommitList { tips: "tips-1".to_owned(), ids: vec![[3; 20], [4; 20]] };
         cache
             .remember_history(
                 &[([1; 20], Some(value("hit"))), ([2; 20], None)],
                 &[([3; 20], None::<Value>)],
+                Some(&list),
             )
             .unwrap();
         drop(cache);
@@ -466,9 +511,16 @@ mod tests {
         kept.blobs.sort_by_key(|(id, _)| *id);
         assert_eq!(kept.blobs, vec![([1; 20], Some(value("hit"))), ([2; 20], None)]);
         assert_eq!(kept.commits, vec![([3; 20], None)]);
+        assert_eq!(kept.list, Some(list));
+        // A run without a list keeps the stored one; a new list replaces it.
+        let none: &[([u8; 20], Option<Value>)] = &[];
+        cache.remember_history(none, none, None).unwrap();
+        let newer = CommitList { tips: "tips-2".to_owned(), ids: vec![[5; 20]] };
+        cache.remember_history(none, none, Some(&newer)).unwrap();
+        assert_eq!(cache.history::<Value, Value>("key-a").unwrap().list, Some(newer));
         // Another key (rules or options changed): nothing stored under the old one is trusted.
         let other = cache.history::<Value, Value>("key-b").unwrap();
-        assert!(other.blobs.is_empty() && other.commits.is_empty());
+        assert!(other.blobs.is_empty() && other.commits.is_empty() && other.list.is_none());
         assert!(cache.history::<Value, Value>("key-a").unwrap().blobs.is_empty());
     }
 
@@ -478,9 +530,26 @@ mod tests {
         let cache = Cache::open(&dir.path().join("cache.db"), "r").unwrap();
         cache.history::<Value, Value>("k").unwrap();
         cache
-            .remember_history(&[([1; 20], Some(value("a")))], &[] as &[([u8; 20], Option<Value>)])
+            .remember_history(
+                &[([1; 20], Some(value("a")))],
+                &[] as &[([u8; 20], Option<Value>)],
+                None,
+            )
             .unwrap();
         cache.lock().execute("UPDATE history_blobs SET found = '{not json'", []).unwrap();
+        let err = cache.history::<Value, Value>("k").unwrap_err();
+        assert!(matches!(err, CacheError::Corrupt { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn damaged_commit_list_is_an_error_not_a_miss() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(&dir.path().join("cache.db"), "r").unwrap();
+        cache.history::<Value, Value>("k").unwrap();
+        let none: &[([u8; 20], Option<Value>)] = &[];
+        let list = CommitList { tips: "t".to_owned(), ids: vec![[7; 20]] };
+        cache.remember_history(none, none, Some(&list)).unwrap();
+        cache.lock().execute("UPDATE history_list SET commits = x'0102'", []).unwrap();
         let err = cache.history::<Value, Value>("k").unwrap_err();
         assert!(matches!(err, CacheError::Corrupt { .. }), "{err:?}");
     }

@@ -138,6 +138,60 @@ fn history_cache_reports_what_a_full_scan_reports_as_history_changes() {
     assert_eq!(count(&stats, "scanned"), 0, "blobs are cached by id, not by pack: {stats}");
 }
 
+/// The cache keeps the last run's list of commits and reuses it while the ref tips, grafts and
+/// shallow boundary are the same; these tests change what the tips do not show.
+#[test]
+fn cached_commit_list_is_not_trusted_over_a_lost_commit() {
+    let repo = Repo::new();
+    repo.commit("a.env", &format!("AWS_ACCESS_KEY_ID={}\n", fake::aws_key_id()), "aws");
+    repo.commit("b.txt", "notes\n", "notes");
+    repo.commit("c.txt", "more notes\n", "more");
+    let (code, _) = repo.scan_cached();
+    assert_eq!(code, 1);
+    // The middle commit's loose object is lost; every ref still points where it did.
+    let middle = repo.git(&["rev-parse", "HEAD~1"]);
+    let middle = middle.trim();
+    let object = repo.dir().join(".git/objects").join(&middle[..2]).join(&middle[2..]);
+    std::fs::remove_file(&object).expect("the commit is a loose object");
+    let (code, doc) = repo.scan_cached();
+    assert_eq!(code, 2, "a lost commit is named, not hidden by the cached list: {doc}");
+    assert!(doc["errors"].to_string().contains(&middle[..12]), "{}", doc["errors"]);
+    repo.agree("after a lost commit");
+}
+
+#[test]
+fn cached_commit_list_is_not_reused_after_a_shallow_clone_is_deepened() {
+    let origin = Repo::new();
+    origin.commit("a.env", &format!("AWS_ACCESS_KEY_ID={}\n", fake::aws_key_id()), "aws");
+    origin.commit("b.txt", "notes\n", "notes");
+    origin.commit("c.txt", "more notes\n", "more");
+    let clone = origin.env.path().join("clone");
+    let url = format!("file://{}", origin.dir().display());
+    git(origin.env.path(), &["clone", "-q", "--depth", "1", &url, "clone"]);
+    let cache = origin.env.path().join("clone.db");
+    let scan = |cache: Option<&Path>| {
+        let mut args = vec!["git".to_owned(), clone.display().to_string()];
+        if let Some(cache) = cache {
+            args.extend(["--cache".to_owned(), cache.display().to_string()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        origin.env.json(&args)
+    };
+    let (code, shallow) = scan(Some(&cache));
+    assert_eq!(code, 2, "a shallow clone is named as cut: {shallow}");
+    let head = origin.git(&["rev-parse", "HEAD"]);
+    let first = origin.git(&["rev-list", "--max-parents=0", "HEAD"]);
+    let commit = |doc: &Value| doc["findings"][0]["commit"]["sha"].as_str().map(str::to_owned);
+    assert_eq!(commit(&shallow).as_deref(), Some(head.trim()), "the boundary holds the tree");
+    // Deepening moves the boundary and keeps every tip: the older commits are walked now.
+    git(&clone, &["fetch", "-q", "--unshallow"]);
+    let (code, deep) = scan(Some(&cache));
+    let (plain_code, plain) = scan(None);
+    assert_eq!((code, plain_code), (1, 1), "{deep}");
+    assert_eq!(places(&deep), places(&plain));
+    assert_eq!(commit(&deep).as_deref(), Some(first.trim()), "the secret's own commit, now");
+}
+
 #[test]
 fn history_cache_rescans_everything_when_the_rules_change() {
     let repo = Repo::new();

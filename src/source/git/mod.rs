@@ -170,10 +170,23 @@ pub fn scan(repo: &Repository, options: &GitOptions<'_>, scan: &Scan) {
         return;
     }
     timing.lap("check packs and loose objects");
-    let Some((commits, objects)) = selected_commits(repo, options, scan) else { return };
+    let remembered = match options.cache.map(|cache| Remembered::load(cache, repo)).transpose() {
+        Ok(remembered) => remembered,
+        Err(e) => {
+            scan.error(ScanError::new(
+                "--cache",
+                format!("{e}; nothing was scanned, so that no result is taken from a bad cache"),
+            ));
+            return;
+        }
+    };
+    timing.lap("read the cache");
+    let listed = |tips: &str| remembered.as_ref().and_then(|r| r.listed(tips));
+    let Some(listed) = selected_commits(repo, options, scan, listed) else { return };
+    let commits = &listed.commits;
     // History is cut only when the selected walk reaches the shallow boundary: a range that a
     // CI job deepened far enough is whole (issue #7).
-    let cut = if repo.is_shallow() { shallow_boundary(repo, &commits) } else { Some(Vec::new()) };
+    let cut = if repo.is_shallow() { shallow_boundary(repo, commits) } else { Some(Vec::new()) };
     if cut.as_ref().is_none_or(|cut| !cut.is_empty()) {
         let at = cut.map_or_else(
             || "the shallow boundary".to_owned(),
@@ -201,16 +214,6 @@ pub fn scan(repo: &Repository, options: &GitOptions<'_>, scan: &Scan) {
             return;
         }
     };
-    let remembered = match options.cache.map(|cache| Remembered::load(cache, repo)).transpose() {
-        Ok(remembered) => remembered,
-        Err(e) => {
-            scan.error(ScanError::new(
-                "--cache",
-                format!("{e}; nothing was scanned, so that no result is taken from a bad cache"),
-            ));
-            return;
-        }
-    };
     let state = State::new(scan, options, remembered.as_ref());
     let whole = options.selection.whole_history() || options.all_objects;
     let known = whole.then(|| {
@@ -224,22 +227,23 @@ pub fn scan(repo: &Repository, options: &GitOptions<'_>, scan: &Scan) {
         known
     });
     let Some(mut walked) =
-        walk_history(repo, &commits, &state, known.as_ref(), options, &dirs, &odb, &timing)
+        walk_history(repo, &listed, &state, known.as_ref(), options, &dirs, &odb, &timing)
     else {
         return;
     };
     state.assemble(&mut walked, options, known.as_ref());
-    objects::scan(repo, &objects, options.caps, scan);
+    objects::scan(repo, &listed.objects, options.caps, scan);
     timing.lap("assemble findings");
 }
 
-/// Walks the selected `commits` (those an earlier run walked come from the cache, for whole
-/// histories), reads what a narrow walk introduced, stores what the cache should keep, and
-/// returns the walk in `commits`' order; `None` when the history cannot be walked (named).
+/// Walks the `listed` commits (those an earlier run walked come from the cache, for whole
+/// histories), reads what a narrow walk introduced, stores what the cache should keep (with a
+/// fresh list of commits), and returns the walk in the list's order; `None` when the history
+/// cannot be walked (named).
 #[allow(clippy::too_many_arguments)] // the one run's state, passed down rather than bundled
 fn walk_history(
     repo: &Repository,
-    commits: &[Oid],
+    listed: &Listed,
     state: &State<'_, '_>,
     known: Option<&HashSet<BlobId>>,
     options: &GitOptions<'_>,
@@ -248,13 +252,14 @@ fn walk_history(
     timing: &Timing,
 ) -> Option<Vec<Walked>> {
     let scan = state.scan;
+    let commits = &listed.commits;
     let whole = known.is_some();
     // Commits walked by an earlier run are taken from the cache (whole histories only: a narrow
     // walk keeps every entry, which the cache does not).
     let cached_commits = state.remembered.filter(|_| whole);
     let to_walk: Vec<Oid> = match cached_commits {
         Some(r) => commits.iter().copied().filter(|id| !r.has_commit(*id)).collect(),
-        None => commits.to_vec(),
+        None => commits.clone(),
     };
     let progress = Progress::new(options.progress, "commits");
     progress.set_total(to_walk.len() as u64);
@@ -277,10 +282,25 @@ fn walk_history(
         timing.lap("read and scan blobs");
     }
     if let Some(cache) = options.cache {
-        let fresh: Vec<(Oid, &Walked)> =
-            if whole { to_walk.iter().copied().zip(&walked).collect() } else { Vec::new() };
+        // A shallow boundary commit introduced its whole tree only because its parents are
+        // absent; once the clone is deepened it introduces less, so it is walked again then.
+        let boundary: Option<HashSet<Oid>> = if repo.is_shallow() {
+            shallow_boundary(repo, &to_walk).map(|b| b.into_iter().collect())
+        } else {
+            Some(HashSet::new())
+        };
+        let fresh: Vec<(Oid, &Walked)> = match boundary.filter(|_| whole) {
+            Some(boundary) => to_walk
+                .iter()
+                .copied()
+                .zip(&walked)
+                .filter(|(id, _)| !boundary.contains(id))
+                .collect(),
+            None => Vec::new(),
+        };
         let blobs = std::mem::take(&mut *lock(&state.fresh));
-        if let Err(e) = Remembered::remember(cache.cache, &blobs, &fresh) {
+        let list = listed.fresh_list.clone().filter(|_| whole).map(|tips| (tips, &commits[..]));
+        if let Err(e) = Remembered::remember(cache.cache, &blobs, &fresh, list) {
             scan.error(ScanError::new(
                 "--cache",
                 format!("{e}; this run's results were not stored"),
@@ -301,16 +321,27 @@ fn walk_history(
     })
 }
 
+/// The selected commits and what [`selected_commits`] found besides.
+struct Listed {
+    /// The selected commits, oldest first.
+    commits: Vec<Oid>,
+    /// What the refs name besides commits.
+    objects: Vec<objects::RefObject>,
+    /// For a complete whole-history listing made by this run: the digest it may be cached under.
+    fresh_list: Option<String>,
+}
+
 /// The selected commits (and what the refs name besides commits), with every ref, tip and
 /// grafted parent that kept history from being walked named as an error; `None` when nothing
-/// can be walked.
+/// can be walked. `listed` gives a list cached under a tips digest ([`walk::commits`]).
 fn selected_commits(
     repo: &Repository,
     options: &GitOptions,
     scan: &Scan,
-) -> Option<(Vec<Oid>, Vec<objects::RefObject>)> {
-    match walk::commits(repo, &options.selection) {
-        Ok(walk::Walk { commits, failed, broken, cut, objects }) => {
+    listed: impl FnOnce(&str) -> Option<Vec<Oid>>,
+) -> Option<Listed> {
+    match walk::commits(repo, &options.selection, listed) {
+        Ok(walk::Walk { commits, failed, broken, cut, objects, fresh_list }) => {
             for (commit, parent) in cut {
                 scan.error(ScanError::new(
                     repo.commondir().join("info/grafts").display().to_string(),
@@ -342,7 +373,7 @@ fn selected_commits(
                     ),
                 ));
             }
-            Some((commits, objects))
+            Some(Listed { commits, objects, fresh_list })
         }
         Err(e) => {
             scan.error(ScanError::new(

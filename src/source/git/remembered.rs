@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::Walked;
 use super::walk::Introduced;
 use crate::blob::BlobId;
-use crate::cache::{Cache, CacheError};
+use crate::cache::{Cache, CacheError, CommitList};
 use crate::finding::CommitInfo;
 use crate::scan::{Hit, Hits};
 
@@ -56,6 +56,8 @@ pub struct Remembered {
     found: HashMap<BlobId, Hits>,
     /// Commits walked before.
     commits: HashMap<Oid, Option<StoredCommit>>,
+    /// The commit list of the last whole-history run.
+    list: Option<CommitList>,
 }
 
 impl Remembered {
@@ -81,7 +83,14 @@ impl Remembered {
             .into_iter()
             .filter_map(|(id, walked)| Oid::from_bytes(&id).ok().map(|id| (id, walked)))
             .collect();
-        Ok(Remembered { clean, found, commits })
+        Ok(Remembered { clean, found, commits, list: history.list })
+    }
+
+    /// The commits of the last whole-history run, when what decided them had digest `tips`
+    /// (listing git.git's 203,352 commits afresh is most of a run with nothing new).
+    pub fn listed(&self, tips: &str) -> Option<Vec<Oid>> {
+        let list = self.list.as_ref().filter(|l| l.tips == tips)?;
+        list.ids.iter().map(|id| Oid::from_bytes(id).ok()).collect()
     }
 
     /// True when blob `id` was scanned before.
@@ -129,12 +138,14 @@ impl Remembered {
         Some(Walked { info, introduced, message, complete: true })
     }
 
-    /// Stores what this run learned: `blobs` scanned (each with its matches; none when clean)
-    /// and `commits` walked completely.
+    /// Stores what this run learned: `blobs` scanned (each with its matches; none when clean),
+    /// `commits` walked completely, and the commit list of a fresh whole-history listing
+    /// (its tips digest and its commits).
     pub fn remember(
         cache: &Cache,
         blobs: &[(BlobId, Option<Hits>)],
         commits: &[(Oid, &Walked)],
+        list: Option<(String, &[Oid])>,
     ) -> Result<(), CacheError> {
         let blobs: Vec<([u8; 20], Option<Vec<Hit>>)> = blobs
             .iter()
@@ -145,7 +156,11 @@ impl Remembered {
             .filter(|(_, walked)| walked.complete)
             .map(|(id, walked)| (super::packs::oid_bytes_git2(*id), stored(walked)))
             .collect();
-        cache.remember_history(&blobs, &commits)
+        let list = list.map(|(tips, ids)| CommitList {
+            tips,
+            ids: ids.iter().map(|id| super::packs::oid_bytes_git2(*id)).collect(),
+        });
+        cache.remember_history(&blobs, &commits, list.as_ref())
     }
 }
 

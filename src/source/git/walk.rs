@@ -198,22 +198,38 @@ pub struct Walk {
     pub cut: Vec<(Oid, Oid)>,
     /// What the refs name besides commits, when walking every ref ([`RefTips::objects`]).
     pub objects: Vec<super::objects::RefObject>,
+    /// For a whole-history walk listed afresh and without failures: the digest of what decided
+    /// its commits ([`tips_digest`]), under which a cache may keep the list.
+    pub fresh_list: Option<String>,
 }
 
 /// The selected commits, oldest first (parents before children): the order in which "first
 /// introduced" is decided. When the whole walk fails (a damaged commit), each tip is walked on its
 /// own and the tips that cannot be walked are returned as failures, so the rest is still scanned.
-pub fn commits(repo: &Repository, selection: &Selection) -> Result<Walk, git2::Error> {
+/// For whole histories, `listed` is asked first for a list an earlier run made under the same
+/// [`tips_digest`]; it is used when every commit in it is still in the object database.
+pub fn commits(
+    repo: &Repository,
+    selection: &Selection,
+    listed: impl FnOnce(&str) -> Option<Vec<Oid>>,
+) -> Result<Walk, git2::Error> {
     let (include, broken, objects) = if selection.include.is_empty() {
         let all = all_ref_tips(repo)?;
         (all.tips, all.broken, all.objects)
     } else {
         (selection.include.clone(), Vec::new(), Vec::new())
     };
+    let digest = selection.whole_history().then(|| tips_digest(repo, &include));
+    if let Some(commits) = digest.as_deref().and_then(listed)
+        && all_present(repo, &commits)
+    {
+        return Ok(Walk { commits, broken, objects, ..Walk::default() });
+    }
     let grafts = Grafts::read(repo);
     let mut cut = Vec::new();
     if let Ok(commits) = walk_tips(repo, &include, selection, &grafts, &mut cut) {
-        return Ok(Walk { commits, failed: Vec::new(), broken, cut, objects });
+        let fresh_list = digest.filter(|_| cut.is_empty());
+        return Ok(Walk { commits, failed: Vec::new(), broken, cut, objects, fresh_list });
     }
     let mut seen = HashSet::new();
     let mut walk = Walk { broken, objects, ..Walk::default() };
@@ -226,6 +242,35 @@ pub fn commits(repo: &Repository, selection: &Selection) -> Result<Walk, git2::E
     walk.cut.sort_unstable();
     walk.cut.dedup();
     Ok(walk)
+}
+
+/// A digest of what decides a whole-history walk's commits and their order: the tips, in order,
+/// and the grafts and shallow files (which change parents). Commits never change, so the same
+/// digest lists the same commits.
+fn tips_digest(repo: &Repository, tips: &[Oid]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for tip in tips {
+        hash.update(tip.as_bytes());
+    }
+    for file in [repo.commondir().join("info/grafts"), repo.path().join("shallow")] {
+        let text = std::fs::read(file).unwrap_or_default();
+        hash.update((text.len() as u64).to_le_bytes());
+        hash.update(&text);
+    }
+    crate::rules::hex(&hash.finalize())
+}
+
+/// True when the object database still holds every commit of `ids`: a list kept from an earlier
+/// run is not trusted over a repository that lost objects since (the fresh walk names them).
+fn all_present(repo: &Repository, ids: &[Oid]) -> bool {
+    let packs = open_packs(repo.commondir());
+    let Ok(odb) = repo.odb() else { return false };
+    ids.iter().all(|id| {
+        let in_pack = gix_hash::oid::try_from_bytes(id.as_bytes())
+            .is_ok_and(|oid| packs.iter().any(|p| p.index.lookup(oid).is_some()));
+        in_pack || odb.exists(*id)
+    })
 }
 
 /// The commits that `info/grafts` gives other parents than they have. git and libgit2 honour the
