@@ -199,7 +199,7 @@ pub struct Walk {
     /// What the refs name besides commits, when walking every ref ([`RefTips::objects`]).
     pub objects: Vec<super::objects::RefObject>,
     /// For a whole-history walk listed afresh and without failures: the digest of what decided
-    /// its commits ([`tips_digest`]), under which a cache may keep the list.
+    /// its commits (the tips digest), under which a cache may keep the list.
     pub fresh_list: Option<String>,
 }
 
@@ -207,7 +207,7 @@ pub struct Walk {
 /// introduced" is decided. When the whole walk fails (a damaged commit), each tip is walked on its
 /// own and the tips that cannot be walked are returned as failures, so the rest is still scanned.
 /// For whole histories, `listed` is asked first for a list an earlier run made under the same
-/// [`tips_digest`]; it is used when every commit in it is still in the object database.
+/// tips digest; it is used when every commit in it is still in the object database.
 pub fn commits(
     repo: &Repository,
     selection: &Selection,
