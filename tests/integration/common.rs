@@ -122,3 +122,15 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     cmd.args(args);
     run_git(cmd)
 }
+
+/// Pipes `stream` into `git fast-import` in `dir`.
+pub fn fast_import(dir: &Path, stream: &str) {
+    use std::io::Write as _;
+    let mut child = git_command(dir)
+        .args(["fast-import", "--quiet"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("git fast-import runs");
+    child.stdin.take().expect("stdin").write_all(stream.as_bytes()).expect("write the stream");
+    assert!(child.wait().expect("wait").success());
+}

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::common::{TestEnv, fake, git};
+use crate::common::{TestEnv, fake, fast_import, git};
 
 /// A repository in a [`TestEnv`], and a cache file beside it.
 struct Repo {
@@ -190,6 +190,59 @@ fn cached_commit_list_is_not_reused_after_a_shallow_clone_is_deepened() {
     assert_eq!((code, plain_code), (1, 1), "{deep}");
     assert_eq!(places(&deep), places(&plain));
     assert_eq!(commit(&deep).as_deref(), Some(first.trim()), "the secret's own commit, now");
+}
+
+/// Blob results are stored in batches of 65,536 while the scan goes on: a first run killed after
+/// a batch keeps it, and the next run reads only the rest.
+#[test]
+fn interrupted_first_run_keeps_the_blobs_it_scanned() {
+    use std::fmt::Write as _;
+    let repo = Repo::new();
+    // 80,000 distinct blobs in 2,000 commits, a secret in the first.
+    let mut stream = String::new();
+    for c in 0..2000 {
+        let from = if c == 0 { String::new() } else { format!("from :{c}\n") };
+        let _ = write!(
+            stream,
+            "commit refs/heads/main\nmark :{}\ncommitter Dev <dev@example.com> 1700000000 +0000\n\
+             data 2\nc\n{from}",
+            c + 1
+        );
+        for f in 0..40 {
+            let body = if c == 0 && f == 0 {
+                format!("AWS_ACCESS_KEY_ID={}\n", fake::aws_key_id())
+            } else {
+                format!("entry {c} {f}\n")
+            };
+            let _ = write!(stream, "M 644 inline d{c}/f{f}.txt\ndata {}\n{body}\n", body.len());
+        }
+    }
+    fast_import(&repo.dir(), &stream);
+    let rows = || {
+        let db = rusqlite::Connection::open(&repo.cache).ok()?;
+        db.query_row("SELECT count(*) FROM history_blobs", [], |r| r.get::<_, i64>(0)).ok()
+    };
+    let dir = repo.dir();
+    let mut run = std::process::Command::new(assert_cmd::cargo::cargo_bin("leakhound"))
+        .args(["git", dir.to_str().expect("utf-8"), "--cache", repo.cache.to_str().expect("utf-8")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("leakhound runs");
+    let stored = loop {
+        if let Some(n) = rows().filter(|n| *n > 0) {
+            run.kill().expect("kill");
+            break n;
+        }
+        let done = run.try_wait().expect("wait");
+        assert!(done.is_none(), "the run ended ({done:?}) before its first batch was seen");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    run.wait().expect("wait");
+    assert_eq!(stored, 65_536, "one whole batch, stored before the run ended");
+    let stats = repo.agree("after an interrupted first run");
+    assert!(count(&stats, "cached") >= 65_536, "the stored batch is used: {stats}");
+    assert!(count(&stats, "scanned") <= 80_000 - 65_536, "{stats}");
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command as StdCommand;
 
-use crate::common::{TestEnv, fake, git, git_command};
+use crate::common::{TestEnv, fake, fast_import, git, git_command};
 
 /// A bare server repository with the hook installed (extra `args` and `env` lines in the hook
 /// script), and a clone that pushes to it.
@@ -373,18 +373,6 @@ fn pre_receive_checks_refs_that_are_not_branches() {
     let (ok, out) = s.push(&["origin", "v1"], &[]);
     assert!(ok, "{out}");
     assert_eq!(s.server_ref("refs/tags/v1^{commit}"), Some(head(s.clone.path())));
-}
-
-/// Pipes `stream` into `git fast-import` in `dir`.
-fn fast_import(dir: &Path, stream: &str) {
-    use std::io::Write as _;
-    let mut child = git_command(dir)
-        .args(["fast-import", "--quiet"])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .expect("git fast-import runs");
-    child.stdin.take().expect("stdin").write_all(stream.as_bytes()).expect("write the stream");
-    assert!(child.wait().expect("wait").success());
 }
 
 #[test]

@@ -25,12 +25,13 @@ pub mod walk;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::IsTerminal;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Mutex, PoisonError};
 
 use git2::{Oid, Repository};
 
 use crate::blob::BlobId;
+use crate::cache::Cache;
 use crate::error::ScanError;
 use crate::finding::{CommitInfo, Finding, Occurrence, Provenance, Skipped};
 use crate::scan::{Hits, Scan};
@@ -300,12 +301,7 @@ fn walk_history(
         };
         let blobs = std::mem::take(&mut *lock(&state.fresh));
         let list = listed.fresh_list.clone().filter(|_| whole).map(|tips| (tips, &commits[..]));
-        if let Err(e) = Remembered::remember(cache.cache, &blobs, &fresh, list) {
-            scan.error(ScanError::new(
-                "--cache",
-                format!("{e}; this run's results were not stored"),
-            ));
-        }
+        state.store(cache.cache, &blobs, &fresh, list);
         timing.lap("store in the cache");
     }
     Some(match cached_commits {
@@ -457,14 +453,23 @@ struct State<'s, 'e> {
     /// What earlier runs scanned and walked (`--cache`).
     remembered: Option<&'s Remembered>,
     /// Blobs this run scanned whose result may be cached (no problem named), with their
-    /// matches; collected only with `--cache`.
+    /// matches; collected only with `--cache`, and stored each time [`STORE_BLOBS_EVERY`] are
+    /// collected, so that an interrupted first run keeps what it scanned (a blob's result does
+    /// not depend on the commits, which are stored when the walk is done).
     fresh: Mutex<Vec<(BlobId, Option<Hits>)>>,
+    /// The `--cache` that `fresh` goes to.
+    cache: Option<&'s Cache>,
+    /// Set once storing failed: the error is named once.
+    store_failed: AtomicBool,
 }
+
+/// Blob results stored in one cache transaction during a run.
+const STORE_BLOBS_EVERY: usize = 65_536;
 
 impl<'s, 'e> State<'s, 'e> {
     fn new(
         scan: &'s Scan<'e>,
-        options: &GitOptions<'_>,
+        options: &GitOptions<'s>,
         remembered: Option<&'s Remembered>,
     ) -> Self {
         State {
@@ -475,6 +480,26 @@ impl<'s, 'e> State<'s, 'e> {
             missing: Mutex::default(),
             remembered,
             fresh: Mutex::default(),
+            cache: options.cache.map(|c| c.cache),
+            store_failed: AtomicBool::new(false),
+        }
+    }
+
+    /// Stores results in the cache; a failure is named once, as a result not kept.
+    fn store(
+        &self,
+        cache: &Cache,
+        blobs: &[(BlobId, Option<Hits>)],
+        commits: &[(Oid, &Walked)],
+        list: Option<(String, &[Oid])>,
+    ) {
+        if let Err(e) = Remembered::remember(cache, blobs, commits, list)
+            && !self.store_failed.swap(true, Relaxed)
+        {
+            self.scan.error(ScanError::new(
+                "--cache",
+                format!("{e}; this run's results were not all stored (the next run scans them)"),
+            ));
         }
     }
 
@@ -503,8 +528,18 @@ impl<'s, 'e> State<'s, 'e> {
             lock(&self.named).insert(id, Named::LfsPointer);
         }
         let found = self.scan.matches_in(Some(id), data).filter(|found| !found.is_empty());
-        if self.remembered.is_some() && !lfs && !self.scan.had_problems(id) {
-            lock(&self.fresh).push((id, found.clone()));
+        if let Some(cache) = self.cache
+            && !lfs
+            && !self.scan.had_problems(id)
+        {
+            let full = {
+                let mut fresh = lock(&self.fresh);
+                fresh.push((id, found.clone()));
+                (fresh.len() >= STORE_BLOBS_EVERY).then(|| std::mem::take(&mut *fresh))
+            };
+            if let Some(batch) = full {
+                self.store(cache, &batch, &[], None);
+            }
         }
         if let Some(found) = found {
             lock(&self.targets).insert(id, found);
