@@ -575,7 +575,8 @@ pub struct ServeArgs {
 #[derive(Debug, Clone, Args)]
 #[allow(clippy::struct_excessive_bools)] // command-line switches
 pub struct GitlabArgs {
-    /// The instance: `https://gitlab.example.com[:port]` (`http://` needs `--insecure`).
+    /// The instance: `https://gitlab.example.com[:port]`, with its sub-path when it is served
+    /// under one (`https://example.com/gitlab`); `http://` needs `--insecure`.
     #[arg(value_name = "URL")]
     pub url: String,
     /// Only the projects of this group and of its subgroups (its full path: `team/backend`).
@@ -617,6 +618,10 @@ pub struct GitlabArgs {
     /// Retries of an API answer 429 (as long as `Retry-After` says) or 5xx before it fails.
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub retries: u32,
+    /// Projects cloned or fetched at once. Their scans run one at a time, each on every
+    /// `--threads` worker, so memory holds one project's scan however many are fetched.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: u16,
     #[command(flatten)]
     pub scan: ScanArgs,
 }

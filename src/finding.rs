@@ -258,9 +258,23 @@ impl Finding {
 
 /// A fingerprint that survives line moves: a hash of rule id, secret and path, in hex.
 pub fn fingerprint(rule_id: &str, secret: &[u8], path: &str) -> String {
+    hash_parts(&[rule_id.as_bytes(), secret, path.as_bytes()])
+}
+
+/// The fingerprint of a finding of `repository` in a run that scans many (`leakhound gitlab`):
+/// `fingerprint` (of rule id, secret and path) hashed with the repository, so a baselined
+/// secret of one project does not hide the same secret at the same path in another. Findings
+/// of single-repository scans keep [`fingerprint`], so their baselines stay valid.
+pub fn repository_fingerprint(repository: &str, fingerprint: &str) -> String {
+    hash_parts(&[repository.as_bytes(), fingerprint.as_bytes()])
+}
+
+/// The first 16 bytes of SHA-256 over `parts`, each prefixed with its length (so no two lists
+/// of parts hash alike), in hex.
+fn hash_parts(parts: &[&[u8]]) -> String {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
-    for part in [rule_id.as_bytes(), secret, path.as_bytes()] {
+    for part in parts {
         hasher.update((part.len() as u64).to_le_bytes());
         hasher.update(part);
     }
@@ -294,6 +308,16 @@ mod tests {
         assert_ne!(a, fingerprint("aws.access-key-id", b"AKIAX", "b.txt"));
         assert_ne!(a, fingerprint("aws.other", b"AKIAX", "a.txt"));
         assert_eq!(a.len(), 32);
+        assert_eq!(a, "f57be65e06090ccce7d1e517db5a837e", "old baselines stay valid");
+    }
+
+    #[test]
+    fn repository_fingerprints_tell_projects_apart() {
+        let a = fingerprint("aws.access-key-id", b"AKIAX", "a.txt");
+        let in_a = repository_fingerprint("team/a", &a);
+        assert_ne!(in_a, repository_fingerprint("team/b", &a));
+        assert_ne!(in_a, a);
+        assert!(crate::baseline::is_fingerprint(&in_a));
     }
 
     #[test]

@@ -1,13 +1,16 @@
 //! `leakhound gitlab`: every repository of a GitLab (#20). Lists the projects through the REST
 //! API ([`crate::source::gitlab`]), keeps a bare mirror of each in `--workdir`
 //! ([`crate::source::git::mirror`]), scans each as `leakhound git --cache` does
-//! ([`history_report_with`]), and writes one report with the project on every finding, or, with
-//! `--shard`, a shard document for `merge` ([`crate::sweep::gitlab`]).
+//! ([`history_report_with`]), and writes one report with the project on every finding (and in
+//! its fingerprint), or, with `--shard`, a shard document for `merge` ([`crate::sweep::gitlab`]).
+//! `--jobs` projects are fetched at once while the fetched ones are scanned one at a time; after
+//! a complete listing, the mirrors of projects it no longer names are removed.
 
+use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use reqwest::header::{HeaderName, HeaderValue};
 
 use super::git::{History, history_report_with};
@@ -15,13 +18,14 @@ use super::{Outcome, configs, finish_scan};
 use crate::cli::GitlabArgs;
 use crate::engine::Engine;
 use crate::error::ScanError;
+use crate::finding::repository_fingerprint;
 use crate::report::json::Tool;
 use crate::report::{Report, RuleSummary};
 use crate::rules::load::build_rule_set;
 use crate::source::git::mirror::{self, Fetched, Remote};
 use crate::source::git::{self, Selection};
-use crate::source::gitlab::{self, Listing, Project, Query};
-use crate::source::http::{HttpOptions, Insecure, Pace, RegistryHttp, Retry, base_url};
+use crate::source::gitlab::{self, Instance, Listing, Project, Query};
+use crate::source::http::{HttpOptions, Insecure, Pace, RegistryHttp, Retry};
 use crate::sweep::gitlab::{GitlabDocument, KIND, VERSION, combine};
 use crate::sweep::shard::Shard;
 
@@ -33,12 +37,8 @@ pub fn run(args: &GitlabArgs) -> Result<Outcome> {
     if args.shard.is_some() && args.scan.verify.verify {
         bail!(super::merge::SHARDS_DO_NOT_VERIFY);
     }
-    let base = base_url(&args.url, args.insecure).map_err(|_| {
-        anyhow!(
-            "invalid GitLab URL {:?}: give https://host[:port], or http://host[:port] with --insecure",
-            args.url
-        )
-    })?;
+    let instance = Instance::parse(&args.url, args.insecure).map_err(anyhow::Error::msg)?;
+    let base = instance.base();
     // Trimmed once, so a token read from a file with its newline works for the API and git alike.
     let token =
         std::env::var(TOKEN_VARIABLE).ok().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
@@ -70,7 +70,7 @@ pub fn run(args: &GitlabArgs) -> Result<Outcome> {
         stats: crate::report::Stats::default(),
         config: engine.config().cloned(),
     };
-    let listing = list(args, &base, token.as_deref())
+    let listing = list(args, &instance, token.as_deref())
         .unwrap_or_else(|message| Listing { error: Some(message), ..Listing::default() });
     if let Some(message) = &listing.error {
         document.errors.push(ScanError::new(target, message.clone()));
@@ -81,7 +81,8 @@ pub fn run(args: &GitlabArgs) -> Result<Outcome> {
             "the project has no repository (its repository feature is off)",
         ));
     }
-    let counts = scan_projects(args, &base, token.as_deref(), &listing, &mut document)?;
+    let mut counts = scan_projects(args, &base, token.as_deref(), &listing, &mut document)?;
+    counts.pruned = prune(args, &listing, &mut document);
     document.finished = crate::report::now();
     document.stats.elapsed_ms = timer.elapsed().as_millis() as u64;
     if !args.scan.output.quiet {
@@ -115,16 +116,19 @@ fn scan_projects(
     let mut counts =
         Counts { kept: listing.projects.len(), left_out: listing.left_out, ..Counts::default() };
     let shard = document.shard;
-    for project in listing.projects.iter().filter(|p| shard.owns(&p.id.to_string())) {
-        let remote = Remote {
-            url: &project.clone_url,
-            header: header.as_deref(),
-            scope: &scope,
-            ca_file: ca_file.as_deref(),
-            insecure_tls: args.insecure && base.starts_with("https://"),
-            hide: &hide,
-        };
-        match scan_project(project, base, &remote, args) {
+    let owned: Vec<&Project> =
+        listing.projects.iter().filter(|p| shard.owns(&p.id.to_string())).collect();
+    // Each project's remote is this one with its own URL.
+    let instance = Remote {
+        url: "",
+        header: header.as_deref(),
+        scope: &scope,
+        ca_file: ca_file.as_deref(),
+        insecure_tls: args.insecure && base.starts_with("https://"),
+        hide: &hide,
+    };
+    for (project, result) in owned.iter().zip(mirror_and_scan(&owned, base, instance, args)) {
+        match result {
             Ok((report, fetched)) => {
                 match fetched {
                     Fetched::Cloned => counts.cloned += 1,
@@ -142,6 +146,50 @@ fn scan_projects(
     Ok(counts)
 }
 
+/// Mirrors and scans `projects`, several fetched at once: each one's report and whether it was
+/// cloned or fetched, or why not, in the order of `projects` (so reports do not depend on which
+/// fetch ended first). `instance` is the remote of every project but for its URL.
+fn mirror_and_scan(
+    projects: &[&Project],
+    base: &str,
+    instance: Remote<'_>,
+    args: &GitlabArgs,
+) -> Vec<Result<(Report, Fetched), String>> {
+    let mut results: Vec<Option<Result<(Report, Fetched), String>>> =
+        projects.iter().map(|_| None).collect();
+    // `--jobs` threads clone or fetch (network-bound, in git subprocesses) while this thread
+    // scans the mirrors one at a time as they are ready (CPU-bound, on the rayon pool): one
+    // scan's memory at a time, and the history cache has one writer. The channel holds at most
+    // `--jobs` mirrors waiting, so fetchers stay that far ahead of the scans.
+    let jobs = usize::from(args.jobs).clamp(1, projects.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (ready, mirrors) = std::sync::mpsc::sync_channel(jobs);
+    std::thread::scope(|threads| {
+        for _ in 0..jobs {
+            let (ready, next) = (ready.clone(), &next);
+            threads.spawn(move || {
+                loop {
+                    let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(project) = projects.get(index) else { break };
+                    let remote = Remote { url: &project.clone_url, ..instance };
+                    let mirrored = mirror_project(project, base, &remote, args);
+                    if ready.send((index, mirrored)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(ready);
+        for (index, mirrored) in mirrors {
+            results[index] = Some(mirrored.and_then(|(dir, fetched)| {
+                Ok((scan_mirror(&dir, &projects[index].path, args)?, fetched))
+            }));
+        }
+    });
+    // A fetcher that panicked would have ended the scope with its panic.
+    results.into_iter().map(|r| r.expect("the fetchers send every project once")).collect()
+}
+
 /// How the projects went, for the summary line.
 #[derive(Debug, Default)]
 struct Counts {
@@ -150,13 +198,15 @@ struct Counts {
     cloned: usize,
     fetched: usize,
     failed: usize,
+    /// Mirrors removed because their projects are no longer listed.
+    pruned: usize,
 }
 
 impl Counts {
     fn line(&self, document: &GitlabDocument) -> String {
         format!(
             "gitlab{}: {} projects to scan ({} forks or archived projects left out), {} scanned \
-             here: {} cloned, {} fetched, {} failed",
+             here: {} cloned, {} fetched, {} failed; {} stale mirrors removed",
             if document.shard == Shard::ALL {
                 String::new()
             } else {
@@ -167,13 +217,14 @@ impl Counts {
             document.projects.len(),
             self.cloned,
             self.fetched,
-            self.failed
+            self.failed,
+            self.pruned
         )
     }
 }
 
 /// Lists the projects through the API.
-fn list(args: &GitlabArgs, base: &str, token: Option<&str>) -> Result<Listing, String> {
+fn list(args: &GitlabArgs, instance: &Instance, token: Option<&str>) -> Result<Listing, String> {
     let ca_certs =
         super::image::ca_certs(&args.scan.verify.ca_cert).map_err(|e| format!("{e:#}"))?;
     let options = HttpOptions {
@@ -184,13 +235,14 @@ fn list(args: &GitlabArgs, base: &str, token: Option<&str>) -> Result<Listing, S
         pace: Pace::default(),
         notify: super::image::notify(args.scan.output.quiet),
     };
-    let mut http = RegistryHttp::new(base, &options).map_err(|e| e.to_string())?;
+    let mut http = RegistryHttp::new(&instance.origin, &options).map_err(|e| e.to_string())?;
     if let Some(token) = token {
         let value = HeaderValue::from_str(token)
             .map_err(|_| format!("{TOKEN_VARIABLE} holds characters no HTTP header can carry"))?;
         http = http.with_header(HeaderName::from_static("private-token"), value);
     }
     let query = Query {
+        root: instance.root.clone(),
         group: args.group.clone(),
         membership: args.membership,
         include_archived: args.include_archived,
@@ -207,14 +259,14 @@ fn list(args: &GitlabArgs, base: &str, token: Option<&str>) -> Result<Listing, S
     runtime.block_on(gitlab::list(&http, &query))
 }
 
-/// Mirrors and scans one project: its report before triage, and whether it was cloned or
-/// fetched. The clone URL must be on the instance: the token goes nowhere else.
-fn scan_project(
+/// Clones or fetches one project's mirror: where it is, and whether it was cloned or fetched.
+/// The clone URL must be on the instance (under its sub-path too): the token goes nowhere else.
+fn mirror_project(
     project: &Project,
     base: &str,
     remote: &Remote<'_>,
     args: &GitlabArgs,
-) -> Result<(Report, Fetched), String> {
+) -> Result<(PathBuf, Fetched), String> {
     if !project.clone_url.starts_with(&format!("{base}/")) {
         return Err(format!(
             "its clone URL {} is not on {base}: the token is sent to the instance only",
@@ -223,26 +275,30 @@ fn scan_project(
     }
     let dir = mirror::mirror_path(&args.workdir, &project.path)?;
     let fetched = mirror::update(&dir, remote)?;
-    let repo = git::open(Some(&dir)).map_err(|e| e.message)?;
+    Ok((dir, fetched))
+}
+
+/// Scans the mirror `dir` of project `path`: its report before triage.
+fn scan_mirror(dir: &Path, path: &str, args: &GitlabArgs) -> Result<Report, String> {
+    let repo = git::open(Some(dir)).map_err(|e| e.message)?;
     let history = History {
         selection: Some(Selection::default()),
         all_objects: false,
         cache: args.cache.as_deref(),
     };
-    let report = history_report_with(&repo, history, &args.scan, project.path.clone(), |_| {})
-        .map_err(|e| format!("{e:#}"))?;
-    Ok((report, fetched))
+    history_report_with(&repo, history, &args.scan, path.to_owned(), |_| {})
+        .map_err(|e| format!("{e:#}"))
 }
 
-/// Adds one project's report to the document: its findings with the project named, its
-/// problems named with the project.
+/// Adds one project's report to the document: its findings with the project named and in
+/// their fingerprints (a baseline entry of one project must not hide another's), its problems
+/// named with the project.
 fn absorb(document: &mut GitlabDocument, project: &str, report: Report) {
-    document.findings.extend(
-        report
-            .findings
-            .into_iter()
-            .map(|f| crate::finding::Finding { repository: Some(project.to_owned()), ..f }),
-    );
+    document.findings.extend(report.findings.into_iter().map(|f| crate::finding::Finding {
+        repository: Some(project.to_owned()),
+        fingerprint: repository_fingerprint(project, &f.fingerprint),
+        ..f
+    }));
     document.errors.extend(report.errors.into_iter().map(|mut e| {
         e.origin = format!("{project}: {}", e.origin);
         e
@@ -252,6 +308,42 @@ fn absorb(document: &mut GitlabDocument, project: &str, report: Report) {
         s
     }));
     document.stats.add(&report.stats);
+}
+
+/// Removes the mirrors of projects the listing no longer names (deleted, moved, no longer
+/// visible to the token, or now left out as archived or a fork): they would otherwise fill the
+/// work directory forever. Only after a complete listing without `--since`: an incomplete one
+/// does not say a project is gone, and `--since` leaves out projects that are still there,
+/// whose mirrors save a full clone when they become active again. A removed mirror is only a
+/// copy of what GitLab held; each removal is said on stderr. Returns how many were removed; a
+/// removal that fails is an error of the run.
+fn prune(args: &GitlabArgs, listing: &Listing, document: &mut GitlabDocument) -> usize {
+    let say = |line: &str| {
+        if !args.scan.output.quiet {
+            eprintln!("gitlab: {line}");
+        }
+    };
+    if listing.error.is_some() || args.since.is_some() {
+        say("stale mirrors kept: the listing was incomplete or limited by --since");
+        return 0;
+    }
+    let keep: BTreeSet<PathBuf> = listing
+        .projects
+        .iter()
+        .filter_map(|p| mirror::mirror_path(&args.workdir, &p.path).ok())
+        .collect();
+    match mirror::prune(&args.workdir, args.group.as_deref(), &keep) {
+        Ok(removed) => {
+            for path in &removed {
+                say(&format!("removed the mirror of {path}: the project is no longer listed"));
+            }
+            removed.len()
+        }
+        Err(message) => {
+            document.errors.push(ScanError::new(args.workdir.display().to_string(), message));
+            0
+        }
+    }
 }
 
 /// The CA bundle git is given: the one `--ca-cert`, or several joined into one file in the work

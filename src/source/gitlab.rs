@@ -26,9 +26,55 @@ use serde::de::IgnoredAny;
 
 use super::http::{HttpError, RegistryHttp, encode};
 
+/// An instance's address: its origin (`https://host[:port]`, what [`RegistryHttp`] is
+/// given) and the sub-path it is served under (GitLab's `relative_url_root`: `/gitlab`, or "").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    /// `https://host[:port]`.
+    pub origin: String,
+    /// `/gitlab`, or "" at the host's root; no trailing `/`.
+    pub root: String,
+}
+
+impl Instance {
+    /// Splits `url` (`https://host[:port][/sub/path][/]`); the origin is checked as
+    /// [`super::http::base_url`] checks it (`http://` only when `insecure`), the sub-path must
+    /// be plain path segments (no query, fragment, `.` or `..`).
+    pub fn parse(url: &str, insecure: bool) -> Result<Instance, String> {
+        let bad = || {
+            format!(
+                "invalid GitLab URL {url:?}: give https://host[:port][/sub-path], or http://… \
+                 with --insecure"
+            )
+        };
+        let trimmed = url.trim().trim_end_matches('/');
+        let host_start = trimmed.find("://").map_or(0, |i| i + 3);
+        let (origin, root) = match trimmed[host_start..].find('/') {
+            Some(i) => trimmed.split_at(host_start + i),
+            None => (trimmed, ""),
+        };
+        let plain = |segment: &str| {
+            !matches!(segment, "" | "." | "..")
+                && segment.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+        };
+        if !root.is_empty() && !root[1..].split('/').all(plain) {
+            return Err(bad());
+        }
+        let origin = super::http::base_url(origin, insecure).map_err(|_| bad())?;
+        Ok(Instance { origin, root: root.to_owned() })
+    }
+
+    /// The instance's base URL: origin and sub-path, what clone URLs start with.
+    pub fn base(&self) -> String {
+        format!("{}{}", self.origin, self.root)
+    }
+}
+
 /// What to list.
 #[derive(Debug, Clone, Default)]
 pub struct Query {
+    /// The instance's sub-path ([`Instance::root`]): every API path starts with it.
+    pub root: String,
     /// A group's full path (`team/backend`): its projects and its subgroups'; `None` for the
     /// whole instance.
     pub group: Option<String>,
@@ -90,11 +136,12 @@ struct ProjectAnswer {
 fn listing_path(query: &Query) -> String {
     let mut path = match &query.group {
         Some(group) => format!(
-            "/api/v4/groups/{}/projects?include_subgroups=true&with_shared=false",
+            "{}/api/v4/groups/{}/projects?include_subgroups=true&with_shared=false",
+            query.root,
             encode(group.trim_matches('/'))
         ),
-        None if query.membership => "/api/v4/projects?membership=true".to_owned(),
-        None => "/api/v4/projects?".to_owned(),
+        None if query.membership => format!("{}/api/v4/projects?membership=true", query.root),
+        None => format!("{}/api/v4/projects?", query.root),
     };
     if !path.ends_with('?') {
         path.push('&');
@@ -224,6 +271,26 @@ mod tests {
              &last_activity_after=2024-02-29T23%3A59%3A59Z"
         );
         assert!(listing_path(&Query::default()).starts_with("/api/v4/projects?per_page=100"));
+        let under = Query { root: "/gitlab".into(), ..Query::default() };
+        assert!(listing_path(&under).starts_with("/gitlab/api/v4/projects?per_page=100"));
+    }
+
+    #[test]
+    fn instances_keep_their_sub_path() {
+        let at = |url: &str, insecure| Instance::parse(url, insecure).map(|i| (i.origin, i.root));
+        let pair = |o: &str, r: &str| Ok((o.to_owned(), r.to_owned()));
+        assert_eq!(at("https://h.example/", false), pair("https://h.example", ""));
+        assert_eq!(at("https://h.example/gitlab/", false), pair("https://h.example", "/gitlab"));
+        assert_eq!(at("http://h:8080/a/gitlab", true), pair("http://h:8080", "/a/gitlab"));
+        assert_eq!(at("h.example/gitlab", false), pair("https://h.example", "/gitlab"));
+        for bad in ["https://h/../x", "https://h/a//b", "https://h/g?x=1", "http://h/g", "ftp://h"]
+        {
+            assert!(at(bad, false).is_err(), "{bad}");
+        }
+        assert_eq!(
+            Instance::parse("https://h/gitlab", false).map(|i| i.base()),
+            Ok("https://h/gitlab".to_owned())
+        );
     }
 
     #[test]

@@ -10,8 +10,9 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -57,25 +58,71 @@ const PROJECTS: [Spec; 5] = [
 ];
 
 /// The fake GitLab, its repositories (work trees under `src/`, served bare under `served/`),
-/// the number of 429 answers still to give before listing, and whether git is refused (a token
-/// without `read_repository`).
+/// the number of 429 answers still to give before listing, whether git is refused (a token
+/// without `read_repository`), and what the tests change or watch while it runs.
 struct Gitlab {
     env: TestEnv,
     api: FakeApi,
     /// `https` when served over TLS, else `http`.
     scheme: &'static str,
+    /// The sub-path the instance is served under (`/gitlab`), or "".
+    root: &'static str,
     throttle: Arc<AtomicUsize>,
     no_git: Arc<AtomicBool>,
+    /// Projects the API no longer lists (deleted, moved, or hidden from the token).
+    hidden: Arc<Mutex<Vec<&'static str>>>,
+    git: Arc<GitWatch>,
+}
+
+/// What the fake sees of git's requests: how many are in flight (and the most so far), and,
+/// when `gate` is on, team/app's are held until one for team/sub/lib has arrived, which only
+/// a run that fetches the two at once can bring about.
+#[derive(Default)]
+struct GitWatch {
+    in_flight: AtomicUsize,
+    most: AtomicUsize,
+    gate: AtomicBool,
+    lib_seen: AtomicBool,
+}
+
+impl GitWatch {
+    /// Serves one git request with `serve`, counted, and held at the gate.
+    fn around(&self, path: &str, serve: impl FnOnce() -> Reply) -> Reply {
+        let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+        self.most.fetch_max(now, SeqCst);
+        if path.starts_with("/team/sub/lib.git/") {
+            self.lib_seen.store(true, SeqCst);
+        }
+        let held = self.gate.load(SeqCst) && path.starts_with("/team/app.git/");
+        // Not a timed assertion: the wait only keeps a run that never fetches team/sub/lib
+        // alongside from hanging, and that run fails on the 503.
+        let until = Instant::now() + Duration::from_secs(30);
+        while held && !self.lib_seen.load(SeqCst) && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let reply = if held && !self.lib_seen.load(SeqCst) {
+            Reply::Answer("503 Service Unavailable", String::new(), "held\n".into())
+        } else {
+            serve()
+        };
+        self.in_flight.fetch_sub(1, SeqCst);
+        reply
+    }
 }
 
 impl Gitlab {
     fn start() -> Gitlab {
-        Gitlab::serve(None)
+        Gitlab::serve_at(None, "")
+    }
+
+    fn serve(certs: Option<&Path>) -> Gitlab {
+        Gitlab::serve_at(certs, "")
     }
 
     /// The fake over TLS with the certificate in `certs` (see `registry::ca_and_leaf`), or
-    /// plain HTTP.
-    fn serve(certs: Option<&Path>) -> Gitlab {
+    /// plain HTTP, under the sub-path `root` (GitLab's `relative_url_root`: every API and git
+    /// URL starts with it, and nothing else is served).
+    fn serve_at(certs: Option<&Path>, root: &'static str) -> Gitlab {
         let env = TestEnv::new();
         let served = env.path().join("served");
         for spec in PROJECTS.iter().filter(|s| s.served) {
@@ -101,7 +148,10 @@ impl Gitlab {
         }
         let throttle = Arc::new(AtomicUsize::new(0));
         let no_git = Arc::new(AtomicBool::new(false));
+        let hidden = Arc::new(Mutex::new(Vec::new()));
+        let watch = Arc::new(GitWatch::default());
         let (left, refuse) = (Arc::clone(&throttle), Arc::clone(&no_git));
+        let (gone, git) = (Arc::clone(&hidden), Arc::clone(&watch));
         let scheme = if certs.is_some() { "https" } else { "http" };
         let handler = move |request: &Request, _| {
             if refuse.load(SeqCst) && !request.line.contains("/api/v4/") {
@@ -109,13 +159,16 @@ impl Gitlab {
                 let why = "You are not allowed to download code from this project.\n";
                 return Reply::Answer("403 Forbidden", String::new(), why.into());
             }
-            answer(request, &served, &left, scheme)
+            // A copy: the lock is not held while a request is served (or held at the gate).
+            let hidden = gone.lock().expect("lock").clone();
+            let at = Site { served: &served, scheme, root, hidden: &hidden };
+            answer(request, &at, &left, &git)
         };
         let api = match certs {
             Some(dir) => FakeApi::start_tls(crate::fake_api::tls_config(dir), handler),
             None => FakeApi::start(handler),
         };
-        Gitlab { env, api, scheme, throttle, no_git }
+        Gitlab { env, api, scheme, root, throttle, no_git, hidden, git: watch }
     }
 
     /// A new commit in `project`, pushed to what the fake serves.
@@ -135,7 +188,7 @@ impl Gitlab {
     fn run(&self, extra: &[&str]) -> (i32, String, String) {
         let workdir = self.workdir();
         let cache = self.env.path().join("history.db");
-        let url = format!("{}://127.0.0.1:{}", self.scheme, self.api.port);
+        let url = format!("{}://127.0.0.1:{}{}/", self.scheme, self.api.port, self.root);
         let mut args = vec!["gitlab", &url, "--group", "team"];
         if self.scheme == "http" {
             args.push("--insecure");
@@ -177,11 +230,22 @@ fn commit(dir: &Path, file: &str, contents: &str, message: &str) {
     git(dir, &["commit", "-q", "-m", message]);
 }
 
+/// Where and how the fake serves: repositories, scheme, sub-path, projects no longer listed.
+struct Site<'a> {
+    served: &'a Path,
+    scheme: &'a str,
+    root: &'a str,
+    hidden: &'a [&'static str],
+}
+
 /// The fake's answer: the API (token in `PRIVATE-TOKEN`), else git over HTTP (token as the
-/// Basic password of `oauth2`).
-fn answer(request: &Request, served: &Path, throttle: &AtomicUsize, scheme: &str) -> Reply {
+/// Basic password of `oauth2`); 404 for anything outside the sub-path.
+fn answer(request: &Request, at: &Site<'_>, throttle: &AtomicUsize, git: &GitWatch) -> Reply {
     let target = request.line.split(' ').nth(1).unwrap_or("/");
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let Some(path) = path.strip_prefix(at.root).filter(|p| p.starts_with('/')) else {
+        return Reply::Answer("404 Not Found", String::new(), "not under the sub-path\n".into());
+    };
     if path.starts_with("/api/v4/") {
         if request.header("private-token") != token() {
             return Reply::json("401 Unauthorized", r#"{"message":"401 Unauthorized"}"#);
@@ -197,7 +261,7 @@ fn answer(request: &Request, served: &Path, throttle: &AtomicUsize, scheme: &str
         if path != "/api/v4/groups/team/projects" {
             return Reply::json("404 Not Found", r#"{"message":"404 Group Not Found"}"#);
         }
-        return listing(request, query, scheme);
+        return listing(request, query, at);
     }
     let basic = leakhound::engine::decode::base64_encode(format!("oauth2:{}", token()).as_bytes());
     if request.header("authorization") != format!("Basic {basic}") {
@@ -207,11 +271,12 @@ fn answer(request: &Request, served: &Path, throttle: &AtomicUsize, scheme: &str
             "HTTP Basic: Access denied\n".into(),
         );
     }
-    http_backend(request, served, path, query)
+    git.around(path, || http_backend(request, at.served, path, query))
 }
 
 /// One page of the group's projects, as GitLab pages them.
-fn listing(request: &Request, query: &str, scheme: &str) -> Reply {
+fn listing(request: &Request, query: &str, at: &Site<'_>) -> Reply {
+    let (scheme, root) = (at.scheme, at.root);
     let param = |name: &str| {
         query
             .split('&')
@@ -226,6 +291,7 @@ fn listing(request: &Request, query: &str, scheme: &str) -> Reply {
             _ => true,
         })
         .filter(|s| subgroups || s.path.matches('/').count() == 1)
+        .filter(|s| !at.hidden.contains(&s.path))
         .collect();
     let page: usize = param("page").and_then(|p| p.parse().ok()).unwrap_or(1);
     let pages = kept.len().div_ceil(PER_PAGE).max(1);
@@ -239,9 +305,9 @@ fn listing(request: &Request, query: &str, scheme: &str) -> Reply {
                 "id": s.id,
                 "name": s.path.rsplit('/').next(),
                 "path_with_namespace": s.path,
-                "http_url_to_repo": format!("{scheme}://{host}/{}.git", s.path),
+                "http_url_to_repo": format!("{scheme}://{host}{root}/{}.git", s.path),
                 "ssh_url_to_repo": format!("git@127.0.0.1:{}.git", s.path),
-                "web_url": format!("{scheme}://{host}/{}", s.path),
+                "web_url": format!("{scheme}://{host}{root}/{}", s.path),
                 "archived": s.archived,
                 "empty_repo": false,
                 "repository_access_level": "enabled",
@@ -257,7 +323,7 @@ fn listing(request: &Request, query: &str, scheme: &str) -> Reply {
     let link = |n: usize, rel: &str| {
         let others: Vec<&str> = query.split('&').filter(|kv| !kv.starts_with("page=")).collect();
         format!(
-            "<{scheme}://{host}/api/v4/groups/team/projects?{}&page={n}>; rel=\"{rel}\"",
+            "<{scheme}://{host}{root}/api/v4/groups/team/projects?{}&page={n}>; rel=\"{rel}\"",
             others.join("&")
         )
     };
@@ -538,4 +604,100 @@ fn gitlab_over_tls_is_verified_and_trusts_ca_cert_for_the_api_and_git() {
     assert_eq!(code, 2, "only team/gone fails: {stderr}");
     assert_eq!(repositories(&doc), ["team/app", "team/sub/lib"], "{doc}");
     assert_eq!(crate::common::error_origins(&doc), ["team/gone"], "{}", doc["errors"]);
+}
+
+#[test]
+fn gitlab_fetches_projects_at_once_and_reports_them_in_one_order() {
+    let gitlab = Gitlab::start();
+    let (code, one, stderr) = gitlab.json(&["--jobs", "1"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(gitlab.git.most.load(SeqCst), 1, "--jobs 1 fetches one project at a time");
+
+    // team/app's fetch is held until team/sub/lib's has begun: only a run that fetches both at
+    // once gets past it (one at a time, team/app would fail with the fake's 503).
+    gitlab.git.gate.store(true, SeqCst);
+    gitlab.git.most.store(0, SeqCst);
+    let (code, many, stderr) = gitlab.json(&[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("0 cloned, 2 fetched, 1 failed"), "{stderr}");
+    assert!(gitlab.git.most.load(SeqCst) >= 2, "the default fetches several at once");
+    assert_eq!(crate::common::error_origins(&many), ["team/gone"], "{}", many["errors"]);
+    // The same report, in the same order, whichever fetch ended first.
+    assert_eq!(many["findings"], one["findings"]);
+    assert_eq!(many["errors"], one["errors"]);
+}
+
+#[test]
+fn gitlab_under_a_sub_path_keeps_it_for_the_api_and_git() {
+    let gitlab = Gitlab::serve_at(None, "/gitlab");
+    let (code, doc, stderr) = gitlab.json(&[]);
+    assert_eq!(code, 2, "only team/gone fails: {stderr}");
+    assert_eq!(repositories(&doc), ["team/app", "team/sub/lib"], "{doc}");
+    assert_eq!(crate::common::error_origins(&doc), ["team/gone"], "{}", doc["errors"]);
+    let requests: Vec<String> = gitlab.api.requests().into_iter().map(|r| r.line).collect();
+    let listings = requests.iter().filter(|l| l.contains("/api/v4/")).count();
+    assert_eq!(listings, 2, "both pages, the second under the sub-path too: {requests:?}");
+    let outside: Vec<&String> = requests
+        .iter()
+        .filter(|l| l.split(' ').nth(1).is_none_or(|p| !p.starts_with("/gitlab/")))
+        .collect();
+    assert!(outside.is_empty(), "every request under /gitlab/: {outside:?}");
+}
+
+#[test]
+fn gitlab_prunes_the_mirrors_of_projects_no_longer_listed() {
+    let gitlab = Gitlab::start();
+    let (code, _, stderr) = gitlab.run(&[]);
+    assert_eq!(code, 2, "{stderr}");
+    let work = gitlab.workdir();
+    let lib = work.join("team/sub/lib.git");
+    assert!(lib.join("HEAD").is_file());
+    // Another group's mirror in the same work directory is not this run's to judge.
+    let other = work.join("other/x.git");
+    std::fs::create_dir_all(&other).expect("other mirror");
+    std::fs::write(other.join("HEAD"), "ref: refs/heads/main\n").expect("HEAD");
+
+    // team/sub/lib is deleted. A listing stopped by its page cap, or one limited by --since,
+    // does not show that a project is gone: its mirror stays.
+    gitlab.hidden.lock().expect("lock").push("team/sub/lib");
+    for partial in [&["--max-pages", "1"][..], &["--since", "2026-11-01"]] {
+        let (code, _, stderr) = gitlab.run(partial);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stderr.contains("stale mirrors kept"), "{stderr}");
+        assert!(lib.join("HEAD").is_file(), "{partial:?}: {stderr}");
+    }
+
+    // A complete listing: the mirror and its empty subgroup directory go, and the log says so.
+    let (code, doc, stderr) = gitlab.json(&[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("removed the mirror of team/sub/lib"), "{stderr}");
+    assert!(stderr.contains("1 stale mirrors removed"), "{stderr}");
+    assert!(!work.join("team/sub").exists(), "the mirror and its empty directory are gone");
+    assert!(work.join("team/app.git/HEAD").is_file() && other.join("HEAD").is_file());
+    assert_eq!(repositories(&doc), ["team/app"], "{doc}");
+}
+
+#[test]
+fn gitlab_baseline_of_one_project_does_not_hide_the_same_secret_in_another() {
+    let gitlab = Gitlab::start();
+    // team/app and its fork hold the same key in the same file.
+    let (code, doc, stderr) = gitlab.json(&["--include-forks"]);
+    assert_eq!(code, 2, "{stderr}");
+    let findings = doc["findings"].as_array().expect("findings");
+    let of = |project: &str| -> Vec<Value> {
+        findings.iter().filter(|f| f["repository"] == project).cloned().collect()
+    };
+    let (app, fork) = (of("team/app"), of("team/app-fork"));
+    assert_eq!((app.len(), fork.len()), (1, 1), "{findings:?}");
+    assert_eq!((&app[0]["path"], &app[0]["rule_id"]), (&fork[0]["path"], &fork[0]["rule_id"]));
+    assert_ne!(app[0]["fingerprint"], fork[0]["fingerprint"], "the project is in the fingerprint");
+
+    // team/app's finding accepted: the fork's is still reported.
+    let baseline = gitlab.env.path().join("baseline.json");
+    std::fs::write(&baseline, json!({ "findings": app }).to_string()).expect("baseline");
+    let path = baseline.to_str().expect("utf-8");
+    let (code, doc, stderr) = gitlab.json(&["--include-forks", "--baseline", path]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(repositories(&doc), ["team/app-fork", "team/sub/lib"], "{doc}");
+    assert_eq!(stat(&doc, "suppressed"), 1, "{}", doc["stats"]);
 }

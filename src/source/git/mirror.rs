@@ -9,6 +9,8 @@
 //!   complete, so an interrupted clone is never taken for a mirror: the next run removes the
 //!   leftover and clones again. A fetch into an existing mirror that fails leaves its refs as
 //!   they were (git updates refs only after the objects arrived), and the caller scans nothing.
+//! - [`prune`] removes the mirrors (and partial clones) a caller no longer wants, and the
+//!   directories they leave empty; it knows the layout [`mirror_path`] makes, nothing of why.
 //! - Credentials reach git only through its environment (`GIT_CONFIG_COUNT`/`KEY`/`VALUE`: an
 //!   `http.<url>.extraHeader` limited to the instance's URL), never argv, a config file or a
 //!   URL; prompts, credential helpers and redirects are off, and what git says on failure is
@@ -71,6 +73,68 @@ pub fn mirror_path(workdir: &Path, path: &str) -> Result<PathBuf, String> {
     }
     out.push(format!("{}.git", parts[parts.len() - 1]));
     Ok(out)
+}
+
+/// Removes every mirror (complete or partial) under `workdir/namespace` (the whole work
+/// directory when `namespace` is `None`) that is not in `keep`, and the directories left empty;
+/// returns the project paths (`group/project`) of the mirrors removed, sorted. Entries whose
+/// names start with a dot are not mirrors ([`mirror_path`] never makes one) and stay.
+pub fn prune(
+    workdir: &Path,
+    namespace: Option<&str>,
+    keep: &std::collections::BTreeSet<PathBuf>,
+) -> Result<Vec<String>, String> {
+    let start = match namespace {
+        Some(namespace) => {
+            let probe = mirror_path(workdir, namespace)?;
+            probe.with_extension("")
+        }
+        None => workdir.to_path_buf(),
+    };
+    let mut removed = Vec::new();
+    if start.is_dir() {
+        prune_dir(workdir, &start, keep, &mut removed)?;
+    }
+    removed.sort();
+    // A mirror and the partial clone beside it are one project.
+    removed.dedup();
+    Ok(removed)
+}
+
+fn prune_dir(
+    workdir: &Path,
+    dir: &Path,
+    keep: &std::collections::BTreeSet<PathBuf>,
+    removed: &mut Vec<String>,
+) -> Result<(), String> {
+    let io = |path: &Path, e: std::io::Error| format!("cannot prune {}: {e}", path.display());
+    for entry in std::fs::read_dir(dir).map_err(|e| io(dir, e))? {
+        let path = entry.map_err(|e| io(dir, e))?.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if name.starts_with('.') || !path.is_dir() || path.is_symlink() {
+            continue;
+        }
+        let project = name.strip_suffix(".git.partial").or_else(|| name.strip_suffix(".git"));
+        let Some(project) = project else {
+            prune_dir(workdir, &path, keep, removed)?;
+            continue;
+        };
+        if keep.contains(&path.with_file_name(format!("{project}.git"))) {
+            continue;
+        }
+        std::fs::remove_dir_all(&path).map_err(|e| io(&path, e))?;
+        let parent = path.parent().and_then(|p| p.strip_prefix(workdir).ok());
+        let group = parent.map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+        removed.push(if group.is_empty() {
+            project.to_owned()
+        } else {
+            format!("{group}/{project}")
+        });
+    }
+    if dir != workdir && std::fs::read_dir(dir).map_err(|e| io(dir, e))?.next().is_none() {
+        std::fs::remove_dir(dir).map_err(|e| io(dir, e))?;
+    }
+    Ok(())
 }
 
 /// Clones `remote` into the bare mirror `dir`, or fetches what is new when `dir` is already
