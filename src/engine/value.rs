@@ -113,6 +113,9 @@ pub fn judge(value: &[u8]) -> Result<Strength, Reason> {
 ///   (`45ghiukldjahdnhzdauz`) and RFC 5849 §1.2 (`ad180jjd733klru7`, `hh5s93j4hdidpola`,
 ///   `nnch734d00sl2jdk`, `kd94hf93k423kf44`, `pfkkdhi9sl3r4s00`).
 /// - `PyJWT`'s documentation token, payload `{"some":"payload"}`: <https://pyjwt.readthedocs.io/>.
+/// - The session token of AWS's Signature Version 4 test suite, as the `aws-sigv4` crate ships
+///   it (`aws-signing-test-suite/v4/get-vanilla-with-session-token/context.json`, next to the
+///   suite's `AKIDEXAMPLE` key id; #14).
 pub fn published_sample(value: &[u8]) -> bool {
     const SAMPLES: &[&[u8]] = &[
         b"2YotnFZFEjr1zCsicMWpAA",
@@ -134,6 +137,8 @@ pub fn published_sample(value: &[u8]) -> bool {
         // Stripe docs' test secret and publishable keys.
         b"sk_test_4eC39HqLyjWDarjtT1zdp7dc",
         b"pk_test_TYooMQauvdEDq54NiTphI7jx",
+        // AWS SigV4 test suite's session token.
+        b"6e86291e8372ff2a2260956d9b8aae1d763fbf315fa00fa31553b73ebf194267",
     ];
     memchr::memmem::find(value, b"EXAMPLE").is_some()
         || SAMPLES.iter().any(|s| memchr::memmem::find(value, s).is_some())
@@ -1098,6 +1103,7 @@ mod tests {
             "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
             "2YotnFZFEjr1zCsicMWpAA",
             "czZCaGRSa3F0MzpnWDFmQmF0M2JW",
+            "6e86291e8372ff2a2260956d9b8aae1d763fbf315fa00fa31553b73ebf194267",
         ] {
             assert_eq!(verdict(v), Err(Reason::PublishedSample), "{v}");
         }
