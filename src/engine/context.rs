@@ -133,8 +133,9 @@ pub fn minified_line(line: &[u8]) -> bool {
 /// matches in them are `low`, for the reasons given at [`minified_line`].
 pub fn minified_path(path: &str) -> bool {
     let name = path.rsplit(['/', '\\']).next().unwrap_or(path).to_ascii_lowercase();
-    name.ends_with(".map")
-        || [".min.js", ".min.mjs", ".min.cjs", ".min.css"].iter().any(|ext| name.ends_with(ext))
+    let (stem, ext) = name.rsplit_once('.').unwrap_or((&name, ""));
+    let min = stem.rsplit_once('.').is_some_and(|(_, inner)| inner == "min");
+    ext == "map" || (min && matches!(ext, "js" | "mjs" | "cjs" | "css"))
 }
 
 #[cfg(test)]
