@@ -124,8 +124,11 @@ const MINIFIED_LINE_LEN: usize = 1000;
 /// dropped: a real key bundled into shipped JavaScript is a leak, and an audit at
 /// `--min-confidence low` still sees it, while the hook and `dir` (default `medium`) stay quiet.
 pub fn minified_line(line: &[u8]) -> bool {
+    // Its first 64 KB tell: a 50 MB line is judged for every candidate on it, and its whole
+    // length would make that quadratic.
+    let head = &line[..line.len().min(64 * 1024)];
     line.len() >= MINIFIED_LINE_LEN
-        && line.iter().filter(|b| b.is_ascii_whitespace()).count() * 20 < line.len()
+        && head.iter().filter(|b| b.is_ascii_whitespace()).count() * 20 < head.len()
 }
 
 /// True for minified and generated files by name: `*.min.js` (and `.mjs`, `.cjs`, `.css`) and
