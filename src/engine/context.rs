@@ -114,7 +114,7 @@ pub fn sample_line(line: &[u8]) -> bool {
 /// hundred bytes a line; the bundles of an npm tree run to 100 KB and more (#14).
 const MINIFIED_LINE_LEN: usize = 1000;
 
-/// True for a line of minified or generated code: [`MINIFIED_LINE_LEN`] bytes or more, under
+/// True for a line of minified or generated code: a thousand bytes or more, under
 /// one in twenty of them whitespace (the bundles of an npm tree: 0.6–3 %). A long paragraph of
 /// prose or a long line of formatted data has far more.
 ///
