@@ -109,6 +109,38 @@ pub fn sample_line(line: &[u8]) -> bool {
     flush(&mut word)
 }
 
+/// Lines at least this long are minified or generated, not written by a person, when they are
+/// also nearly free of whitespace (see [`minified_line`]). Code people write stays under a few
+/// hundred bytes a line; the bundles of an npm tree run to 100 KB and more (#14).
+const MINIFIED_LINE_LEN: usize = 1000;
+
+/// True for a line of minified or generated code: a thousand bytes or more, under
+/// one in twenty of them whitespace (the bundles of an npm tree: 0.6–3 %). A long paragraph of
+/// prose or a long line of formatted data has far more.
+///
+/// A generic pattern reads `name = value` by the spacing and quoting people use; minified code
+/// drops both, so what it picks out there is a code fragment (`r.password,s.host=r.host`,
+/// `,DuplicateBinding:`) far more often than a value. Such matches are reported at `low`, not
+/// dropped: a real key bundled into shipped JavaScript is a leak, and an audit at
+/// `--min-confidence low` still sees it, while the hook and `dir` (default `medium`) stay quiet.
+pub fn minified_line(line: &[u8]) -> bool {
+    // Its first 64 KB tell: a 50 MB line is judged for every candidate on it, and its whole
+    // length would make that quadratic.
+    let head = &line[..line.len().min(64 * 1024)];
+    line.len() >= MINIFIED_LINE_LEN
+        && head.iter().filter(|b| b.is_ascii_whitespace()).count() * 20 < head.len()
+}
+
+/// True for minified and generated files by name: `*.min.js` (and `.mjs`, `.cjs`, `.css`) and
+/// source maps (`*.map`), whose `sourcesContent` is other files' text on one line. Generic
+/// matches in them are `low`, for the reasons given at [`minified_line`].
+pub fn minified_path(path: &str) -> bool {
+    let name = path.rsplit(['/', '\\']).next().unwrap_or(path).to_ascii_lowercase();
+    let (stem, ext) = name.rsplit_once('.').unwrap_or((&name, ""));
+    let min = stem.rsplit_once('.').is_some_and(|(_, inner)| inner == "min");
+    ext == "map" || (min && matches!(ext, "js" | "mjs" | "cjs" | "css"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,6 +203,23 @@ mod tests {
             ["token = abc", "counterexample_count = 3", "samplesize = 3", "token: demonstrable"]
         {
             assert!(!sample_line(l.as_bytes()), "{l}");
+        }
+    }
+
+    #[test]
+    fn minified_code() {
+        let bundle = "a=1;b=2;".repeat(200) + "r.password,s.host=r.host";
+        let spaced = "var a = 1; ".repeat(200);
+        let prose = "The password must be at least eight characters long. ".repeat(30);
+        assert!(minified_line(bundle.as_bytes()));
+        assert!(!minified_line("r.password,s.host=r.host".as_bytes()), "short");
+        assert!(!minified_line(spaced.as_bytes()), "formatted code");
+        assert!(!minified_line(prose.as_bytes()), "prose");
+        for p in ["dist/app.min.js", "lib/x.min.mjs", "C:\\web\\A.MIN.JS", "chunks/page.js.map"] {
+            assert!(minified_path(p), "{p}");
+        }
+        for p in ["src/min.js", "admin.js", "minutes.min", "lib/map.rs"] {
+            assert!(!minified_path(p), "{p}");
         }
     }
 }

@@ -322,8 +322,16 @@ impl Engine {
 
     /// The confidence of `m` found at `path`: one step lower in a test-vector or fixture path
     /// (see [`context::test_path`]), unless the match is not [`Match::downgradable`].
+    ///
+    /// A generic or keyword-anchored match in a minified or generated file (see
+    /// [`context::minified_path`]) is `low`; a provider's format or a checksum (`high`) is never
+    /// second-guessed.
     pub fn confidence_at(&self, m: &Match, path: &str) -> Confidence {
-        if m.downgradable && context::test_path(path) {
+        let judged =
+            self.rules[m.rule].kind != RuleKind::Prefixed && m.confidence != Confidence::High;
+        if judged && context::minified_path(path) {
+            Confidence::Low
+        } else if m.downgradable && context::test_path(path) {
             m.confidence.lowered()
         } else {
             m.confidence
@@ -678,6 +686,9 @@ impl Engine {
         }
         let grade = if verified {
             Grade { confidence, downgradable: false }
+        } else if compiled.kind != RuleKind::Prefixed && context::minified_line(line) {
+            // Only what the value model judged: a provider's format says "secret" anywhere.
+            Grade { confidence: Confidence::Low, downgradable: false }
         } else if context::sample_line(line) {
             Grade { confidence: confidence.lowered(), downgradable: false }
         } else {

@@ -113,6 +113,9 @@ pub fn judge(value: &[u8]) -> Result<Strength, Reason> {
 ///   (`45ghiukldjahdnhzdauz`) and RFC 5849 §1.2 (`ad180jjd733klru7`, `hh5s93j4hdidpola`,
 ///   `nnch734d00sl2jdk`, `kd94hf93k423kf44`, `pfkkdhi9sl3r4s00`).
 /// - `PyJWT`'s documentation token, payload `{"some":"payload"}`: <https://pyjwt.readthedocs.io/>.
+/// - The session token of AWS's Signature Version 4 test suite, as the `aws-sigv4` crate ships
+///   it (`aws-signing-test-suite/v4/get-vanilla-with-session-token/context.json`, next to the
+///   suite's `AKIDEXAMPLE` key id; #14).
 pub fn published_sample(value: &[u8]) -> bool {
     const SAMPLES: &[&[u8]] = &[
         b"2YotnFZFEjr1zCsicMWpAA",
@@ -134,6 +137,8 @@ pub fn published_sample(value: &[u8]) -> bool {
         // Stripe docs' test secret and publishable keys.
         b"sk_test_4eC39HqLyjWDarjtT1zdp7dc",
         b"pk_test_TYooMQauvdEDq54NiTphI7jx",
+        // AWS SigV4 test suite's session token.
+        b"6e86291e8372ff2a2260956d9b8aae1d763fbf315fa00fa31553b73ebf194267",
     ];
     memchr::memmem::find(value, b"EXAMPLE").is_some()
         || SAMPLES.iter().any(|s| memchr::memmem::find(value, s).is_some())
@@ -663,11 +668,31 @@ fn identifier(text: &str) -> bool {
     let kebab = parts.len() >= 3 && text.bytes().all(|b| b.is_ascii_lowercase() || b == b'-');
     screaming
         || header
+        || compound_name(text)
         || dotted
         || lower_joined
         || lettered
         || kebab
         || (vocabulary && (separated || humped))
+}
+
+/// `Iamcredentials`, `Idptokens`: one capitalized word that is a name and a vocabulary word of
+/// five letters or more run together, as code generators capitalize a service's name
+/// (googleapis' `iamcredentials` API, #14). A password of capital and lowercase letters only
+/// would have to end in such a word and begin with a pronounceable one.
+fn compound_name(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    if bytes.len() < 8
+        || !bytes[0].is_ascii_uppercase()
+        || !bytes[1..].iter().all(u8::is_ascii_lowercase)
+    {
+        return false;
+    }
+    let lower = text.to_ascii_lowercase();
+    VOCABULARY
+        .iter()
+        .filter(|w| w.len() >= 5)
+        .any(|w| lower.strip_suffix(w).is_some_and(|head| head.len() >= 2 && pronounceable(head)))
 }
 
 /// `Resource$Projects$Secrets`: capitalized words joined by `$`, as code generators name nested
@@ -747,8 +772,11 @@ fn wordish(part: &str) -> bool {
     }
     let mixed = part.bytes().any(|b| b.is_ascii_lowercase())
         && part.bytes().any(|b| b.is_ascii_uppercase());
-    // Twenty characters and more of capitals, lowercase and digits with no separator: a token.
-    if mixed && part.len() >= 20 && part.bytes().any(|b| b.is_ascii_digit()) {
+    // Twenty characters and more of capitals, lowercase and digits with no separator: a token,
+    // unless its humps are words and its digits a version or a size (`PrivateKeyAttributesV2`,
+    // `NonEmptyMaxLength64String`, `imdsV2SessionTokenUrl`: generated type and property names,
+    // #14), which no random value has.
+    if mixed && part.len() >= 20 && part.bytes().any(|b| b.is_ascii_digit()) && !camel_words(part) {
         return false;
     }
     let (mut letters, mut letter_humps, mut digit_runs) = (0, 0, 0);
@@ -769,6 +797,39 @@ fn wordish(part: &str) -> bool {
         return part.len() <= 4;
     }
     digit_runs <= 2 && letters >= 3 * letter_humps && digit_runs <= letter_humps
+}
+
+/// Camel humps that are all words of three letters or more (`Private`, `Key`, `imds`) or
+/// acronyms of three or four capitals, a version marker `V` or `v` before its number (`V2`), and
+/// digit runs of at most four that follow a word (`Length64`, `String1600`). A random token breaks into one- and two-letter humps and
+/// unpronounceable runs, and its digits stand anywhere.
+fn camel_words(part: &str) -> bool {
+    let humps: Vec<&str> = humps(part).collect();
+    let digits = |h: &str| h.bytes().all(|b| b.is_ascii_digit());
+    let upper = |h: &str| h.bytes().all(|b| b.is_ascii_uppercase());
+    humps.iter().enumerate().all(|(i, h)| {
+        if digits(h) {
+            h.len() <= 4 && i > 0 && (matches!(humps[i - 1], "V" | "v") || !upper(humps[i - 1]))
+        } else if matches!(*h, "V" | "v") {
+            humps.get(i + 1).is_some_and(|next| digits(next))
+        } else if upper(h) {
+            // An acronym (`IMDS`, `URL`); the long capital runs of random text are not.
+            (3..=4).contains(&h.len())
+        } else {
+            h.len() >= 3 && (word_hump(h, i == 0) || spelled(h))
+        }
+    }) && humps.iter().filter(|h| !digits(h)).count() >= 3
+}
+
+/// A lowercase or capitalized word with a vowel and no consonant run over four (`String`,
+/// `Chunks`), for the humps of [`camel_words`], whose other conditions keep random text out.
+fn spelled(hump: &str) -> bool {
+    let lower = hump.to_ascii_lowercase();
+    let longest_consonants =
+        lower.split(|c: char| "aeiouy".contains(c)).map(str::len).max().unwrap_or_default();
+    hump.bytes().skip(1).all(|b| b.is_ascii_lowercase())
+        && lower.contains(|c: char| "aeiouy".contains(c))
+        && longest_consonants <= 4
 }
 
 /// Weak words: defaults, placeholders and the classics of password lists, plus "password" and
@@ -1042,6 +1103,7 @@ mod tests {
             "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
             "2YotnFZFEjr1zCsicMWpAA",
             "czZCaGRSa3F0MzpnWDFmQmF0M2JW",
+            "6e86291e8372ff2a2260956d9b8aae1d763fbf315fa00fa31553b73ebf194267",
         ] {
             assert_eq!(verdict(v), Err(Reason::PublishedSample), "{v}");
         }
@@ -1160,8 +1222,34 @@ mod tests {
             "PassphraseBlob",
             "github-actions[bot]",
             "dependabot[bot]",
+            // Found in an npm tree (aws-sdk, google-auth-library, googleapis, #14): type names
+            // with a version or a size, property chains of them, a capitalized API name.
+            "PrivateKeyAttributesV2",
+            "PrivateKeyAttributesV4",
+            "NonEmptySensitiveString1600",
+            "NonEmptyMaxLength64String",
+            "opts.imdsV2SessionTokenUrl",
+            "this.imdsV2SessionTokenUrl",
+            "Iamcredentials",
+            "Idptokens",
         ] {
             assert_eq!(verdict(v), Err(Reason::Identifier), "{v}");
+        }
+    }
+
+    /// Near the names above, values that are still secrets: digits that are not a version or a
+    /// size after a word, short humps, a capitalized word that ends in no name word.
+    #[test]
+    fn near_names_secrets_pass() {
+        for v in [
+            "PrivateKeyAttributesV2x9Q",
+            "Xk7pQ2vLm9zWPrivateKeyAttr",
+            "7PrivateKeyAttributesVxQ",
+            "opts.imdsV2Sess7onTokenUrlQ9",
+            "Iamcredentialz",
+            "Qzxcredentials",
+        ] {
+            assert!(verdict(v).is_ok(), "{v}: {:?}", verdict(v));
         }
     }
 

@@ -118,6 +118,25 @@ fn decoys_give_no_findings() {
     assert_eq!(code, 0);
 }
 
+/// Issue #14: generic matches in minified code (`*.min.js`, or one long line with hardly any
+/// whitespace) are code fragments far more often than values: reported at `low`, not dropped,
+/// so the `dir` default (`medium`) is quiet and an audit at `low` still sees them.
+#[test]
+fn generic_matches_in_minified_code_are_low() {
+    let env = TestEnv::new();
+    let config = empty_config(&env);
+    let minified = repo().join("fixtures/minified");
+    let minified = minified.to_str().expect("utf-8 path");
+    let (code, doc) = env.json(&["dir", minified, "--config", &config, "--min-confidence", "low"]);
+    let findings = doc["findings"].as_array().cloned().unwrap_or_default();
+    assert_eq!(findings.len(), 2, "{doc:#}");
+    assert!(findings.iter().all(|f| f["confidence"] == "low"), "{doc:#}");
+    assert_eq!(code, 1);
+    let (code, doc) = env.json(&["dir", minified, "--config", &config]);
+    assert_eq!(doc["findings"].as_array().map(Vec::len), Some(0), "{doc:#}");
+    assert_eq!(code, 0);
+}
+
 fn base64(data: &str) -> String {
     leakhound::engine::decode::base64_encode(data.as_bytes())
 }
