@@ -1,6 +1,7 @@
-//! HTTP Basic credentials stored as base64 of `user:password` (RFC 7617 section 2): docker's
-//! config.json `auth` and npm's `_auth`. base64 hides nothing, and the user-id cannot hold a `:`,
-//! so the password is everything after the first one.
+//! HTTP Basic credentials stored as base64 of `user:password` (RFC 7617 section 2): npm's
+//! `_auth`. base64 hides nothing, and the user-id cannot hold a `:`, so the password is
+//! everything after the first one. (docker's config.json `auth` stays stored: its verifier logs
+//! in with the user as well, which a revealed password alone would lose.)
 
 use super::Failure;
 use crate::engine::decode;

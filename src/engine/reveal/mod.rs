@@ -1,10 +1,11 @@
 //! Reveal: the password behind a stored value that a client tool only obfuscates, or encrypts
 //! under a key it publishes (#13). `WinSCP`'s session passwords, rclone's `obscure`, `FileZilla`'s
 //! base64, Cisco type 7, Junos `$9$`, mRemoteNG's default master password and the base64 of
-//! docker's and npm's `user:password` pairs are all reversed by anyone who reads the tool's
-//! public description, so what such a file leaks is the password itself. A rule names its scheme in its `decode` field; the engine reports the revealed
-//! password as the finding's secret (so fingerprints, baselines, grouping and verification see
-//! the password, however it was stored) at the stored value's place.
+//! npm's `_auth` `user:password` pairs are all reversed by anyone who reads the tool's public
+//! description, so what such a file leaks is the password itself. A rule names its scheme in
+//! its `decode` field; the engine reports the revealed password as the finding's secret (so
+//! fingerprints, baselines, grouping and verification see the password, however it was stored)
+//! at the stored value's place.
 //!
 //! Each scheme is written from its public description, named in its module. A value that does
 //! not reveal (a master password set, a hand-edited value) is reported as stored with the
