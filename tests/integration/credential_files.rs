@@ -1,7 +1,8 @@
 //! Credential files with a known structure (#13 items 2 and 3): one realistic file per format in
 //! `fixtures/credfiles/`, scanned with the built-in rules; every secret must be reported by its
 //! rule at its line, and nothing else but generic rules may fire. Passwords stored under a public
-//! scheme (`WinSCP`, rclone, `FileZilla`, Cisco type 7, Junos `$9$`, mRemoteNG) are reported decoded.
+//! scheme (`WinSCP`, rclone, `FileZilla`, Cisco type 7, Junos `$9$`, mRemoteNG, the base64 of npm's
+//! `_auth` `user:password`) are reported decoded.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -85,7 +86,7 @@ fn hash_rules_are_low_and_turned_off_by_prefix() {
 
 /// The passwords the fixtures store under each rule's `decode` scheme (encoded with the schemes'
 /// own algorithms; see src/engine/reveal). The `WinSCP` registry export is UTF-16, as regedit writes.
-const REVEALED: [(&str, &str, &str); 7] = [
+const REVEALED: [(&str, &str, &str); 9] = [
     ("winscp/WinSCP.ini", "winscp.password", "Hv72mQpLx9-kT4"),
     ("winscp/winscp-sessions.reg", "winscp.password", "Tr7kLm2QwX9z-reg"),
     ("home/.config/rclone/rclone.conf", "rclone.obscured-password", "Zq8mW2xK-nas-Backup7"),
@@ -93,6 +94,9 @@ const REVEALED: [(&str, &str, &str); 7] = [
     ("cisco/router.cfg", "cisco.type7-password", "Rt7kLm2QwX"),
     ("juniper/junos.conf", "juniper.type9-secret", "Radius-Kx8Wq2mN"),
     ("mremoteng/confCons.xml", "mremoteng.password", "Q7vMp2xKL9wZ_Rt9kW2mQx7Lp"),
+    ("legacy/.npmrc", "npm.npmrc-auth-pair", "Tr9kW2mQpL7v"),
+    // base64 of `admin:admin`: below any entropy floor, still a login the field stores.
+    ("weak/.npmrc", "npm.npmrc-auth-pair", "admin"),
 ];
 
 /// `Zq8mW2xK-nas-Backup7` obscured by rclone's scheme under two different IVs, as two runs of

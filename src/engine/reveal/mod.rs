@@ -1,10 +1,11 @@
 //! Reveal: the password behind a stored value that a client tool only obfuscates, or encrypts
 //! under a key it publishes (#13). `WinSCP`'s session passwords, rclone's `obscure`, `FileZilla`'s
-//! base64, Cisco type 7, Junos `$9$` and mRemoteNG's default master password are all reversed by
-//! anyone who reads the tool's public description, so what such a file leaks is the password
-//! itself. A rule names its scheme in its `decode` field; the engine reports the revealed
-//! password as the finding's secret (so fingerprints, baselines, grouping and verification see
-//! the password, however it was stored) at the stored value's place.
+//! base64, Cisco type 7, Junos `$9$`, mRemoteNG's default master password and the base64 of
+//! npm's `_auth` `user:password` pairs are all reversed by anyone who reads the tool's public
+//! description, so what such a file leaks is the password itself. A rule names its scheme in
+//! its `decode` field; the engine reports the revealed password as the finding's secret (so
+//! fingerprints, baselines, grouping and verification see the password, however it was stored)
+//! at the stored value's place.
 //!
 //! Each scheme is written from its public description, named in its module. A value that does
 //! not reveal (a master password set, a hand-edited value) is reported as stored with the
@@ -12,6 +13,7 @@
 //!
 //! This module knows nothing of rules, sources or reports.
 
+mod basic;
 mod cisco;
 mod filezilla;
 mod juniper;
@@ -21,7 +23,7 @@ mod winscp;
 
 /// The schemes a rule's `decode` field may name.
 pub const NAMES: &[&str] =
-    &["cisco-type7", "filezilla", "juniper-9", "mremoteng", "rclone", "winscp"];
+    &["basic-auth", "cisco-type7", "filezilla", "juniper-9", "mremoteng", "rclone", "winscp"];
 
 /// Why a stored value did not reveal a password, in words for the finding's note.
 pub type Failure = &'static str;
@@ -32,6 +34,7 @@ pub type Failure = &'static str;
 /// decode).
 pub fn reveal(scheme: &str, stored: &[u8], around: &[u8]) -> Result<Vec<u8>, Failure> {
     let revealed = match scheme {
+        "basic-auth" => basic::reveal(stored),
         "cisco-type7" => cisco::reveal(stored),
         "filezilla" => filezilla::reveal(stored, around),
         "juniper-9" => juniper::reveal(stored),
