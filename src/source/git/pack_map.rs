@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 /// Bytes decoded from one pack between two releases of its pages. Each read maps the 64 KiB
 /// around it (the kernel's fault-around), and the entries a traversal reads are scattered: on
 /// git.git, 256 MiB between releases still left 80 to 140 MB of the pack resident.
-const RELEASE_EVERY: usize = 64 << 20;
+const RELEASE_EVERY: usize = 16 << 20;
 
 /// A read-only mapping of a pack file; clones share it.
 #[derive(Clone)]
