@@ -24,6 +24,15 @@ impl Repo {
         repo
     }
 
+    /// A repository whose first commit holds an AWS key, and two clean commits on it.
+    fn with_a_secret_then_two_commits() -> Repo {
+        let repo = Repo::new();
+        repo.commit("a.env", &format!("AWS_ACCESS_KEY_ID={}\n", fake::aws_key_id()), "aws");
+        repo.commit("b.txt", "notes\n", "notes");
+        repo.commit("c.txt", "more notes\n", "more");
+        repo
+    }
+
     fn dir(&self) -> PathBuf {
         self.env.path().join("repo")
     }
@@ -142,10 +151,7 @@ fn history_cache_reports_what_a_full_scan_reports_as_history_changes() {
 /// shallow boundary are the same; these tests change what the tips do not show.
 #[test]
 fn cached_commit_list_is_not_trusted_over_a_lost_commit() {
-    let repo = Repo::new();
-    repo.commit("a.env", &format!("AWS_ACCESS_KEY_ID={}\n", fake::aws_key_id()), "aws");
-    repo.commit("b.txt", "notes\n", "notes");
-    repo.commit("c.txt", "more notes\n", "more");
+    let repo = Repo::with_a_secret_then_two_commits();
     let (code, _) = repo.scan_cached();
     assert_eq!(code, 1);
     // The middle commit's loose object is lost; every ref still points where it did.
@@ -161,10 +167,7 @@ fn cached_commit_list_is_not_trusted_over_a_lost_commit() {
 
 #[test]
 fn cached_commit_list_is_not_reused_after_a_shallow_clone_is_deepened() {
-    let origin = Repo::new();
-    origin.commit("a.env", &format!("AWS_ACCESS_KEY_ID={}\n", fake::aws_key_id()), "aws");
-    origin.commit("b.txt", "notes\n", "notes");
-    origin.commit("c.txt", "more notes\n", "more");
+    let origin = Repo::with_a_secret_then_two_commits();
     let clone = origin.env.path().join("clone");
     let url = format!("file://{}", origin.dir().display());
     git(origin.env.path(), &["clone", "-q", "--depth", "1", &url, "clone"]);
