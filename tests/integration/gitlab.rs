@@ -656,6 +656,9 @@ fn gitlab_prunes_the_mirrors_of_projects_no_longer_listed() {
     let other = work.join("other/x.git");
     std::fs::create_dir_all(&other).expect("other mirror");
     std::fs::write(other.join("HEAD"), "ref: refs/heads/main\n").expect("HEAD");
+    // A bare repository of the user's own in this group's folder: leakhound did not make it.
+    let mine = work.join("team/mine.git");
+    git(&work, &["init", "-q", "--bare", mine.to_str().expect("utf-8")]);
 
     // team/sub/lib is deleted. A listing stopped by its page cap, or one limited by --since,
     // does not show that a project is gone: its mirror stays.
@@ -674,6 +677,7 @@ fn gitlab_prunes_the_mirrors_of_projects_no_longer_listed() {
     assert!(stderr.contains("1 stale mirrors removed"), "{stderr}");
     assert!(!work.join("team/sub").exists(), "the mirror and its empty directory are gone");
     assert!(work.join("team/app.git/HEAD").is_file() && other.join("HEAD").is_file());
+    assert!(mine.join("HEAD").is_file(), "a repository leakhound did not make is never removed");
     assert_eq!(repositories(&doc), ["team/app"], "{doc}");
 }
 

@@ -75,10 +75,22 @@ pub fn mirror_path(workdir: &Path, path: &str) -> Result<PathBuf, String> {
     Ok(out)
 }
 
+/// The git config key set in every mirror [`update`] makes: [`prune`] removes only repositories
+/// that carry it, so a work directory pointed at a folder of the user's own bare repositories
+/// (or holding mirrors of an older leakhound) loses none of them.
+const MARK: &str = "leakhound.mirror";
+
+/// True when the repository at `dir` is a mirror [`update`] made (its config has [`MARK`]).
+fn is_ours(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("config"))
+        .is_ok_and(|text| text.lines().any(|l| l.trim().eq_ignore_ascii_case("[leakhound]")))
+}
+
 /// Removes every mirror (complete or partial) under `workdir/namespace` (the whole work
 /// directory when `namespace` is `None`) that is not in `keep`, and the directories left empty;
 /// returns the project paths (`group/project`) of the mirrors removed, sorted. Entries whose
-/// names start with a dot are not mirrors ([`mirror_path`] never makes one) and stay.
+/// names start with a dot are not mirrors ([`mirror_path`] never makes one) and stay, and so do
+/// repositories that leakhound did not make.
 pub fn prune(
     workdir: &Path,
     namespace: Option<&str>,
@@ -119,7 +131,7 @@ fn prune_dir(
             prune_dir(workdir, &path, keep, removed)?;
             continue;
         };
-        if keep.contains(&path.with_file_name(format!("{project}.git"))) {
+        if keep.contains(&path.with_file_name(format!("{project}.git"))) || !is_ours(&path) {
             continue;
         }
         std::fs::remove_dir_all(&path).map_err(|e| io(&path, e))?;
@@ -160,6 +172,9 @@ pub fn update(dir: &Path, remote: &Remote<'_>) -> Result<Fetched, String> {
     let mut init = git(remote);
     init.args(["init", "--bare", "--quiet"]).arg(&partial);
     run(init, remote, "cannot create a mirror")?;
+    let mut mark = git(remote);
+    mark.arg("--git-dir").arg(&partial).args(["config", MARK, "true"]);
+    run(mark, remote, "cannot create a mirror")?;
     if let Err(e) = fetch(&partial, remote) {
         // Nothing to resume from: git keeps no partial pack of an interrupted fetch.
         let _ = std::fs::remove_dir_all(&partial);
