@@ -75,13 +75,15 @@ struct Gitlab {
 }
 
 /// What the fake sees of git's requests: how many are in flight (and the most so far), and,
-/// when `gate` is on, team/app's are held until one for team/sub/lib has arrived, which only
-/// a run that fetches the two at once can bring about.
+/// when `gate` is on, team/app's and team/sub/lib's are held until a request of each has
+/// arrived, which only a run that fetches the two at once can bring about (whichever starts
+/// first).
 #[derive(Default)]
 struct GitWatch {
     in_flight: AtomicUsize,
     most: AtomicUsize,
     gate: AtomicBool,
+    app_seen: AtomicBool,
     lib_seen: AtomicBool,
 }
 
@@ -90,17 +92,23 @@ impl GitWatch {
     fn around(&self, path: &str, serve: impl FnOnce() -> Reply) -> Reply {
         let now = self.in_flight.fetch_add(1, SeqCst) + 1;
         self.most.fetch_max(now, SeqCst);
-        if path.starts_with("/team/sub/lib.git/") {
+        let (app, lib) =
+            (path.starts_with("/team/app.git/"), path.starts_with("/team/sub/lib.git/"));
+        if app {
+            self.app_seen.store(true, SeqCst);
+        }
+        if lib {
             self.lib_seen.store(true, SeqCst);
         }
-        let held = self.gate.load(SeqCst) && path.starts_with("/team/app.git/");
-        // Not a timed assertion: the wait only keeps a run that never fetches team/sub/lib
+        let held = self.gate.load(SeqCst) && (app || lib);
+        let both = || self.app_seen.load(SeqCst) && self.lib_seen.load(SeqCst);
+        // Not a timed assertion: the wait only keeps a run that never fetches the two
         // alongside from hanging, and that run fails on the 503.
         let until = Instant::now() + Duration::from_secs(30);
-        while held && !self.lib_seen.load(SeqCst) && Instant::now() < until {
+        while held && !both() && Instant::now() < until {
             std::thread::sleep(Duration::from_millis(10));
         }
-        let reply = if held && !self.lib_seen.load(SeqCst) {
+        let reply = if held && !both() {
             Reply::Answer("503 Service Unavailable", String::new(), "held\n".into())
         } else {
             serve()
@@ -613,8 +621,8 @@ fn gitlab_fetches_projects_at_once_and_reports_them_in_one_order() {
     assert_eq!(code, 2, "{stderr}");
     assert_eq!(gitlab.git.most.load(SeqCst), 1, "--jobs 1 fetches one project at a time");
 
-    // team/app's fetch is held until team/sub/lib's has begun: only a run that fetches both at
-    // once gets past it (one at a time, team/app would fail with the fake's 503).
+    // team/app's and team/sub/lib's fetches are held until both have begun: only a run that
+    // fetches them at once gets past it (one at a time, the first would fail with a 503).
     gitlab.git.gate.store(true, SeqCst);
     gitlab.git.most.store(0, SeqCst);
     let (code, many, stderr) = gitlab.json(&[]);
