@@ -800,9 +800,10 @@ fn wordish(part: &str) -> bool {
 }
 
 /// Camel humps that are all words of three letters or more (`Private`, `Key`, `imds`) or
-/// acronyms of three or four capitals, a version marker `V` or `v` before its number (`V2`), and
-/// digit runs of at most four that follow a word (`Length64`, `String1600`). A random token breaks into one- and two-letter humps and
-/// unpronounceable runs, and its digits stand anywhere.
+/// acronyms of three or four capitals, a version marker `V` or `v` before its number (`V2`),
+/// and digit runs of at most four that follow a word (`Length64`, `String1600`). A random token
+/// breaks into one- and two-letter humps and unpronounceable runs, and its digits stand
+/// anywhere.
 fn camel_words(part: &str) -> bool {
     let humps: Vec<&str> = humps(part).collect();
     let digits = |h: &str| h.bytes().all(|b| b.is_ascii_digit());

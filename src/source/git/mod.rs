@@ -282,7 +282,7 @@ fn walk_history(
         read_introduced(dirs, odb, state, &walked, options);
         timing.lap("read and scan blobs");
     }
-    if let Some(cache) = options.cache {
+    if options.cache.is_some() {
         // A shallow boundary commit introduced its whole tree only because its parents are
         // absent; once the clone is deepened it introduces less, so it is walked again then.
         let boundary: Option<HashSet<Oid>> = if repo.is_shallow() {
@@ -301,7 +301,7 @@ fn walk_history(
         };
         let blobs = std::mem::take(&mut *lock(&state.fresh));
         let list = listed.fresh_list.clone().filter(|_| whole).map(|tips| (tips, &commits[..]));
-        state.store(cache.cache, &blobs, &fresh, list);
+        state.store(&blobs, &fresh, list);
         timing.lap("store in the cache");
     }
     Some(match cached_commits {
@@ -485,14 +485,15 @@ impl<'s, 'e> State<'s, 'e> {
         }
     }
 
-    /// Stores results in the cache; a failure is named once, as a result not kept.
+    /// Stores results in the `--cache` (none without one); a failure is named once, as a result
+    /// not kept.
     fn store(
         &self,
-        cache: &Cache,
         blobs: &[(BlobId, Option<Hits>)],
         commits: &[(Oid, &Walked)],
         list: Option<(String, &[Oid])>,
     ) {
+        let Some(cache) = self.cache else { return };
         if let Err(e) = Remembered::remember(cache, blobs, commits, list)
             && !self.store_failed.swap(true, Relaxed)
         {
@@ -528,17 +529,14 @@ impl<'s, 'e> State<'s, 'e> {
             lock(&self.named).insert(id, Named::LfsPointer);
         }
         let found = self.scan.matches_in(Some(id), data).filter(|found| !found.is_empty());
-        if let Some(cache) = self.cache
-            && !lfs
-            && !self.scan.had_problems(id)
-        {
+        if self.cache.is_some() && !lfs && !self.scan.had_problems(id) {
             let full = {
                 let mut fresh = lock(&self.fresh);
                 fresh.push((id, found.clone()));
                 (fresh.len() >= STORE_BLOBS_EVERY).then(|| std::mem::take(&mut *fresh))
             };
             if let Some(batch) = full {
-                self.store(cache, &batch, &[], None);
+                self.store(&batch, &[], None);
             }
         }
         if let Some(found) = found {
