@@ -676,6 +676,11 @@ impl<'r> Walker<'r> {
             let offset = pack.index.pack_offset_at_index(index);
             self.warm(&pack.data, offset);
             let Ok(entry) = pack.data.entry(offset) else { continue };
+            let key = (pack.data.id, entry.data_offset);
+            // A version the warm-up (or an earlier read) decoded is shared, not copied out.
+            if let Some(hit) = self.decoded.shared(key) {
+                return Some(hit);
+            }
             let bases = |id: &gix_hash::oid, _: &mut Vec<u8>| {
                 pack.index
                     .lookup(id)
@@ -694,7 +699,12 @@ impl<'r> Walker<'r> {
                 &mut self.decoded,
             ) {
                 pack.map.read(self.buf.len());
-                return Some((outcome.kind, self.buf.as_slice().into()));
+                // `gix-pack` caches what it resolved from deltas; whole objects are copied once.
+                return Some(
+                    self.decoded
+                        .shared(key)
+                        .unwrap_or_else(|| (outcome.kind, self.buf.as_slice().into())),
+                );
             }
         }
         None
@@ -777,10 +787,18 @@ impl<'r> Walker<'r> {
 /// another version of itself, so a chain that reaches a version this worker already decoded stops
 /// there instead of inflating every delta down from the chain's full base (libgit2 caches only
 /// those bases). Starts over when full. (Visiting commits newest first instead was 3x slower.)
+/// Entries are shared with the tree cache and the caller, so a hit costs no copy.
 #[derive(Default)]
 struct DecodeCache {
-    entries: HashMap<(u32, u64), (gix_object::Kind, Vec<u8>)>,
+    entries: HashMap<(u32, u64), (gix_object::Kind, Arc<[u8]>)>,
     bytes: usize,
+}
+
+impl DecodeCache {
+    /// The object decoded at `key` (pack id and data offset), if kept.
+    fn shared(&self, key: (u32, u64)) -> Option<(gix_object::Kind, Arc<[u8]>)> {
+        self.entries.get(&key).map(|(kind, data)| (*kind, Arc::clone(data)))
+    }
 }
 
 /// Decoded objects kept per worker before the cache starts over.
@@ -793,7 +811,7 @@ impl gix_pack::cache::DecodeEntry for DecodeCache {
             self.bytes = 0;
         }
         self.bytes += data.len();
-        self.entries.insert((pack, offset), (kind, data.to_vec()));
+        self.entries.insert((pack, offset), (kind, data.into()));
     }
 
     fn get(
