@@ -790,16 +790,19 @@ impl<'r> Walker<'r> {
 /// Entries are shared with the tree cache and the caller, so a hit costs no copy.
 #[derive(Default)]
 struct DecodeCache {
-    entries: HashMap<(u32, u64), (gix_object::Kind, Arc<[u8]>)>,
+    entries: HashMap<(u32, u64), Decoded>,
     bytes: usize,
 }
 
 impl DecodeCache {
     /// The object decoded at `key` (pack id and data offset), if kept.
-    fn shared(&self, key: (u32, u64)) -> Option<(gix_object::Kind, Arc<[u8]>)> {
+    fn shared(&self, key: (u32, u64)) -> Option<Decoded> {
         self.entries.get(&key).map(|(kind, data)| (*kind, Arc::clone(data)))
     }
 }
+
+/// An object decoded from a pack: its kind and bytes.
+type Decoded = (gix_object::Kind, Arc<[u8]>);
 
 /// Decoded objects kept per worker before the cache starts over.
 const DECODE_CACHE_BYTES: usize = 32 << 20;
