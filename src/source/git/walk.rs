@@ -669,7 +669,7 @@ impl<'r> Walker<'r> {
 
     /// Object `id` from the packs (kind and bytes), or `None` when no pack holds it or it cannot
     /// be decoded there (then `git2` reads it, and reports any damage).
-    fn packed(&mut self, id: Oid) -> Option<(gix_object::Kind, Arc<[u8]>)> {
+    fn packed(&mut self, id: Oid) -> Option<Decoded> {
         let oid = gix_hash::oid::try_from_bytes(id.as_bytes()).ok()?;
         for pack in self.packs {
             let Some(index) = pack.index.lookup(oid) else { continue };
