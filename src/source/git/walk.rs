@@ -893,46 +893,91 @@ pub fn introduced(
     let parents = walker.grafts.parents(id, commit.header(), &walker.odb, &mut Vec::new());
     let parents =
         parents.into_iter().map(|p| walker.commit_tree(p)).collect::<Result<Vec<_>, _>>()?;
+    against_parents(walker, &parents, tree, out)
+}
+
+/// The blobs of `tree` that differ from the first of `parents` (trees) and from each other one.
+fn against_parents(
+    walker: &mut Walker<'_>,
+    parents: &[Oid],
+    tree: Oid,
+    out: &mut Vec<Introduced>,
+) -> Result<(), git2::Error> {
     let start = out.len();
-    let mut prefix = Vec::new();
-    diff(walker, parents.first().copied(), tree, &mut prefix, out)?;
-    if parents.len() > 1 {
-        let mut kept = start;
-        for i in start..out.len() {
-            let mut in_other = false;
-            for parent in &parents[1..] {
-                if lookup(walker, *parent, &out[i].path)? == Some(out[i].id) {
-                    in_other = true;
-                    break;
-                }
-            }
-            if !in_other {
-                out.swap(kept, i);
-                kept += 1;
-            }
+    diff(walker, parents.first().copied(), tree, &mut Vec::new(), out)?;
+    if parents.len() > 1 && out.len() > start {
+        let mut held = vec![false; out.len() - start];
+        for parent in &parents[1..] {
+            held_by(walker, *parent, Some(tree), &out[start..], 0, &mut held)?;
         }
-        out.truncate(kept);
+        let mut held = held.into_iter();
+        let mut i = 0;
+        out.retain(|_| {
+            i += 1;
+            i <= start || !held.next().unwrap_or(false)
+        });
     }
     Ok(())
 }
 
-/// The id at `path` in tree `root`, if any.
-fn lookup(walker: &mut Walker<'_>, root: Oid, path: &[u8]) -> Result<Option<Oid>, git2::Error> {
-    let mut tree = root;
-    let mut parts = path.split(|&b| b == b'/').peekable();
-    while let Some(part) = parts.next() {
-        let data = walker.tree(tree)?;
-        let Some(entry) = entries(&data).find(|e| e.name == part) else { return Ok(None) };
-        let id = Oid::from_bytes(entry.id)?;
-        if parts.peek().is_none() {
-            return Ok(Some(id));
-        }
-        if !entry.is_tree() {
-            return Ok(None);
-        }
-        tree = id;
+/// Marks in `held` each of `candidates` (blobs of the merge tree `ours`, sharing the path prefix
+/// that ends at `offset`) that tree `other` holds at the same path with the same id. One descent
+/// serves them all: each tree on the way is parsed once per path component, not once per
+/// candidate, and a subtree the merge took unchanged from `other` holds every candidate under it
+/// without being read. An entry is found by name, the first one if a damaged tree holds two.
+fn held_by(
+    walker: &mut Walker<'_>,
+    other: Oid,
+    ours: Option<Oid>,
+    candidates: &[Introduced],
+    offset: usize,
+    held: &mut [bool],
+) -> Result<(), git2::Error> {
+    if ours == Some(other) {
+        held.fill(true);
+        return Ok(());
     }
-    Ok(None)
+    let other_data = walker.tree(other)?;
+    let ours_data = ours.map(|id| walker.tree(id)).transpose()?;
+    let mut at = 0;
+    while at < candidates.len() {
+        // A run of candidates ending at the same name, or all going below it.
+        let key = component_at(&candidates[at].path, offset);
+        let run = candidates[at..].iter().take_while(|c| component_at(&c.path, offset) == key);
+        let end = at + run.count();
+        let (name, leaf) = key;
+        if let Some(theirs) = entries(&other_data).find(|e| e.name == name) {
+            let theirs_id = Oid::from_bytes(theirs.id)?;
+            if leaf {
+                for (h, c) in held[at..end].iter_mut().zip(&candidates[at..end]) {
+                    *h |= theirs_id == c.id;
+                }
+            } else if theirs.is_tree() {
+                let ours_sub = ours_data
+                    .as_deref()
+                    .and_then(|data| entries(data).find(|e| e.name == name && e.is_tree()))
+                    .map(|e| Oid::from_bytes(e.id))
+                    .transpose()?;
+                held_by(
+                    walker,
+                    theirs_id,
+                    ours_sub,
+                    &candidates[at..end],
+                    offset + name.len() + 1,
+                    &mut held[at..end],
+                )?;
+            }
+        }
+        at = end;
+    }
+    Ok(())
+}
+
+/// The path component of `path` that starts at `offset`, and whether it is the last.
+fn component_at(path: &[u8], offset: usize) -> (&[u8], bool) {
+    let rest = &path[offset.min(path.len())..];
+    let end = memchr::memchr(b'/', rest).unwrap_or(rest.len());
+    (&rest[..end], end == rest.len())
 }
 
 /// One entry of a raw tree object: `<octal mode> <name>\0<20-byte id>`.
@@ -1314,6 +1359,78 @@ mod tests {
             // Removing an entry introduces nothing; every other variant introduces something.
             assert_eq!(expected.is_empty(), i == 7, "variant {i}");
             assert_eq!(got, expected, "variant {i}");
+        }
+    }
+
+    /// A merge introduces only what none of its parents held at the path: the one-descent filter
+    /// against the other parents gives what per-path lookups in libgit2's listings give, for
+    /// files taken from either side, changed in the merge, moved between directories, and
+    /// directories taken whole from the second parent.
+    #[test]
+    fn merges_introduce_what_no_parent_held() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = Repository::init_bare(dir.path()).expect("init");
+        let base: Files = (0..40)
+            .map(|i| (format!("{}/f{i:02}.txt", ["a", "a/b", "c", "d/e/f"][i % 4]), format!("{i}")))
+            .collect();
+        let edit = |files: &Files, f: &dyn Fn(&mut Files)| {
+            let mut files = files.clone();
+            f(&mut files);
+            files
+        };
+        let ours = edit(&base, &|v| {
+            v[0].1.push_str(" ours");
+            v[5].1.push_str(" ours");
+            v.push(("a/b/ours.txt".into(), "ours".into()));
+        });
+        let theirs = edit(&base, &|v| {
+            v[1].1.push_str(" theirs");
+            v[5].1.push_str(" theirs");
+            v[3].1.push_str(" theirs");
+            v.push(("c/theirs/new.txt".into(), "theirs".into()));
+            v.push(("z.txt".into(), "theirs".into()));
+        });
+        let third = edit(&base, &|v| v[2].1.push_str(" third"));
+        let merges: Vec<(Vec<&Files>, Files)> = vec![
+            // Both sides' changes, a conflict resolved by hand, one file new in the merge.
+            (vec![&ours, &theirs], {
+                edit(&theirs, &|v| {
+                    v[0].1.push_str(" ours");
+                    v[5].1 = "resolved".into();
+                    v.push(("a/b/ours.txt".into(), "ours".into()));
+                    v.push(("merge-only.txt".into(), "merge".into()));
+                })
+            }),
+            // The second parent's tree taken whole.
+            (vec![&ours, &theirs], theirs.clone()),
+            // An octopus: each parent's change kept, and a file moved to a new directory.
+            (vec![&ours, &theirs, &third], {
+                edit(&theirs, &|v| {
+                    v[2].1.push_str(" third");
+                    let moved = v.remove(7);
+                    v.push((format!("moved/{}", moved.0), moved.1));
+                })
+            }),
+        ];
+        let mut walker = Walker::new(&repo).expect("walker");
+        for (i, (parents, merge)) in merges.iter().enumerate() {
+            let parents: Vec<Oid> = parents.iter().map(|files| tree_of(&repo, files)).collect();
+            let merge = tree_of(&repo, merge);
+            let mut out = Vec::new();
+            against_parents(&mut walker, &parents, merge, &mut out).expect("diff");
+            let got: std::collections::BTreeMap<Vec<u8>, Oid> =
+                out.into_iter().map(|e| (e.path, e.id)).collect();
+            let held: Vec<_> = parents.iter().map(|p| listing(&repo, *p)).collect();
+            let expected: std::collections::BTreeMap<Vec<u8>, Oid> = listing(&repo, merge)
+                .into_iter()
+                .filter(|(path, id)| held.iter().all(|p| p.get(path) != Some(id)))
+                .collect();
+            let paths: Vec<String> =
+                expected.keys().map(|p| String::from_utf8_lossy(p).into_owned()).collect();
+            let want: &[&[&str]] =
+                &[&["a/b/f05.txt", "merge-only.txt"], &[], &["moved/d/e/f/f07.txt"]];
+            assert_eq!(paths, want[i], "merge {i}");
+            assert_eq!(got, expected, "merge {i}");
         }
     }
 
