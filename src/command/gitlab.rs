@@ -181,7 +181,8 @@ fn mirror_and_scan(
         }
         drop(ready);
         for (index, mirrored) in mirrors {
-            results[index] = Some(mirrored.and_then(|(dir, fetched)| {
+            // The mirror stays held until its scan is done.
+            results[index] = Some(mirrored.and_then(|(dir, fetched, _held)| {
                 Ok((scan_mirror(&dir, &projects[index].path, args)?, fetched))
             }));
         }
@@ -259,14 +260,18 @@ fn list(args: &GitlabArgs, instance: &Instance, token: Option<&str>) -> Result<L
     runtime.block_on(gitlab::list(&http, &query))
 }
 
-/// Clones or fetches one project's mirror: where it is, and whether it was cloned or fetched.
+/// A project's mirror: where it is, whether it was cloned or fetched, and the lock this run holds
+/// on it ([`mirror::hold`]).
+type Mirrored = (PathBuf, Fetched, std::fs::File);
+
+/// Clones or fetches one project's mirror, held by this run.
 /// The clone URL must be on the instance (under its sub-path too): the token goes nowhere else.
 fn mirror_project(
     project: &Project,
     base: &str,
     remote: &Remote<'_>,
     args: &GitlabArgs,
-) -> Result<(PathBuf, Fetched), String> {
+) -> Result<Mirrored, String> {
     if !project.clone_url.starts_with(&format!("{base}/")) {
         return Err(format!(
             "its clone URL {} is not on {base}: the token is sent to the instance only",
@@ -274,8 +279,9 @@ fn mirror_project(
         ));
     }
     let dir = mirror::mirror_path(&args.workdir, &project.path)?;
+    let held = mirror::hold(&dir)?;
     let fetched = mirror::update(&dir, remote)?;
-    Ok((dir, fetched))
+    Ok((dir, fetched, held))
 }
 
 /// Scans the mirror `dir` of project `path`: its report before triage.

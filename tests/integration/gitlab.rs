@@ -578,6 +578,40 @@ fn gitlab_interrupted_clone_is_cloned_again() {
     assert!(gitlab.workdir().join("team/app.git/HEAD").is_file());
 }
 
+/// Two runs sharing a work directory take turns per project: while another run holds a
+/// project's mirror, this one names it as not scanned (exit 2), leaves it alone and scans the
+/// rest; once free, the next run scans it.
+#[test]
+fn gitlab_project_held_by_another_run_is_named_and_left_alone() {
+    let gitlab = Gitlab::start();
+    let (_, first, _) = gitlab.json(&[]);
+    let mirror_head = gitlab.workdir().join("team/app.git/HEAD");
+    let before = std::fs::read(&mirror_head).expect("the first run's mirror");
+    let lock = std::fs::File::create(gitlab.workdir().join("team/app.git.lock")).expect("lock");
+    lock.try_lock().expect("the lock is free between runs");
+
+    let (code, doc, stderr) = gitlab.json(&[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(repositories(&doc), ["team/sub/lib"], "{doc}");
+    let held: Vec<&Value> = doc["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter(|e| e["origin"] == "team/app")
+        .collect();
+    assert_eq!(held.len(), 1, "{}", doc["errors"]);
+    assert!(held[0]["message"].to_string().contains("another leakhound run"), "{held:?}");
+    assert_eq!(
+        std::fs::read(&mirror_head).expect("mirror"),
+        before,
+        "the held mirror is untouched"
+    );
+
+    drop(lock);
+    let (_, again, stderr) = gitlab.json(&[]);
+    assert_eq!(places(&again), places(&first), "{stderr}");
+}
+
 #[test]
 fn gitlab_token_without_read_repository_names_every_project() {
     let gitlab = Gitlab::start();

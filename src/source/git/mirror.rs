@@ -11,6 +11,10 @@
 //!   they were (git updates refs only after the objects arrived), and the caller scans nothing.
 //! - [`prune`] removes the mirrors (and partial clones) a caller no longer wants, and the
 //!   directories they leave empty; it knows the layout [`mirror_path`] makes, nothing of why.
+//! - Runs that share a work directory (two shards on one host, a night's run still going when
+//!   the next starts) take turns per mirror: [`hold`] locks `NAME.git.lock` while a run clones,
+//!   fetches and scans it, so one run never removes another's clone in progress as a leftover,
+//!   and [`prune`] leaves a held mirror alone.
 //! - Credentials reach git only through its environment (`GIT_CONFIG_COUNT`/`KEY`/`VALUE`: an
 //!   `http.<url>.extraHeader` limited to the instance's URL), never argv, a config file or a
 //!   URL; prompts, credential helpers and redirects are off, and what git says on failure is
@@ -86,11 +90,43 @@ fn is_ours(dir: &Path) -> bool {
         .is_ok_and(|text| text.lines().any(|l| l.trim().eq_ignore_ascii_case("[leakhound]")))
 }
 
+/// The lock file of the mirror `dir`: `NAME.git.lock` beside it.
+fn lock_path(dir: &Path) -> PathBuf {
+    let mut path = dir.as_os_str().to_owned();
+    path.push(".lock");
+    PathBuf::from(path)
+}
+
+/// Locks the mirror `dir` for this run until the returned file is dropped; an error when
+/// another run holds it.
+pub fn hold(dir: &Path) -> Result<std::fs::File, String> {
+    let path = lock_path(dir);
+    let io = |what: &str, e: std::io::Error| format!("cannot {what} {}: {e}", path.display());
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| io("create the directory of", e))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| io("open", e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+            "another leakhound run is mirroring or scanning this project now (it holds {}), so \
+             this run did not scan it; runs that share a --workdir take turns per project",
+            path.display()
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(io("lock", e)),
+    }
+}
+
 /// Removes every mirror (complete or partial) under `workdir/namespace` (the whole work
 /// directory when `namespace` is `None`) that is not in `keep`, and the directories left empty;
 /// returns the project paths (`group/project`) of the mirrors removed, sorted. Entries whose
 /// names start with a dot are not mirrors ([`mirror_path`] never makes one) and stay, and so do
-/// repositories that leakhound did not make.
+/// repositories that leakhound did not make, and mirrors another run holds ([`hold`]).
 pub fn prune(
     workdir: &Path,
     namespace: Option<&str>,
@@ -131,10 +167,15 @@ fn prune_dir(
             prune_dir(workdir, &path, keep, removed)?;
             continue;
         };
-        if keep.contains(&path.with_file_name(format!("{project}.git"))) || !is_ours(&path) {
+        let mirror = path.with_file_name(format!("{project}.git"));
+        if keep.contains(&mirror) || !is_ours(&path) {
             continue;
         }
+        // Another run that still lists the project is at work on it.
+        let Ok(_held) = hold(&mirror) else { continue };
         std::fs::remove_dir_all(&path).map_err(|e| io(&path, e))?;
+        let lock = lock_path(&mirror);
+        std::fs::remove_file(&lock).map_err(|e| io(&lock, e))?;
         let parent = path.parent().and_then(|p| p.strip_prefix(workdir).ok());
         let group = parent.map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
         removed.push(if group.is_empty() {
@@ -264,6 +305,25 @@ fn run(mut cmd: Command, remote: &Remote<'_>, what: &str) -> Result<(), String> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A mirror another run holds is neither taken by this one nor pruned; once free it is
+    /// pruned with its lock file and the directory it leaves empty.
+    #[test]
+    fn held_mirrors_are_left_to_their_run() {
+        let workdir = tempfile::tempdir().expect("tempdir");
+        let mirror = mirror_path(workdir.path(), "team/old").expect("path");
+        std::fs::create_dir_all(&mirror).expect("mirror");
+        std::fs::write(mirror.join("config"), "[leakhound]\n\tmirror = true\n").expect("config");
+        let other_run = hold(&mirror).expect("the first hold");
+        let again = hold(&mirror).expect_err("a second hold while the first is held");
+        assert!(again.contains("another leakhound run"), "{again}");
+        let keep = std::collections::BTreeSet::new();
+        assert_eq!(prune(workdir.path(), None, &keep), Ok(Vec::new()));
+        assert!(mirror.join("config").is_file(), "the held mirror stays");
+        drop(other_run);
+        assert_eq!(prune(workdir.path(), None, &keep), Ok(vec!["team/old".to_owned()]));
+        assert!(!workdir.path().join("team").exists(), "mirror, lock and group directory go");
+    }
 
     #[test]
     fn mirror_paths_stay_inside_the_work_directory() {
