@@ -86,7 +86,7 @@ fn hash_rules_are_low_and_turned_off_by_prefix() {
 
 /// The passwords the fixtures store under each rule's `decode` scheme (encoded with the schemes'
 /// own algorithms; see src/engine/reveal). The `WinSCP` registry export is UTF-16, as regedit writes.
-const REVEALED: [(&str, &str, &str); 10] = [
+const REVEALED: [(&str, &str, &str); 11] = [
     ("winscp/WinSCP.ini", "winscp.password", "Hv72mQpLx9-kT4"),
     ("winscp/winscp-sessions.reg", "winscp.password", "Tr7kLm2QwX9z-reg"),
     ("home/.config/rclone/rclone.conf", "rclone.obscured-password", "Zq8mW2xK-nas-Backup7"),
@@ -94,6 +94,8 @@ const REVEALED: [(&str, &str, &str); 10] = [
     ("cisco/router.cfg", "cisco.type7-password", "Rt7kLm2QwX"),
     ("juniper/junos.conf", "juniper.type9-secret", "Radius-Kx8Wq2mN"),
     ("mremoteng/confCons.xml", "mremoteng.password", "Q7vMp2xKL9wZ_Rt9kW2mQx7Lp"),
+    // A file of mRemoteNG before 1.75: AES-128-CBC, no `EncryptionEngine` attributes.
+    ("mremoteng-1.72/confCons.xml", "mremoteng.password", "Wv4Kp8Zq2Lm7-ssh-legacy"),
     ("legacy/.npmrc", "npm.npmrc-auth-pair", "Tr9kW2mQpL7v"),
     // base64 of `admin:admin`: below any entropy floor, still a login the field stores.
     ("weak/.npmrc", "npm.npmrc-auth-pair", "admin"),
