@@ -119,7 +119,9 @@ pub struct Finding {
     pub verification: Option<crate::verify::Verification>,
     /// What the rule's pattern names beside the secret (its named groups other than `secret`:
     /// a URI's `host`, `port`, `user` and `database`, a docker config's `registry`), so a
-    /// verifier knows where the credential belongs (#16). Never the secret.
+    /// verifier knows where the credential belongs (#16), and the `user` a stored value revealed
+    /// beside its password (a docker config's `auth`, see [`crate::engine::reveal`]). Never the
+    /// secret.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub captures: std::collections::BTreeMap<String, String>,
     /// Why the secret is the stored text after all: the rule reveals passwords stored under a

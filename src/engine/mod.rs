@@ -71,7 +71,8 @@ pub struct Match {
     /// matches their own line already downgraded.
     pub downgradable: bool,
     /// The text of the pattern's groups named in [`CONTEXT_GROUPS`] that took part (a URI's
-    /// `host`, a docker config's registry): what a verifier needs beside the secret (#16).
+    /// `host`, a docker config's registry), and the `user` a revealed value names beside its
+    /// password ([`reveal::Revealed::user`]): what a verifier needs beside the secret (#16).
     pub captures: Vec<(String, String)>,
     /// Why the secret is the stored text after all, when the rule names a scheme to reveal it
     /// under ([`reveal`]) and the value did not reveal under it.
@@ -113,8 +114,8 @@ struct Found {
 enum Revealed {
     /// The rule names no scheme: the secret is the text it matched.
     Stored,
-    /// The password the stored text stands for.
-    Password(Vec<u8>),
+    /// The password the stored text stands for, and the user it names beside it.
+    Password(reveal::Revealed),
     /// The stored text did not reveal under the rule's scheme: it is reported as it stands,
     /// with this note.
     Undecoded(String),
@@ -456,9 +457,18 @@ impl Engine {
         found
             .into_iter()
             .map(|Found { rule, start, end, grade, captures, revealed }| {
+                let mut captures = self.capture_texts(rule, data, &captures);
                 let (secret, note) = match revealed {
                     Revealed::Stored => (data[start..end].to_vec(), None),
-                    Revealed::Password(password) => (password, None),
+                    Revealed::Password(reveal::Revealed { password, user }) => {
+                        // The user the stored value names is the one the credential logs in as,
+                        // whatever a `user` group beside it says.
+                        if let Some(user) = user {
+                            captures.retain(|(name, _)| name != "user");
+                            captures.push(("user".to_owned(), user));
+                        }
+                        (password, None)
+                    }
                     Revealed::Undecoded(note) => (data[start..end].to_vec(), Some(note)),
                 };
                 Match {
@@ -470,7 +480,7 @@ impl Engine {
                     secret,
                     confidence: grade.confidence,
                     downgradable: grade.downgradable,
-                    captures: self.capture_texts(rule, data, &captures),
+                    captures,
                     note,
                 }
             })
@@ -659,7 +669,7 @@ impl Engine {
         let revealed = match &syntax.decode {
             None => Revealed::Stored,
             Some(scheme) => match reveal::reveal(scheme, secret, &data[whole.0..whole.1]) {
-                Ok(password) => Revealed::Password(password),
+                Ok(revealed) => Revealed::Password(revealed),
                 Err(why) => Revealed::Undecoded(format!(
                     "the stored value is reported: it was not decoded as {scheme}, since {why}"
                 )),
@@ -678,7 +688,7 @@ impl Engine {
             };
             compiled.allow.allows_content(&candidate) || self.allow.allows_content(&candidate)
         };
-        if allowed(secret) || matches!(&revealed, Revealed::Password(p) if allowed(p)) {
+        if allowed(secret) || matches!(&revealed, Revealed::Password(p) if allowed(&p.password)) {
             return None;
         }
         if allow::has_inline_marker(line) {

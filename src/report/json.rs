@@ -19,7 +19,8 @@
 //!     "repository": "group/project",  // only when a run scans many (`leakhound gitlab`)
 //!     "occurrences": [{"path", "line", "commit", "image"}],  // only when the secret recurs
 //!     "captures": {"host", "port", "user", "database", "scheme", "sslmode"}, // only the parts the
-//!                     // rule names beside the secret (a URI's host), never the secret
+//!                     // rule names beside the secret (a URI's host) or a revealed value
+//!                     // names beside its password (a docker `auth`'s user), never the secret
 //!     "note": "the stored value is reported: …",  // only when a rule's `decode` scheme did
 //!                     // not reveal the value (the secret is then the stored text)
 //!     "verification": {"status", "identity", "detail", "checked_at"}   // only with --verify;

@@ -1,5 +1,6 @@
 //! Container registry credentials (#16): a docker config `auths` entry (`docker.config-auth`,
-//! base64 `user:password`; `docker.config-password`, `username` and `password`;
+//! base64 `user:password`, which the engine reveals to the password and the `user` capture;
+//! `docker.config-password`, `username` and `password`;
 //! `docker.registry-password`, a plain `user:password`) or a Harbor robot
 //! account (`harbor.robot-account`), checked as `docker login` checks them, against the registry
 //! written next to the credential (the entry's `auths` key, the `HOST` of `docker login HOST`),
@@ -80,21 +81,16 @@ pub async fn check(context: &Context, credential: &Credential) -> Checked {
     Ok(Outcome::verified(user, format!("{at}: HTTP {} with {how}", response.status().as_u16())))
 }
 
-/// The user name and password of the credential: the decoded `auth` of a docker config entry,
-/// else the `user` the rule found beside the secret.
+/// The user name and password of the credential: the `user` the rule found beside the secret,
+/// or that the engine revealed with it (a docker config's `auth`, base64 of `user:password`).
 fn user_and_password(credential: &Credential) -> Result<(String, String), Outcome> {
-    if credential.rule_id == "docker.config-auth" {
-        let decoded = crate::engine::decode::base64(credential.secret.trim().as_bytes())
-            .and_then(|d| String::from_utf8(d).ok())
-            .ok_or_else(|| Outcome::unverified("the auth entry is not base64 of UTF-8 text"))?;
-        let (user, password) = decoded
-            .split_once(':')
-            .ok_or_else(|| Outcome::unverified("the auth entry is not user:password"))?;
-        return Ok((user.to_owned(), password.to_owned()));
-    }
     let user = credential
         .capture("user")
         .ok_or_else(|| Outcome::unverified("no user name is written next to it"))?;
+    if credential.rule_id == "docker.config-auth" {
+        // Revealed from base64, so never URL-encoded: a `%` is part of the name.
+        return Ok((user.to_owned(), credential.secret.clone()));
+    }
     // A robot name written URL-encoded: `robot%24ci+builder`.
     Ok((super::database::unescape(user), credential.secret.clone()))
 }
@@ -190,12 +186,16 @@ mod tests {
             secret: secret.into(),
             captures: user.map(|u| ("user".to_owned(), u.to_owned())).into_iter().collect(),
         };
-        let auth = crate::engine::decode::base64_encode(b"ci-bot:pa:ss");
         let login = |c: &Credential| user_and_password(c).map_err(|o| o.detail);
+        // The engine revealed `ci%bot:pa:ss` to the password and the user; the user is taken
+        // as revealed, not URL-decoded.
         assert_eq!(
-            login(&credential("docker.config-auth", &auth, None)),
-            Ok(("ci-bot".into(), "pa:ss".into()))
+            login(&credential("docker.config-auth", "pa:ss", Some("ci%bot"))),
+            Ok(("ci%bot".into(), "pa:ss".into()))
         );
+        // An `auth` that did not reveal is reported as stored, with no user beside it.
+        let stored = login(&credential("docker.config-auth", "bm90IGEgcGFpcg==", None));
+        assert!(stored.is_err_and(|why| why.contains("no user name")));
         assert_eq!(
             login(&credential("harbor.robot-account", "s3cr3t", Some("robot%24ci+builder"))),
             Ok(("robot$ci+builder".into(), "s3cr3t".into()))

@@ -2,7 +2,7 @@
 //! `fixtures/credfiles/`, scanned with the built-in rules; every secret must be reported by its
 //! rule at its line, and nothing else but generic rules may fire. Passwords stored under a public
 //! scheme (`WinSCP`, rclone, `FileZilla`, Cisco type 7, Junos `$9$`, mRemoteNG, the base64 of npm's
-//! `_auth` `user:password`) are reported decoded.
+//! `_auth` and docker's `auth` `user:password`) are reported decoded.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -86,7 +86,7 @@ fn hash_rules_are_low_and_turned_off_by_prefix() {
 
 /// The passwords the fixtures store under each rule's `decode` scheme (encoded with the schemes'
 /// own algorithms; see src/engine/reveal). The `WinSCP` registry export is UTF-16, as regedit writes.
-const REVEALED: [(&str, &str, &str); 9] = [
+const REVEALED: [(&str, &str, &str); 11] = [
     ("winscp/WinSCP.ini", "winscp.password", "Hv72mQpLx9-kT4"),
     ("winscp/winscp-sessions.reg", "winscp.password", "Tr7kLm2QwX9z-reg"),
     ("home/.config/rclone/rclone.conf", "rclone.obscured-password", "Zq8mW2xK-nas-Backup7"),
@@ -94,9 +94,13 @@ const REVEALED: [(&str, &str, &str); 9] = [
     ("cisco/router.cfg", "cisco.type7-password", "Rt7kLm2QwX"),
     ("juniper/junos.conf", "juniper.type9-secret", "Radius-Kx8Wq2mN"),
     ("mremoteng/confCons.xml", "mremoteng.password", "Q7vMp2xKL9wZ_Rt9kW2mQx7Lp"),
+    // A file of mRemoteNG before 1.75: AES-128-CBC, no `EncryptionEngine` attributes.
+    ("mremoteng-1.72/confCons.xml", "mremoteng.password", "Wv4Kp8Zq2Lm7-ssh-legacy"),
     ("legacy/.npmrc", "npm.npmrc-auth-pair", "Tr9kW2mQpL7v"),
     // base64 of `admin:admin`: below any entropy floor, still a login the field stores.
     ("weak/.npmrc", "npm.npmrc-auth-pair", "admin"),
+    // base64 of `ci-bot:Zr8vLq2Nw5Tk9Pm3Xy`.
+    ("home/.docker/config.json", "docker.config-auth", "Zr8vLq2Nw5Tk9Pm3Xy"),
 ];
 
 /// `Zq8mW2xK-nas-Backup7` obscured by rclone's scheme under two different IVs, as two runs of
@@ -166,6 +170,34 @@ fn decoded_passwords_are_the_secrets_and_output_stays_redacted() {
         assert!(!shown.contains(password), "{rule} in {path} shows its password");
         assert_ne!(finding(&redacted, path, rule)["secret"], password);
     }
+}
+
+/// A docker config's `auth` (#13): the password is the secret, redacted in text, and the user it
+/// belongs to is carried beside it in JSON, where the registry verifier reads it.
+#[test]
+fn a_docker_auth_reports_its_password_and_names_its_user() {
+    let env = TestEnv::new();
+    let stored = "ZGVwbG95LWJvdDpIcTRUelg5bVdwMkxjVjdy"; // `deploy-bot:Hq4TzX9mWp2LcV7r`
+    env.file(
+        ".docker/config.json",
+        format!("{{\n  \"auths\": {{\n    \"harbor.corp.internal\": {{\n      \"auth\": \"{stored}\"\n    }}\n  }}\n}}\n"),
+    );
+    let (code, doc) = env.json(&["dir", ".", "--show-secrets"]);
+    assert_eq!(code, 1, "{doc}");
+    let f = finding(&doc, "config.json", "docker.config-auth");
+    assert_eq!(f["secret"], "Hq4TzX9mWp2LcV7r", "{f}");
+    assert_eq!(f["captures"]["user"], "deploy-bot", "{f}");
+    assert_eq!(f["captures"]["host"], "harbor.corp.internal", "{f}");
+    assert_eq!((&f["line"], &f["column"]), (&4.into(), &16.into()), "the stored value's place");
+    let out = env.run(&["dir", "."]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("docker.config-auth"), "{text}");
+    assert!(!text.contains("Hq4TzX9mWp2LcV7r") && !text.contains(stored), "redacted: {text}");
+    let (_, redacted) = env.json(&["dir", "."]);
+    let f = finding(&redacted, "config.json", "docker.config-auth");
+    assert_ne!(f["secret"], "Hq4TzX9mWp2LcV7r", "{f}");
+    assert_eq!(f["captures"]["user"], "deploy-bot", "the user is no secret: {f}");
 }
 
 #[test]

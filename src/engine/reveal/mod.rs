@@ -5,7 +5,9 @@
 //! description, so what such a file leaks is the password itself. A rule names its scheme in
 //! its `decode` field; the engine reports the revealed password as the finding's secret (so
 //! fingerprints, baselines, grouping and verification see the password, however it was stored)
-//! at the stored value's place.
+//! at the stored value's place. Where the stored value names the user as well (HTTP Basic's
+//! `user:password`), the user is revealed beside the password ([`Revealed::user`]), so a
+//! verifier that logs in still has both.
 //!
 //! Each scheme is written from its public description, named in its module. A value that does
 //! not reveal (a master password set, a hand-edited value) is reported as stored with the
@@ -28,13 +30,34 @@ pub const NAMES: &[&str] =
 /// Why a stored value did not reveal a password, in words for the finding's note.
 pub type Failure = &'static str;
 
+/// What a stored value reveals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revealed {
+    /// The password: text, never empty.
+    pub password: Vec<u8>,
+    /// The user the stored value names with the password (HTTP Basic's `user:password`), when it
+    /// names one as text; never the secret.
+    pub user: Option<String>,
+}
+
 /// The password that `stored` stands for under `scheme`. `around` is the whole match of the rule
 /// that found it: the schemes that need more than the value read it there (`WinSCP`'s key is the
 /// session's user and host; `FileZilla`'s `encoding` attribute says whether there is anything to
 /// decode).
-pub fn reveal(scheme: &str, stored: &[u8], around: &[u8]) -> Result<Vec<u8>, Failure> {
-    let revealed = match scheme {
-        "basic-auth" => basic::reveal(stored),
+pub fn reveal(scheme: &str, stored: &[u8], around: &[u8]) -> Result<Revealed, Failure> {
+    let (user, password) = match scheme {
+        "basic-auth" => basic::reveal(stored).map(|(user, password)| (Some(user), password))?,
+        other => (None, password_of(other, stored, around)?),
+    };
+    Ok(Revealed {
+        password: text(password)?,
+        user: user.and_then(|u| String::from_utf8(text(u).ok()?).ok()),
+    })
+}
+
+/// The password `stored` stands for under `scheme`, a scheme that stores the password alone.
+fn password_of(scheme: &str, stored: &[u8], around: &[u8]) -> Result<Vec<u8>, Failure> {
+    match scheme {
         "cisco-type7" => cisco::reveal(stored),
         "filezilla" => filezilla::reveal(stored, around),
         "juniper-9" => juniper::reveal(stored),
@@ -42,8 +65,7 @@ pub fn reveal(scheme: &str, stored: &[u8], around: &[u8]) -> Result<Vec<u8>, Fai
         "rclone" => rclone::reveal(stored),
         "winscp" => winscp::reveal(stored, around),
         _ => Err("no such scheme"),
-    }?;
-    text(revealed)
+    }
 }
 
 /// A password is text: what reveals to bytes that are not (control characters, invalid UTF-8) was
@@ -75,6 +97,24 @@ mod tests {
             assert_ne!(reveal(name, b"", b""), Err("no such scheme"), "{name}");
         }
         assert_eq!(reveal("rot13", b"x", b""), Err("no such scheme"));
+    }
+
+    #[test]
+    fn basic_auth_reveals_the_user_beside_the_password() {
+        // `ci-bot:pa:ss`
+        let revealed = reveal("basic-auth", b"Y2ktYm90OnBhOnNz", b"");
+        assert_eq!(
+            revealed,
+            Ok(Revealed { password: b"pa:ss".to_vec(), user: Some("ci-bot".into()) })
+        );
+        // `:Xk7pQ2vLm9zW`: an empty user is no user.
+        let revealed = reveal("basic-auth", b"OlhrN3BRMnZMbTl6Vw==", b"");
+        assert_eq!(revealed.map(|r| r.user), Ok(None));
+        // `\x01x:Xk7pQ2vLm9zW`: a user that is not text is not named, the password still is.
+        let stored = crate::engine::decode::base64_encode(b"\x01x:Xk7pQ2vLm9zW");
+        let revealed = reveal("basic-auth", stored.as_bytes(), b"");
+        assert_eq!(revealed, Ok(Revealed { password: b"Xk7pQ2vLm9zW".to_vec(), user: None }));
+        assert_eq!(reveal("cisco-type7", b"104F0B1A011214", b"").map(|r| r.user), Ok(None));
     }
 
     #[test]
