@@ -81,21 +81,24 @@ impl Keywords {
             row[s] = u32::try_from(n * classes)
                 .map_err(|_| "keyword automaton too large".to_string())?;
         }
-        let table: Vec<u32> = order
-            .iter()
-            .flat_map(|&s| next[s * classes..(s + 1) * classes].iter().map(|&to| row[to as usize]))
-            .collect();
+        // Row by row into a table of the final size: collecting a flattened iterator grew it
+        // by reallocation, and this is built at every start.
+        let mut table: Vec<u32> = Vec::with_capacity(states * classes);
+        for &s in &order {
+            table.extend(next[s * classes..(s + 1) * classes].iter().map(|&to| row[to as usize]));
+        }
         let outputs: Vec<Vec<(usize, usize)>> = order
             .iter()
             .take_while(|&&s| !matches[s].is_empty())
             .map(|&s| matches[s].iter().map(|&p| (p, patterns[p].len())).collect())
             .collect();
-        // `step` indexes without a bounds check: every row offset must leave a full row.
+        // `step` indexes without a bounds check: every row offset must leave a full row. Each
+        // entry of `table` is an entry of `row`, so checking `row` checks them all.
         let in_bounds =
             |r: u32| (r as usize).is_multiple_of(classes) && r as usize + classes <= table.len();
         let start = row[0];
-        if !(in_bounds(start)
-            && table.iter().all(|&r| in_bounds(r))
+        if !(table.len() == states * classes
+            && row.iter().all(|&r| in_bounds(r))
             && class.iter().all(|&c| usize::from(c) < classes))
         {
             return Err("keyword automaton is inconsistent".into());
@@ -158,8 +161,13 @@ fn dense_automaton(
     classes: usize,
 ) -> Result<(Vec<u32>, Vec<Vec<usize>>), String> {
     const NONE: u32 = u32::MAX;
-    let mut next: Vec<u32> = vec![NONE; classes];
-    let mut matches: Vec<Vec<usize>> = vec![Vec::new()];
+    // Room for the most states the trie can have (one per keyword byte, and the start), so that
+    // the table, hundreds of kilobytes, is not copied as it grows.
+    let most = 1 + patterns.iter().map(Vec::len).sum::<usize>();
+    let mut next: Vec<u32> = Vec::with_capacity(most * classes);
+    next.resize(classes, NONE);
+    let mut matches: Vec<Vec<usize>> = Vec::with_capacity(most);
+    matches.push(Vec::new());
     for (id, pattern) in patterns.iter().enumerate() {
         let mut state = 0;
         for &b in pattern {
