@@ -203,7 +203,7 @@ impl Engine {
                     reveal::NAMES.join(", ")
                 )));
             }
-            let allow = Allow::new(&rule.syntax.allow).map_err(&fail)?;
+            let allow = Allow::of_rule(&rule.syntax.allow).map_err(&fail)?;
             let requires = match rule.syntax.requires.as_slice() {
                 [] => None,
                 // A contiguous NFA, not the DFA aho-corasick picks for a few literals: it builds

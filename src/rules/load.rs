@@ -442,6 +442,16 @@ pattern = '''(x{3})'''
     }
 
     #[test]
+    fn bad_allow_regex_of_a_user_rule_fails_at_load_naming_rule_and_line() {
+        // The engine does not check a rule's allow regexes again (`Allow::of_rule`): the load
+        // must, naming the rule and its line.
+        let text = format!("{GOOD}allow = {{ secrets = ['(unclosed'] }}\n");
+        let msg = parse_config(Path::new("u.toml"), &text).expect_err("bad allow").to_string();
+        assert!(msg.contains("test.other") && msg.contains("u.toml:7"), "{msg}");
+        assert!(msg.contains("invalid allow regex"), "{msg}");
+    }
+
+    #[test]
     fn missing_group_and_empty_match_rejected() {
         let text = GOOD.replace("(x{3})", "x{3}");
         assert!(parse_config(Path::new("u"), &text).is_err());
