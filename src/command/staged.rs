@@ -91,6 +91,9 @@ pub fn run(args: &StagedArgs) -> Result<Outcome> {
     if outcome == Outcome::Findings && !args.scan.output.quiet {
         eprint!("{}", blocking_message(report.findings.len()));
     }
+    // The process exits next, and a hook runs at every commit: freeing the engine's ~500 rules
+    // and its automata one allocation at a time was 2-3% of a ten-file run.
+    std::mem::forget(engine);
     Ok(outcome)
 }
 

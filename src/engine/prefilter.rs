@@ -70,7 +70,7 @@ impl Keywords {
         for b in 0..=255u8 {
             class[usize::from(b)] = class[usize::from(b.to_ascii_lowercase())];
         }
-        let (next, matches) = dense_automaton(patterns, &class, classes)?;
+        let (mut table, matches) = dense_automaton(patterns, &class, classes)?;
         // Match states first, so that a state is a match state when its row is below
         // `matching`; the start state (0) keeps its place among its kind.
         let states = matches.len();
@@ -81,21 +81,24 @@ impl Keywords {
             row[s] = u32::try_from(n * classes)
                 .map_err(|_| "keyword automaton too large".to_string())?;
         }
-        let table: Vec<u32> = order
-            .iter()
-            .flat_map(|&s| next[s * classes..(s + 1) * classes].iter().map(|&to| row[to as usize]))
-            .collect();
+        // In place: the table is over a megabyte with the built-in rules, and is built at every
+        // start, where a second one cost its allocation and page faults.
+        for to in &mut table {
+            *to = row[*to as usize];
+        }
+        permute_rows(&mut table, classes, &order);
         let outputs: Vec<Vec<(usize, usize)>> = order
             .iter()
             .take_while(|&&s| !matches[s].is_empty())
             .map(|&s| matches[s].iter().map(|&p| (p, patterns[p].len())).collect())
             .collect();
-        // `step` indexes without a bounds check: every row offset must leave a full row.
+        // `step` indexes without a bounds check: every row offset must leave a full row. Each
+        // entry of `table` is an entry of `row`, so checking `row` checks them all.
         let in_bounds =
             |r: u32| (r as usize).is_multiple_of(classes) && r as usize + classes <= table.len();
         let start = row[0];
-        if !(in_bounds(start)
-            && table.iter().all(|&r| in_bounds(r))
+        if !(table.len() == states * classes
+            && row.iter().all(|&r| in_bounds(r))
             && class.iter().all(|&c| usize::from(c) < classes))
         {
             return Err("keyword automaton is inconsistent".into());
@@ -149,6 +152,32 @@ impl Keywords {
     }
 }
 
+/// Reorders the rows of `table` (each `width` long) so that row `n` is the old row `order[n]`,
+/// moving each row once along the cycles of the permutation.
+fn permute_rows(table: &mut [u32], width: usize, order: &[usize]) {
+    let mut placed = vec![false; order.len()];
+    let mut carried = vec![0u32; width];
+    for first in 0..order.len() {
+        if placed[first] {
+            continue;
+        }
+        // Position `first` is filled from `order[first]`, that one from its own source, and so
+        // on until the cycle comes back to `first`, whose old row was carried aside.
+        carried.copy_from_slice(&table[first * width..][..width]);
+        let mut at = first;
+        loop {
+            placed[at] = true;
+            let from = order[at];
+            if from == first {
+                table[at * width..][..width].copy_from_slice(&carried);
+                break;
+            }
+            table.copy_within(from * width..(from + 1) * width, at * width);
+            at = from;
+        }
+    }
+}
+
 /// The Aho-Corasick automaton of `patterns` over byte classes, as a full transition table
 /// (`states × classes`, state 0 the start) and, per state, every pattern that ends there
 /// (its own and, through its failure links, those ending in its suffixes).
@@ -158,8 +187,13 @@ fn dense_automaton(
     classes: usize,
 ) -> Result<(Vec<u32>, Vec<Vec<usize>>), String> {
     const NONE: u32 = u32::MAX;
-    let mut next: Vec<u32> = vec![NONE; classes];
-    let mut matches: Vec<Vec<usize>> = vec![Vec::new()];
+    // Room for the most states the trie can have (one per keyword byte, and the start), so that
+    // the table, hundreds of kilobytes, is not copied as it grows.
+    let most = 1 + patterns.iter().map(Vec::len).sum::<usize>();
+    let mut next: Vec<u32> = Vec::with_capacity(most * classes);
+    next.resize(classes, NONE);
+    let mut matches: Vec<Vec<usize>> = Vec::with_capacity(most);
+    matches.push(Vec::new());
     for (id, pattern) in patterns.iter().enumerate() {
         let mut state = 0;
         for &b in pattern {
@@ -328,6 +362,16 @@ mod tests {
         assert_eq!(hits(&p, b"x API_KEY y"), [(0, 6, 9), (1, 2, 9), (1, 6, 9)]);
         assert_eq!(hits(&p, b"TOKEN"), [(3, 0, 3), (3, 1, 5)]);
         assert_eq!(p.keywordless().collect::<Vec<_>>(), [2]);
+    }
+
+    #[test]
+    fn rows_are_permuted_in_place_along_every_cycle() {
+        // Six rows of width 2; the permutation has a 3-cycle, a 2-cycle and a fixed point.
+        let order = [2, 0, 1, 4, 3, 5];
+        let mut table: Vec<u32> = (0..12).collect();
+        permute_rows(&mut table, 2, &order);
+        let want: Vec<u32> = order.iter().flat_map(|&r| [2 * r as u32, 2 * r as u32 + 1]).collect();
+        assert_eq!(table, want);
     }
 
     #[test]

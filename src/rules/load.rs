@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::headers::rule_header_lines;
 use super::{AllowSyntax, Origin, Rule, RuleSet, RuleSyntax, builtin, valid_rule_id};
 use crate::error::{RuleError, RuleResult};
 
@@ -140,24 +141,36 @@ fn parse_rules(path: &Path, text: &str, validate_rules: bool) -> RuleResult<Conf
         line: e.span().map(|s| line_of(text, s.start)),
         message: e.message().to_owned(),
     })?;
-    let header_lines = rule_header_lines(text);
-    let mut seen: HashMap<&str, usize> = HashMap::new();
-    let mut rules = Vec::with_capacity(syntax.rules.len());
-    for (i, rule) in syntax.rules.iter().enumerate() {
-        let origin = Origin { file: path.to_owned(), line: header_lines.get(i).copied() };
-        if let Some(first) = seen.insert(&rule.id, i) {
+    let mut lines = rule_header_lines(text).into_iter();
+    let rules = syntax
+        .rules
+        .iter()
+        .map(|rule| Rule {
+            syntax: rule.clone(),
+            origin: Origin { file: path.to_owned(), line: lines.next() },
+        })
+        .collect();
+    let rules = checked(rules, validate_rules)?;
+    Ok(Config { path: path.to_owned(), syntax, rules, warnings: Vec::new(), gitleaks: false })
+}
+
+/// The rules of one file, once no two share an id and, when `validate_rules` is set, each is
+/// valid; the first problem in file order is the error.
+fn checked(rules: Vec<Rule>, validate_rules: bool) -> RuleResult<Vec<Rule>> {
+    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(rules.len());
+    for (i, rule) in rules.iter().enumerate() {
+        if let Some(first) = seen.insert(rule.id(), i) {
             return Err(rule_error(
-                &rule.id,
-                &origin,
+                rule.id(),
+                &rule.origin,
                 format!("duplicate id (first defined at rule #{})", first + 1),
             ));
         }
         if validate_rules {
-            validate(rule, &origin)?;
+            validate(&rule.syntax, &rule.origin)?;
         }
-        rules.push(Rule { syntax: rule.clone(), origin });
     }
-    Ok(Config { path: path.to_owned(), syntax, rules, warnings: Vec::new(), gitleaks: false })
+    Ok(rules)
 }
 
 /// Reads and parses a user's config or rule file.
@@ -167,16 +180,26 @@ pub fn load_config_file(path: &Path) -> RuleResult<Config> {
     parse_config(path, &text)
 }
 
-/// The built-in rules, parsed and checked.
+/// The built-in rules, checked. `build.rs` parsed their files and embedded each rule as JSON.
 pub fn load_builtin() -> RuleResult<RuleSet> {
     let mut set = RuleSet::default();
-    for (name, text) in builtin::FILES {
+    for (name, rules) in builtin::FILES {
+        let file = PathBuf::from(format!("{BUILTIN}rules/{name}"));
+        let rules = rules
+            .iter()
+            .map(|&(line, json)| {
+                let syntax = serde_json::from_str(json).map_err(|e| RuleError::Syntax {
+                    path: file.clone(),
+                    line: Some(line),
+                    message: e.to_string(),
+                })?;
+                Ok(Rule { syntax, origin: Origin { file: file.clone(), line: Some(line) } })
+            })
+            .collect::<RuleResult<Vec<Rule>>>()?;
         // Built-in rules are validated by the test suite (`rules check` over every one) and in
         // debug builds; release builds skip parsing their patterns at load, which was about a
         // fifth of a ten-file pre-commit run's CPU.
-        let path = PathBuf::from(format!("{BUILTIN}rules/{name}"));
-        let config = parse_rules(&path, text, cfg!(debug_assertions))?;
-        set.rules.extend(config.rules);
+        set.rules.extend(checked(rules, cfg!(debug_assertions))?);
     }
     Ok(set)
 }
@@ -225,9 +248,9 @@ pub fn build_rule_set(configs: &[Config]) -> RuleResult<RuleSet> {
             .any(|d| *d == r.id() || (d.ends_with('.') && r.id().starts_with(d.as_str())))
     });
     if !configs.is_empty() {
-        // Counting headers spares parsing the built-in files when the config drops them all.
-        let builtin: usize =
-            builtin::FILES.iter().map(|(_, text)| rule_header_lines(text).len()).sum();
+        // Counted from the embedded table, so a config that drops every built-in rule does not
+        // load them to count them.
+        let builtin: usize = builtin::FILES.iter().map(|(_, rules)| rules.len()).sum();
         let running = set
             .rules
             .iter()
@@ -388,22 +411,6 @@ pub(crate) fn line_of(text: &str, offset: usize) -> usize {
     memchr::memchr_iter(b'\n', &text.as_bytes()[..offset.min(text.len())]).count() + 1
 }
 
-/// 1-based lines of each `[[rule]]` header, in order (headers are how TOML names array tables,
-/// so the n-th header is the n-th rule).
-fn rule_header_lines(text: &str) -> Vec<usize> {
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| {
-            let t = l.trim_start();
-            t.starts_with("[[") && t[2..].trim_start().starts_with("rule") && {
-                let rest = t[2..].trim_start()["rule".len()..].trim_start();
-                rest.starts_with("]]")
-            }
-        })
-        .map(|(i, _)| i + 1)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -432,6 +439,16 @@ pattern = '''(x{3})'''
         let err = parse_config(Path::new("u.toml"), &text).expect_err("bad regex");
         let msg = err.to_string();
         assert!(msg.contains("test.other") && msg.contains("u.toml:7"), "{msg}");
+    }
+
+    #[test]
+    fn bad_allow_regex_of_a_user_rule_fails_at_load_naming_rule_and_line() {
+        // The engine does not check a rule's allow regexes again (`Allow::of_rule`): the load
+        // must, naming the rule and its line.
+        let text = format!("{GOOD}allow = {{ secrets = ['(unclosed'] }}\n");
+        let msg = parse_config(Path::new("u.toml"), &text).expect_err("bad allow").to_string();
+        assert!(msg.contains("test.other") && msg.contains("u.toml:7"), "{msg}");
+        assert!(msg.contains("invalid allow regex"), "{msg}");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 mod builtin;
 pub mod check;
 pub mod gitleaks;
+mod headers;
 pub mod load;
 
 use std::fmt;
