@@ -54,11 +54,13 @@ struct Nest<'a> {
     budget: Option<&'a Budget>,
     /// Ids of the archives above (a member equal to one of them is a quine).
     ancestors: &'a [BlobId],
+    /// The path the blob's findings are reported at, for a blob a source hands over.
+    path: Option<&'a str>,
 }
 
 impl Nest<'_> {
     /// A blob as a source hands it over, in no archive.
-    const TOP: Nest<'static> = Nest { depth: 0, budget: None, ancestors: &[] };
+    const TOP: Nest<'static> = Nest { depth: 0, budget: None, ancestors: &[], path: None };
 }
 
 /// What the scan step made of one distinct content, kept by id: its hits, and what its archives
@@ -145,11 +147,13 @@ impl<'e> Scan<'e> {
     }
 
     /// Matches in `blob`, scanning each distinct content id once; `None` when it looks binary.
-    /// `origin` names the blob in the report when something inside it (an archive member)
-    /// cannot be scanned.
-    pub fn matches(&self, blob: &Blob, origin: &str) -> Option<Hits> {
-        let found = self.scan_step(blob.id, &blob.data, &Nest::TOP)?;
-        self.report_problems(&found, || origin.to_owned());
+    /// `path` is where the blob's findings are reported: it names the blob in the report when
+    /// something inside it (an archive member) cannot be scanned, and rules that report nothing
+    /// there are not run on a blob without an id (whose result serves no other place).
+    pub fn matches(&self, blob: &Blob, path: &str) -> Option<Hits> {
+        let at = Nest { path: Some(path), ..Nest::TOP };
+        let found = self.scan_step(blob.id, &blob.data, &at)?;
+        self.report_problems(&found, || path.to_owned());
         Some(found.hits)
     }
 
@@ -223,7 +227,10 @@ impl<'e> Scan<'e> {
         }
         self.counters.scanned.fetch_add(1, Relaxed);
         self.counters.bytes.fetch_add(data.len() as u64, Relaxed);
-        let scanned = self.engine.scan(text);
+        let scanned = match at.path.filter(|_| id.is_none()) {
+            Some(path) => self.engine.scan_at(text, path),
+            None => self.engine.scan(text),
+        };
         // A rule the engine's work budget stopped short leaves the blob not fully scanned (#19);
         // named like the archive problems, relative to the content, so every place it is found at
         // reports it.
@@ -318,8 +325,12 @@ impl<'e> Scan<'e> {
         archive::walk(data, format, limits, budget, &mut |item| match item {
             Item::Member { name, blob } => {
                 self.counters.archive_members.fetch_add(1, Relaxed);
-                let inner =
-                    Nest { depth: at.depth + 1, budget: Some(budget), ancestors: &ancestors };
+                let inner = Nest {
+                    depth: at.depth + 1,
+                    budget: Some(budget),
+                    ancestors: &ancestors,
+                    path: None,
+                };
                 let Some(found) = self.scan_step(blob.id, &blob.data, &inner) else { return };
                 let room = MAX_HITS.saturating_sub(hits.len());
                 unlisted += found.hits.len().saturating_sub(room);

@@ -275,6 +275,12 @@ impl Allow {
         })
     }
 
+    /// True when every match at `path` would be dropped by [`Allow::allows_place`], whatever its
+    /// content: an `any` list that allows the path, or whose `only_in_paths` it is outside of.
+    pub fn drops_every_match_at(&self, path: &str) -> bool {
+        self.lists.iter().any(|l| !l.all && (l.path_matches(path) || l.outside(path)))
+    }
+
     /// True when the path matches a list that needs nothing else: such files need not be read.
     pub fn allows_path(&self, path: &str) -> bool {
         self.lists

@@ -176,6 +176,8 @@ pub struct Engine {
     prefilter: Prefilter,
     allow: Allow,
     config: Option<crate::rules::load::ConfigUse>,
+    /// The rules with `allow.only_in_paths`, which [`Engine::scan_at`] may leave out.
+    path_conditional: Vec<usize>,
 }
 
 impl Engine {
@@ -242,7 +244,8 @@ impl Engine {
             origin: "global allowlist".into(),
             message,
         })?;
-        Ok(Engine { rules, prefilter, allow, config: set.config })
+        let path_conditional = (0..rules.len()).filter(|&r| rules[r].path_conditional).collect();
+        Ok(Engine { rules, prefilter, allow, config: set.config, path_conditional })
     }
 
     /// The config files the rules came from (see [`crate::rules::load::ConfigUse`]), for the
@@ -347,8 +350,26 @@ impl Engine {
     /// deep (see [`decode`]), which are reported at their encoded text, and names the rules the
     /// work budget stopped short.
     pub fn scan(&self, data: &[u8]) -> Scanned {
+        self.scan_skipping(data, &[])
+    }
+
+    /// [`Engine::scan`] of content found at `path` only: rules whose allowlist drops every match
+    /// at that path (`only_in_paths` it is outside of) are not run, as their matches would go.
+    /// For content whose result serves no other place; [`Engine::scan`] serves every place.
+    pub fn scan_at(&self, data: &[u8], path: &str) -> Scanned {
+        let skip: Vec<usize> = self
+            .path_conditional
+            .iter()
+            .copied()
+            .filter(|&rule| self.rules[rule].allow.drops_every_match_at(path))
+            .collect();
+        self.scan_skipping(data, &skip)
+    }
+
+    /// [`Engine::scan`] without the rules in `skip`.
+    fn scan_skipping(&self, data: &[u8], skip: &[usize]) -> Scanned {
         let mut unfinished = Vec::new();
-        let matches = self.scan_to_depth(data, DECODE_DEPTH, &mut unfinished);
+        let matches = self.scan_to_depth(data, DECODE_DEPTH, &mut unfinished, skip);
         unfinished.sort_unstable();
         unfinished.dedup();
         Scanned { matches, unfinished }
@@ -372,10 +393,16 @@ impl Engine {
         )
     }
 
-    fn scan_to_depth(&self, data: &[u8], depth: usize, unfinished: &mut Vec<usize>) -> Vec<Match> {
-        let mut matches = self.scan_plain(data, unfinished);
+    fn scan_to_depth(
+        &self,
+        data: &[u8],
+        depth: usize,
+        unfinished: &mut Vec<usize>,
+        skip: &[usize],
+    ) -> Vec<Match> {
+        let mut matches = self.scan_plain(data, unfinished, skip);
         if depth > 0 {
-            self.scan_decoded(data, depth, &mut matches, unfinished);
+            self.scan_decoded(data, depth, &mut matches, unfinished, skip);
         }
         matches
     }
@@ -388,6 +415,7 @@ impl Engine {
         depth: usize,
         matches: &mut Vec<Match>,
         unfinished: &mut Vec<usize>,
+        skip: &[usize],
     ) {
         let mut views = decode::views(data);
         // Values a generic rule picked out may be base64 shorter than the blind search's minimum
@@ -414,7 +442,7 @@ impl Engine {
         let (mut starts, mut ends) = (LineCounter::new(data), LineCounter::new(data));
         let mut extra: Vec<Match> = Vec::new();
         for view in &views {
-            for m in self.scan_to_depth(&view.text, depth - 1, unfinished) {
+            for m in self.scan_to_depth(&view.text, depth - 1, unfinished, skip) {
                 let inside = m.start < view.decoded.end && view.decoded.start < m.end;
                 // One secret, one finding: what plain text already reported there wins.
                 // A path-conditional rule's match may yet be dropped, so it wins nothing here.
@@ -444,8 +472,9 @@ impl Engine {
     }
 
     /// Finds every secret written in plain text in `data`, sorted by position.
-    fn scan_plain(&self, data: &[u8], unfinished: &mut Vec<usize>) -> Vec<Match> {
-        let windows = self.candidate_windows(data);
+    fn scan_plain(&self, data: &[u8], unfinished: &mut Vec<usize>, skip: &[usize]) -> Vec<Match> {
+        let mut windows = self.candidate_windows(data);
+        windows.retain(|w| !skip.contains(&w.0));
         let mut found: Vec<Found> = Vec::new();
         let mut spans = Vec::new();
         for windows in windows.chunk_by(|a, b| a.0 == b.0) {
@@ -955,6 +984,44 @@ requires = ["</"]
         // The pattern matches both, but only the first window holds the required `</`.
         assert_eq!(e.scan(b"<secret>a1b2c3d4</SECRET>").matches.len(), 1);
         assert!(e.scan(b"<secret>a1b2c3d4<secret>").matches.is_empty());
+    }
+
+    /// A rule that reports only in some paths is not run on content found elsewhere, and what
+    /// `scan_at` leaves out is exactly what the place check would drop from `scan`.
+    #[test]
+    fn scan_at_leaves_out_rules_that_report_nothing_there() {
+        let e = engine(
+            r#"
+[[rule]]
+id = "test.gradle"
+keywords = ["password"]
+pattern = '''password=([a-z0-9]{8})'''
+[rule.allow]
+only_in_paths = ['''(?:^|/)gradle\.properties$''']
+
+[[rule]]
+id = "test.elsewhere"
+keywords = ["password"]
+pattern = '''password=([a-z0-9]{8})'''
+[rule.allow]
+paths = ['''vendor/**''']
+"#,
+        );
+        let data = b"password=a1b2c3d4";
+        let rules = |s: Scanned| {
+            s.matches.iter().map(|m| e.rule(m.rule).id().to_owned()).collect::<Vec<_>>()
+        };
+        let both = ["test.gradle", "test.elsewhere"];
+        assert_eq!(rules(e.scan(data)), both);
+        assert_eq!(rules(e.scan_at(data, "app/gradle.properties")), both);
+        assert_eq!(rules(e.scan_at(data, "app/settings.txt")), ["test.elsewhere"]);
+        // Only rules with `only_in_paths` are left out: a path allowlist stays a place check.
+        assert_eq!(rules(e.scan_at(data, "vendor/gradle.properties")), both);
+        for path in ["app/gradle.properties", "app/settings.txt", "vendor/gradle.properties"] {
+            let kept =
+                |s: Scanned| s.matches.into_iter().filter(|m| !e.allowed_at(m, path, None)).count();
+            assert_eq!(kept(e.scan_at(data, path)), kept(e.scan(data)), "{path}");
+        }
     }
 
     #[test]
