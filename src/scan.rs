@@ -61,6 +61,11 @@ struct Nest<'a> {
 impl Nest<'_> {
     /// A blob as a source hands it over, in no archive.
     const TOP: Nest<'static> = Nest { depth: 0, budget: None, ancestors: &[], path: None };
+
+    /// A blob as a source hands it over, its findings reported at `path`.
+    fn at(path: &str) -> Nest<'_> {
+        Nest { path: Some(path), ..Nest::TOP }
+    }
 }
 
 /// What the scan step made of one distinct content, kept by id: its hits, and what its archives
@@ -151,8 +156,7 @@ impl<'e> Scan<'e> {
     /// something inside it (an archive member) cannot be scanned, and rules that report nothing
     /// there are not run on a blob without an id (whose result serves no other place).
     pub fn matches(&self, blob: &Blob, path: &str) -> Option<Hits> {
-        let at = Nest { path: Some(path), ..Nest::TOP };
-        let found = self.scan_step(blob.id, &blob.data, &at)?;
+        let found = self.scan_step(blob.id, &blob.data, &Nest::at(path))?;
         self.report_problems(&found, || path.to_owned());
         Some(found.hits)
     }
@@ -195,11 +199,12 @@ impl<'e> Scan<'e> {
 
     /// [`Scan::matches`], but what the blob's archives could not or would not scan is handed
     /// back instead of going to the run's report: a layer keeps it in its cached result, so a
-    /// sweep served from the cache reports it again.
-    pub fn matches_keeping_problems(&self, blob: &Blob, origin: &str) -> (Option<Hits>, Problems) {
-        match self.scan_step(blob.id, &blob.data, &Nest::TOP) {
+    /// sweep served from the cache reports it again. `path` is as for [`Scan::matches`]: a layer's
+    /// cached result is the layer's, at the same paths every time it is used.
+    pub fn matches_keeping_problems(&self, blob: &Blob, path: &str) -> (Option<Hits>, Problems) {
+        match self.scan_step(blob.id, &blob.data, &Nest::at(path)) {
             Some(found) => {
-                let problems = found.problems_at(origin);
+                let problems = found.problems_at(path);
                 (Some(found.hits), problems)
             }
             None => (None, Problems::default()),

@@ -98,6 +98,12 @@ impl List {
         !self.only_in_paths.is_empty() && !self.only_in_paths.is_match(path.as_bytes())
     }
 
+    /// An `any` list drops every match at `path`, whatever its content: it allows the path, or
+    /// the path is outside its `only_in_paths`.
+    fn drops_path(&self, path: &str) -> bool {
+        self.path_matches(path) || self.outside(path)
+    }
+
     fn commit_matches(&self, commit: Option<&str>) -> bool {
         commit.is_some_and(|sha| {
             let sha = sha.to_ascii_lowercase();
@@ -269,8 +275,7 @@ impl Allow {
                 && if l.all {
                     l.drops(&place_only)
                 } else {
-                    c.path.is_some_and(|p| l.path_matches(p) || l.outside(p))
-                        || l.commit_matches(c.commit)
+                    c.path.is_some_and(|p| l.drops_path(p)) || l.commit_matches(c.commit)
                 }
         })
     }
@@ -278,7 +283,7 @@ impl Allow {
     /// True when every match at `path` would be dropped by [`Allow::allows_place`], whatever its
     /// content: an `any` list that allows the path, or whose `only_in_paths` it is outside of.
     pub fn drops_every_match_at(&self, path: &str) -> bool {
-        self.lists.iter().any(|l| !l.all && (l.path_matches(path) || l.outside(path)))
+        self.lists.iter().any(|l| !l.all && l.drops_path(path))
     }
 
     /// True when the path matches a list that needs nothing else: such files need not be read.

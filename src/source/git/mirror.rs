@@ -90,11 +90,16 @@ fn is_ours(dir: &Path) -> bool {
         .is_ok_and(|text| text.lines().any(|l| l.trim().eq_ignore_ascii_case("[leakhound]")))
 }
 
+/// `dir`'s name with `suffix` added, beside it (`NAME.git.lock`, `NAME.git.partial`).
+fn beside(dir: &Path, suffix: &str) -> PathBuf {
+    let mut path = dir.as_os_str().to_owned();
+    path.push(suffix);
+    PathBuf::from(path)
+}
+
 /// The lock file of the mirror `dir`: `NAME.git.lock` beside it.
 fn lock_path(dir: &Path) -> PathBuf {
-    let mut path = dir.as_os_str().to_owned();
-    path.push(".lock");
-    PathBuf::from(path)
+    beside(dir, ".lock")
 }
 
 /// Locks the mirror `dir` for this run until the returned file is dropped; an error when
@@ -197,9 +202,7 @@ pub fn update(dir: &Path, remote: &Remote<'_>) -> Result<Fetched, String> {
         fetch(dir, remote)?;
         return Ok(Fetched::Updated);
     }
-    let mut partial = dir.as_os_str().to_owned();
-    partial.push(".partial");
-    let partial = PathBuf::from(partial);
+    let partial = beside(dir, ".partial");
     let io = |what: &str, path: &Path, e: std::io::Error| {
         format!("cannot {what} {}: {e}", path.display())
     };

@@ -910,11 +910,11 @@ fn against_parents(
         for parent in &parents[1..] {
             held_by(walker, *parent, Some(tree), &out[start..], 0, &mut held)?;
         }
-        let mut held = held.into_iter();
         let mut i = 0;
         out.retain(|_| {
+            let keep = i < start || !held[i - start];
             i += 1;
-            i <= start || !held.next().unwrap_or(false)
+            keep
         });
     }
     Ok(())
