@@ -28,15 +28,16 @@ pub mod value;
 
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use regex::bytes::Regex;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 
 use crate::error::{RuleError, RuleResult};
 use crate::rules::load::{expanded_size, parse_pattern, regex_builder};
 use crate::rules::{Confidence, GENERIC_PREFIX, Rule, RuleKind, RuleSet};
 use allow::Allow;
 use location::{LineCol, LineCounter, line_bounds};
-use prefilter::Prefilter;
+use prefilter::{Prefilter, Word};
 
 /// How many encodings deep the engine looks: two covers a docker config.json (base64 `auth`)
 /// inside a Kubernetes Secret (base64 `data:`).
@@ -48,6 +49,9 @@ const LINE_SLACK: usize = 256;
 
 /// Longest secret span the overlap check looks back over (a private key block's window).
 const MAX_SECRET_SPAN: usize = 65_536;
+
+/// A `(rule, start, end)` span of a blob: a keyword's window, or where a `requires` literal sits.
+type Span = (usize, usize, usize);
 
 /// One secret the engine found. Serializable so that a history scan can cache it by blob id
 /// (`rule` indexes the rule set the cache is keyed by).
@@ -145,11 +149,27 @@ impl Compiled {
     }
 }
 
+/// How a window is checked for one of its rule's `requires` literals before the regex runs.
+enum Gate {
+    /// The rule has no `requires`.
+    Open,
+    /// Its literals are long enough to be rare, so they ride in the keyword automaton: a window
+    /// passes when one of their hits lies inside it. Searching every window for them instead
+    /// cost a tenth of a scan (perf, `benches/engine.rs` on the crate tree).
+    Hits,
+    /// A literal is short (`"`, `</`, `@`): reporting its every occurrence from the keyword pass
+    /// made the pass a third slower, while a window's search meets one within a few bytes.
+    Search(AhoCorasick),
+}
+
+/// The shortest `requires` literal that [`Gate::Hits`] takes.
+const RARE_LITERAL: usize = 3;
+
 struct CompiledRule {
     rule: Rule,
     regex: OnceLock<Result<Compiled, String>>,
-    /// The rule's `requires` literals: a window must hold one for the regex to run.
-    requires: Option<AhoCorasick>,
+    /// How a window is checked for the rule's `requires` literals.
+    gate: Gate,
     allow: Allow,
     /// A `generic.*` rule: yields to specific rules on the same secret.
     generic: bool,
@@ -207,18 +227,21 @@ impl Engine {
                 )));
             }
             let allow = Allow::of_rule(&rule.syntax.allow).map_err(&fail)?;
-            let requires = match rule.syntax.requires.as_slice() {
-                [] => None,
+            let literals = &rule.syntax.requires;
+            let gate = if literals.is_empty() {
+                Gate::Open
+            } else if literals.iter().all(|l| l.len() >= RARE_LITERAL) {
+                Gate::Hits
+            } else {
                 // A contiguous NFA, not the DFA aho-corasick picks for a few literals: it builds
-                // several times faster, every rule with `requires` builds one at every start,
-                // and it searches only the windows around keyword hits.
-                literals => Some(
+                // several times faster, and it searches only the windows around keyword hits.
+                Gate::Search(
                     AhoCorasick::builder()
                         .ascii_case_insensitive(true)
                         .kind(Some(AhoCorasickKind::ContiguousNFA))
                         .build(literals)
                         .map_err(|e| fail(format!("cannot build `requires`: {e}")))?,
-                ),
+                )
             };
             let generic = rule.id().starts_with(GENERIC_PREFIX);
             let kind = rule.kind();
@@ -226,19 +249,23 @@ impl Engine {
             rules.push(CompiledRule {
                 rule,
                 regex: OnceLock::new(),
-                requires,
+                gate,
                 allow,
                 generic,
                 kind,
                 path_conditional,
             });
         }
-        let prefilter = Prefilter::new(rules.iter().map(|r| r.rule.syntax.keywords.as_slice()))
-            .map_err(|message| RuleError::Rule {
-                rule_id: "*".into(),
-                origin: "keywords".into(),
-                message,
-            })?;
+        let words = rules.iter().map(|r| {
+            let required =
+                if matches!(r.gate, Gate::Hits) { &r.rule.syntax.requires[..] } else { &[] };
+            (&r.rule.syntax.keywords[..], required)
+        });
+        let prefilter = Prefilter::new(words).map_err(|message| RuleError::Rule {
+            rule_id: "*".into(),
+            origin: "keywords".into(),
+            message,
+        })?;
         let allow = Allow::new(&set.allow).map_err(|message| RuleError::Rule {
             rule_id: "*".into(),
             origin: "global allowlist".into(),
@@ -473,13 +500,16 @@ impl Engine {
 
     /// Finds every secret written in plain text in `data`, sorted by position.
     fn scan_plain(&self, data: &[u8], unfinished: &mut Vec<usize>, skip: &[usize]) -> Vec<Match> {
-        let mut windows = self.candidate_windows(data);
+        let (mut windows, required) = self.candidate_windows(data);
         windows.retain(|w| !skip.contains(&w.0));
         let mut found: Vec<Found> = Vec::new();
         let mut spans = Vec::new();
         for windows in windows.chunk_by(|a, b| a.0 == b.0) {
             let rule_index = windows[0].0;
-            if !self.search_rule(rule_index, data, windows, &mut spans, &mut found) {
+            let from = required.partition_point(|r| r.0 < rule_index);
+            let to = required.partition_point(|r| r.0 <= rule_index);
+            let required = &required[from..to];
+            if !self.search_rule(rule_index, data, windows, required, &mut spans, &mut found) {
                 unfinished.push(rule_index);
             }
         }
@@ -537,10 +567,16 @@ impl Engine {
             .collect()
     }
 
-    /// Merged `(rule, start, end)` windows around every keyword hit, sorted by rule then start.
-    fn candidate_windows(&self, data: &[u8]) -> Vec<(usize, usize, usize)> {
-        let mut windows: Vec<(usize, usize, usize)> = Vec::new();
-        self.prefilter.hits(data, |rule_index, hit_start, hit_end| {
+    /// Merged `(rule, start, end)` windows around every keyword hit, sorted by rule then start,
+    /// and every `(rule, start, end)` where one of a rule's `requires` literals occurs, sorted.
+    fn candidate_windows(&self, data: &[u8]) -> (Vec<Span>, Vec<Span>) {
+        let mut windows: Vec<Span> = Vec::new();
+        let mut required: Vec<Span> = Vec::new();
+        self.prefilter.hits(data, |word, rule_index, hit_start, hit_end| {
+            if word == Word::Required {
+                required.push((rule_index, hit_start, hit_end));
+                return;
+            }
             let reach = self.rules[rule_index].rule.window();
             windows.push((
                 rule_index,
@@ -548,6 +584,7 @@ impl Engine {
                 hit_end.saturating_add(reach).min(data.len()),
             ));
         });
+        required.sort_unstable();
         for rule_index in self.prefilter.keywordless() {
             windows.push((rule_index, 0, data.len()));
         }
@@ -559,7 +596,7 @@ impl Engine {
                 _ => merged.push(w),
             }
         }
-        merged
+        (merged, required)
     }
 
     /// Runs one rule's regex over its `windows` in `data` (sorted by start) and keeps the
@@ -569,7 +606,8 @@ impl Engine {
         &self,
         rule_index: usize,
         data: &[u8],
-        windows: &[(usize, usize, usize)],
+        windows: &[Span],
+        required: &[Span],
         spans: &mut Vec<(usize, usize)>,
         found: &mut Vec<Found>,
     ) -> bool {
@@ -585,8 +623,13 @@ impl Engine {
                     let limit = (end + LINE_SLACK).min(data.len());
                     (start, memchr::memchr(b'\n', &data[end..limit]).map_or(limit, |p| end + p))
                 })
-                .filter(|&(start, end)| {
-                    compiled.requires.as_ref().is_none_or(|gate| gate.is_match(&data[start..end]))
+                .filter(|&(start, end)| match &compiled.gate {
+                    Gate::Open => true,
+                    Gate::Hits => {
+                        let first = required.partition_point(|h| h.1 < start);
+                        required[first..].iter().take_while(|h| h.1 < end).any(|h| h.2 <= end)
+                    }
+                    Gate::Search(literals) => literals.is_match(&data[start..end]),
                 }),
         );
         if spans.is_empty() {
@@ -970,20 +1013,19 @@ decode = "cisco-type7"
         }
     }
 
+    /// Short literals are searched for in each window, long ones come from the keyword pass
+    /// (see [`Gate`]): either way only a window holding one is searched.
     #[test]
     fn requires_gates_the_window() {
-        let e = engine(
-            r#"
-[[rule]]
-id = "test.xml"
-keywords = ["secret"]
-pattern = '''<secret>([a-z0-9]{8})<'''
-requires = ["</"]
-"#,
-        );
-        // The pattern matches both, but only the first window holds the required `</`.
-        assert_eq!(e.scan(b"<secret>a1b2c3d4</SECRET>").matches.len(), 1);
-        assert!(e.scan(b"<secret>a1b2c3d4<secret>").matches.is_empty());
+        for required in ["</", "</secret>"] {
+            let e = engine(&format!(
+                "[[rule]]\nid = \"test.xml\"\nkeywords = [\"secret\"]\n\
+                 pattern = '<secret>([a-z0-9]{{8}})<'\nrequires = [\"{required}\"]\n"
+            ));
+            // The pattern matches both, but only the first window holds the literal.
+            assert_eq!(e.scan(b"<secret>a1b2c3d4</SECRET>").matches.len(), 1, "{required}");
+            assert!(e.scan(b"<secret>a1b2c3d4<secret>").matches.is_empty(), "{required}");
+        }
     }
 
     /// A rule that reports only in some paths is not run on content found elsewhere, and what
