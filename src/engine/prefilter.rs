@@ -17,9 +17,10 @@
 //!   independent, so the CPU overlaps their loads.
 //! - The search is overlapping: every occurrence of every keyword is reported, including
 //!   keywords inside longer ones (`key` inside `api_key`).
-//! - A rule's `requires` literals ride in the same automaton and are reported as [`Word::Required`]:
-//!   checking a window for them is then a look-up among hits, where a search of every window
-//!   with an automaton per rule cost a tenth of a scan (perf, the crate tree).
+//! - The engine may give a rule's `requires` literals too (those of three bytes or more); they
+//!   are reported as [`Word::Required`], so checking a window for them is a look-up among hits,
+//!   where a search of every window with an automaton per rule cost a tenth of a scan (perf, the
+//!   crate tree).
 
 use std::collections::HashMap;
 
