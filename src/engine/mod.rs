@@ -1031,23 +1031,17 @@ decode = "cisco-type7"
     /// `scan_at` leaves out is exactly what the place check would drop from `scan`.
     #[test]
     fn scan_at_leaves_out_rules_that_report_nothing_there() {
-        let e = engine(
-            r#"
-[[rule]]
-id = "test.gradle"
-keywords = ["password"]
-pattern = '''password=([a-z0-9]{8})'''
-[rule.allow]
-only_in_paths = ['''(?:^|/)gradle\.properties$''']
-
-[[rule]]
-id = "test.elsewhere"
-keywords = ["password"]
-pattern = '''password=([a-z0-9]{8})'''
-[rule.allow]
-paths = ['''vendor/**''']
-"#,
-        );
+        let rule = |id: &str, allow: &str| {
+            format!(
+                "[[rule]]\nid = \"{id}\"\nkeywords = [\"password\"]\n\
+                 pattern = 'password=([a-z0-9]{{8}})'\n[rule.allow]\n{allow}\n"
+            )
+        };
+        let e = engine(&format!(
+            "{}{}",
+            rule("test.gradle", r"only_in_paths = ['(?:^|/)gradle\.properties$']"),
+            rule("test.elsewhere", "paths = ['vendor/**']"),
+        ));
         let data = b"password=a1b2c3d4";
         let rules = |s: Scanned| {
             s.matches.iter().map(|m| e.rule(m.rule).id().to_owned()).collect::<Vec<_>>()

@@ -7,12 +7,22 @@ pub fn rule_header_lines(text: &str) -> Vec<usize> {
     text.lines()
         .enumerate()
         .filter(|(_, l)| {
-            let t = l.trim_start();
-            t.starts_with("[[") && t[2..].trim_start().starts_with("rule") && {
-                let rest = t[2..].trim_start()["rule".len()..].trim_start();
-                rest.starts_with("]]")
-            }
+            l.trim_start()
+                .strip_prefix("[[")
+                .and_then(|t| t.trim_start().strip_prefix("rule"))
+                .is_some_and(|t| t.trim_start().starts_with("]]"))
         })
         .map(|(i, _)| i + 1)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_headers_with_any_spacing_and_nothing_else() {
+        let text = "[[rule]]\nid = 'a'\n  [[ rule ]]\n[[rules]]\n[rule.allow]\n[[rule.also]]\n[[rule]] # c\n";
+        assert_eq!(rule_header_lines(text), [1, 3, 7]);
+    }
 }

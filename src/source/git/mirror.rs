@@ -90,6 +90,11 @@ fn is_ours(dir: &Path) -> bool {
         .is_ok_and(|text| text.lines().any(|l| l.trim().eq_ignore_ascii_case("[leakhound]")))
 }
 
+/// What a failed file operation on `path` says: `cannot WHAT PATH: ERROR`.
+fn cannot(what: &str, path: &Path, e: &std::io::Error) -> String {
+    format!("cannot {what} {}: {e}", path.display())
+}
+
 /// `dir`'s name with `suffix` added, beside it (`NAME.git.lock`, `NAME.git.partial`).
 fn beside(dir: &Path, suffix: &str) -> PathBuf {
     let mut path = dir.as_os_str().to_owned();
@@ -106,7 +111,7 @@ fn lock_path(dir: &Path) -> PathBuf {
 /// another run holds it.
 pub fn hold(dir: &Path) -> Result<std::fs::File, String> {
     let path = lock_path(dir);
-    let io = |what: &str, e: std::io::Error| format!("cannot {what} {}: {e}", path.display());
+    let io = |what: &str, e: std::io::Error| cannot(what, &path, &e);
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| io("create the directory of", e))?;
     }
@@ -160,7 +165,7 @@ fn prune_dir(
     keep: &std::collections::BTreeSet<PathBuf>,
     removed: &mut Vec<String>,
 ) -> Result<(), String> {
-    let io = |path: &Path, e: std::io::Error| format!("cannot prune {}: {e}", path.display());
+    let io = |path: &Path, e: std::io::Error| cannot("prune", path, &e);
     for entry in std::fs::read_dir(dir).map_err(|e| io(dir, e))? {
         let path = entry.map_err(|e| io(dir, e))?.path();
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -203,9 +208,7 @@ pub fn update(dir: &Path, remote: &Remote<'_>) -> Result<Fetched, String> {
         return Ok(Fetched::Updated);
     }
     let partial = beside(dir, ".partial");
-    let io = |what: &str, path: &Path, e: std::io::Error| {
-        format!("cannot {what} {}: {e}", path.display())
-    };
+    let io = |what: &str, path: &Path, e: std::io::Error| cannot(what, path, &e);
     if partial.exists() {
         // What an interrupted run left: never scanned, cloned again.
         std::fs::remove_dir_all(&partial).map_err(|e| io("remove", &partial, e))?;
