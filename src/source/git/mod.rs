@@ -2,10 +2,11 @@
 //!
 //! Two ways through a history, chosen by what is asked:
 //! - **whole histories** (every ref, or whole branches): every blob of the object database is read
-//!   once in pack order ([`packs`]) and scanned on all cores; only then are the commits walked
-//!   ([`walk`]), tree ids compared without reading blobs, to give the few blobs with matches their
-//!   first commit and path. Blobs no selected commit reaches are dropped (or, with
-//!   `--all-objects`, reported as unreachable).
+//!   once in pack order ([`packs`]) and scanned on all cores; then every tree, once in pack order
+//!   too ([`trees`]), keeping only the trees above the few blobs a report must place; only then
+//!   are the commits walked ([`walk`]), over those trees, to give each such blob its first commit
+//!   and path. Blobs no selected commit reaches are dropped (or, with `--all-objects`, reported
+//!   as unreachable).
 //! - **narrow selections** (a range, `--since`, a push): the selected commits are walked first and
 //!   only the blobs they introduce are read and scanned.
 //!
@@ -20,6 +21,7 @@ pub mod objects;
 mod pack_map;
 pub mod packs;
 mod remembered;
+pub mod trees;
 pub mod walk;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -278,10 +280,16 @@ fn walk_history(
         Some(r) => commits.iter().copied().filter(|id| !r.has_commit(*id)).collect(),
         None => commits.clone(),
     };
+    // The tree pass reads every tree of the packs: worth it when most of the history is walked,
+    // not for the few new commits of a cached re-scan.
+    let held = known
+        .filter(|_| to_walk.len() * 4 >= commits.len())
+        .and_then(|known| trees::Held::build(dirs, known, state.wanted().into_iter()));
+    timing.lap("read trees");
     let progress = Progress::new(options.progress, "commits");
     progress.set_total(to_walk.len() as u64);
     let walked = walk::par_map(repo.path(), &to_walk, |walker, id| {
-        let result = state.visit_commit(walker, id, known);
+        let result = state.visit_commit(walker, id, known, held.as_ref());
         progress.inc(0);
         result
     });
@@ -581,11 +589,19 @@ impl<'s, 'e> State<'s, 'e> {
         VisitorBox { state: self, progress, only: None }
     }
 
+    /// The blobs a report may place: those with findings and those named as not scanned.
+    fn wanted(&self) -> Vec<BlobId> {
+        let mut out: Vec<BlobId> = lock(&self.targets).keys().copied().collect();
+        out.extend(lock(&self.named).keys().copied());
+        out
+    }
+
     fn visit_commit(
         &self,
         walker: &mut walk::Walker<'_>,
         id: Oid,
         known: Option<&HashSet<BlobId>>,
+        held: Option<&trees::Held>,
     ) -> Walked {
         let mut out = Walked { info: None, introduced: Vec::new(), message: None, complete: false };
         let commit = match walker.commit(id) {
@@ -596,7 +612,7 @@ impl<'s, 'e> State<'s, 'e> {
             }
         };
         out.complete = true;
-        if let Err(e) = walk::introduced(walker, id, &commit, &mut out.introduced) {
+        if let Err(e) = walk::introduced(walker, id, &commit, held, &mut out.introduced) {
             out.complete = false;
             self.scan.error(ScanError::new(
                 format!("commit {id}"),
@@ -854,13 +870,21 @@ impl Timing {
             let (now, cpu) = (std::time::Instant::now(), cpu_seconds());
             let (then, cpu_then) = cell.get();
             eprintln!(
-                "leakhound: timing: {what}: {:.3}s wall, {:.2}s cpu",
+                "leakhound: timing: {what}: {:.3}s wall, {:.2}s cpu, peak RSS so far {} MiB",
                 (now - then).as_secs_f64(),
-                cpu - cpu_then
+                cpu - cpu_then,
+                peak_rss_kib() / 1024
             );
             cell.set((now, cpu));
         }
     }
+}
+
+/// The process's peak resident set so far, in KiB (Linux; 0 elsewhere).
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let line = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).unwrap_or_default();
+    line.trim().trim_end_matches("kB").trim().parse().unwrap_or(0)
 }
 
 /// User plus system CPU seconds of this process so far (Linux; 0 elsewhere).

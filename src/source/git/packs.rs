@@ -167,18 +167,19 @@ pub fn read_all(
         loose.extend(loose_ids(dir));
     }
     let mut plans = Vec::new();
+    let select = Select::Blobs { caps, cached: visit.cached };
     for (idx, pack) in packs {
-        match plan(&idx, &pack, caps, visit.cached) {
+        match plan(&idx, &pack, &select) {
             Ok(p) => plans.push(p),
             Err(message) => (visit.error)(ScanError::new(pack.display().to_string(), message)),
         }
     }
-    let total = plans.iter().map(|p| p.blobs.len() as u64).sum::<u64>() + loose.len() as u64;
+    let total = plans.iter().map(|p| p.objects.len() as u64).sum::<u64>() + loose.len() as u64;
 
     (visit.total)(total);
     let mut known: HashSet<BlobId> = HashSet::new();
     for p in plans {
-        known.extend(p.blobs.iter().map(|e| BlobId(oid_bytes(&e.oid))));
+        known.extend(p.objects.iter().map(|e| BlobId(oid_bytes(&e.oid))));
         known.extend(p.cached.iter().copied());
         // (The first entry may be a non-blob kept for the traversal; an extra id is harmless:
         // `known` only tells missing blobs from present ones.)
@@ -186,10 +187,15 @@ pub fn read_all(
             known.insert(*id);
             (visit.too_large)(*id, *size);
         }
-        if p.blobs.is_empty() {
+        if p.objects.is_empty() {
             continue;
         }
-        if let Err(message) = traverse(&p, visit) {
+        let blob = |entry: &gix_pack::index::Entry, header: &Header, data: &[u8]| {
+            if matches!(header, Header::Blob) {
+                (visit.blob)(BlobId(oid_bytes(&entry.oid)), data);
+            }
+        };
+        if let Err(message) = traverse(&p, blob) {
             (visit.error)(ScanError::new(
                 p.pack.display().to_string(),
                 format!(
@@ -197,7 +203,13 @@ pub fn read_all(
                      (run `git fsck` to find the damage)"
                 ),
             ));
-            read_listed(dirs, odb, p.blobs.iter().map(|e| BlobId(oid_bytes(&e.oid))), caps, visit);
+            read_listed(
+                dirs,
+                odb,
+                p.objects.iter().map(|e| BlobId(oid_bytes(&e.oid))),
+                caps,
+                visit,
+            );
         }
     }
     let loose_blobs: Vec<BlobId> = loose
@@ -217,15 +229,59 @@ pub fn read_all(
     known
 }
 
-/// What one pack holds that matters: its blobs to read in pack order (with their delta bases,
-/// which are blobs too), those the caller has cached and no read needs, and those skipped for
-/// size.
+/// The trees of every pack in some object directories, planned to be read in pack order.
+pub(super) struct TreePacks(Vec<Plan>);
+
+impl TreePacks {
+    /// Plans the reading of every tree in the packs of `dirs`; an error names a pack that cannot
+    /// be planned.
+    pub(super) fn plan(dirs: &[PathBuf]) -> Result<TreePacks, String> {
+        let packs = dirs.iter().flat_map(|dir| pack_files(&dir.join("pack")));
+        let plans = packs.map(|(idx, pack)| plan(&idx, &pack, &Select::Trees));
+        plans.collect::<Result<_, _>>().map(TreePacks)
+    }
+
+    /// The ids of the trees to be read (and perhaps of a pack's first entry, another type).
+    pub(super) fn ids(&self) -> impl Iterator<Item = &gix_hash::oid> {
+        self.0.iter().flat_map(|p| p.objects.iter().map(|e| e.oid.as_ref()))
+    }
+
+    /// Inflates every tree once, on all rayon threads, and hands its id and bytes to `inspect`,
+    /// which each thread clones. An error names a pack that could not be traversed.
+    pub(super) fn read<F>(&self, inspect: F) -> Result<(), String>
+    where
+        F: FnMut(&gix_hash::oid, &[u8]) + Send + Clone,
+    {
+        for p in &self.0 {
+            let mut inspect = inspect.clone();
+            let tree = move |entry: &gix_pack::index::Entry, header: &Header, data: &[u8]| {
+                if matches!(header, Header::Tree) {
+                    inspect(&entry.oid, data);
+                }
+            };
+            traverse(p, tree).map_err(|e| format!("{}: {e}", p.pack.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Which objects of a pack a traversal reads.
+enum Select<'a> {
+    /// Blobs within the caps that the caller has not `cached`.
+    Blobs { caps: SizeCaps, cached: &'a (dyn Fn(&BlobId) -> bool + Sync) },
+    /// Every tree.
+    Trees,
+}
+
+/// What one pack holds that matters: the objects to read in pack order (with their delta bases,
+/// which are of their type too), the blobs the caller has cached and no read needs, and those
+/// skipped for size.
 struct Plan {
     pack: PathBuf,
     data: gix_pack::data::File<PackMap>,
     map: PackMap,
     index: gix_pack::index::File,
-    blobs: Vec<gix_pack::index::Entry>,
+    objects: Vec<gix_pack::index::Entry>,
     cached: Vec<BlobId>,
     too_large: Vec<(BlobId, Option<u64>)>,
 }
@@ -290,24 +346,20 @@ pub fn oid_bytes_git2(oid: git2::Oid) -> [u8; 20] {
 /// every page of the pack, and the traversal reads it again part by part.
 const RELEASE_HEADERS_EVERY: usize = 1 << 16;
 
-/// Reads a pack's entry headers in offset order (cheap: no inflation) and keeps the blobs. An
-/// entry's type is its own, or, for a delta, its base's: bases come first for offset deltas;
-/// reference deltas may point forward, so those are settled in further passes. Blobs `cached`
-/// names are left out, unless a blob to read is a delta of them.
-fn plan(
-    idx: &Path,
-    pack: &Path,
-    caps: SizeCaps,
-    cached: &(dyn Fn(&BlobId) -> bool + Sync),
-) -> Result<Plan, String> {
+/// Reads a pack's entry headers in offset order (cheap: no inflation) and keeps the objects
+/// `select` names. An entry's type is its own, or, for a delta, its base's: bases come first for
+/// offset deltas; reference deltas may point forward, so those are settled in further passes.
+/// Blobs `cached` names are left out, unless a blob to read is a delta of them.
+fn plan(idx: &Path, pack: &Path, select: &Select<'_>) -> Result<Plan, String> {
     let index = gix_pack::index::File::at(idx, gix_hash::Kind::Sha1)
         .map_err(|e| format!("cannot read pack index {}: {e}", idx.display()))?;
     let (data, map) = PackMap::open(pack)?;
     let mut entries: Vec<gix_pack::index::Entry> = index.iter().collect();
     entries.sort_unstable_by_key(|e| e.pack_offset);
     let offsets: Vec<u64> = entries.iter().map(|e| e.pack_offset).collect();
-    // 0: not known yet, 1: blob, 2: other type, 3: blob over the caps (see `worth_inflating`),
-    // 4: delta of a blob over them (skipped with it: its base will not be inflated).
+    // 0: not known yet, 1: selected type, 2: other type, 3: blob over the caps (see
+    // `worth_inflating`), 4: delta of a blob over them (skipped with it: its base will not be
+    // inflated).
     let mut kind = vec![0u8; entries.len()];
     let mut base_of = vec![usize::MAX; entries.len()];
     let mut sizes = vec![0u64; entries.len()];
@@ -319,19 +371,23 @@ fn plan(
             .entry(e.pack_offset)
             .map_err(|err| format!("damaged entry at offset {}: {err}", e.pack_offset))?;
         sizes[i] = entry.decompressed_size;
-        let base_offset = match entry.header {
-            Header::Blob => {
-                kind[i] = if worth_inflating(&data, &entry, caps) { 1 } else { 3 };
+        let base_offset = match (&entry.header, select) {
+            (Header::Blob, Select::Blobs { caps, .. }) => {
+                kind[i] = if worth_inflating(&data, &entry, *caps) { 1 } else { 3 };
                 continue;
             }
-            Header::Tree | Header::Commit | Header::Tag => {
+            (Header::Tree, Select::Trees) => {
+                kind[i] = 1;
+                continue;
+            }
+            (Header::Blob | Header::Tree | Header::Commit | Header::Tag, _) => {
                 kind[i] = 2;
                 continue;
             }
-            Header::OfsDelta { base_distance } => {
-                Header::verified_base_pack_offset(e.pack_offset, base_distance)
+            (Header::OfsDelta { base_distance }, _) => {
+                Header::verified_base_pack_offset(e.pack_offset, *base_distance)
             }
-            Header::RefDelta { base_id } => {
+            (Header::RefDelta { base_id }, _) => {
                 index.lookup(base_id).map(|n| index.pack_offset_at_index(n))
             }
         };
@@ -353,10 +409,15 @@ fn plan(
             }
         }
     }
-    // Blobs to read: every blob not cached, and the delta bases each of them is built from.
+    // Objects to read: every one of the selected type not cached, and the delta bases each of
+    // them is built from.
+    let cached = |id: &gix_hash::oid| match select {
+        Select::Blobs { cached, .. } => cached(&BlobId(oid_bytes(id))),
+        Select::Trees => false,
+    };
     let mut read = vec![false; entries.len()];
     for i in 0..entries.len() {
-        if kind[i] != 1 || read[i] || cached(&BlobId(oid_bytes(&entries[i].oid))) {
+        if kind[i] != 1 || read[i] || cached(&entries[i].oid) {
             continue;
         }
         let mut at = i;
@@ -365,33 +426,33 @@ fn plan(
             at = base_of[at];
         }
     }
-    let mut blobs = Vec::new();
+    let mut objects = Vec::new();
     let mut skipped = Vec::new();
     let mut too_large = Vec::new();
     for (i, e) in entries.into_iter().enumerate() {
         match kind[i] {
-            1 if read[i] => blobs.push(e),
+            1 if read[i] => objects.push(e),
             1 => {
                 skipped.push(BlobId(oid_bytes(&e.oid)));
                 if i == 0 {
-                    blobs.push(e);
+                    objects.push(e);
                 }
             }
             3 => too_large.push((BlobId(oid_bytes(&e.oid)), Some(sizes[i]))),
             4 => too_large.push((BlobId(oid_bytes(&e.oid)), None)),
             // `Tree::from_offsets_in_pack` starts reading at the pack's first entry whatever the
             // first offset it is given, so that entry (a base: nothing precedes it) always goes
-            // in; the traversal callback passes on only blobs.
-            _ if i == 0 => blobs.push(e),
+            // in; the traversal callback looks at each entry's type.
+            _ if i == 0 => objects.push(e),
             _ => {}
         }
     }
     if !read.contains(&true) {
         // Nothing to read (everything cached): no traversal at all.
-        blobs.clear();
+        objects.clear();
     }
     map.release();
-    Ok(Plan { pack: pack.to_owned(), data, map, index, blobs, cached: skipped, too_large })
+    Ok(Plan { pack: pack.to_owned(), data, map, index, objects, cached: skipped, too_large })
 }
 
 /// True when the blob stored whole at `entry` is to be inflated: within the file cap, or an
@@ -421,15 +482,20 @@ fn worth_inflating(
     }
 }
 
-/// Inflates every blob of the plan once, in pack order, on all rayon threads.
-fn traverse(plan: &Plan, visit: &Visitor<'_>) -> Result<(), String> {
+/// Inflates every object of the plan once, in pack order, on all rayon threads, and hands each
+/// (with its delta bases, and perhaps the pack's first entry, whatever their types) to `inspect`,
+/// which each thread clones.
+fn traverse<F>(plan: &Plan, mut inspect: F) -> Result<(), String>
+where
+    F: FnMut(&gix_pack::index::Entry, &Header, &[u8]) + Send + Clone,
+{
     use gix_pack::cache::delta::{Tree, traverse::Context, traverse::Options};
     let interrupt = AtomicBool::new(false);
     let mut progress = gix_utils::progress::Discard;
     let index = &plan.index;
     let tree = Tree::from_offsets_in_pack(
         &plan.pack,
-        plan.blobs.iter().cloned(),
+        plan.objects.iter().cloned(),
         &|e: &gix_pack::index::Entry| e.pack_offset,
         &|id| Ok(index.lookup(id).map(|n| index.pack_offset_at_index(n))),
         &mut progress,
@@ -442,11 +508,9 @@ fn traverse(plan: &Plan, visit: &Visitor<'_>) -> Result<(), String> {
         |slice, pack: &gix_pack::data::File<PackMap>| pack.entry_slice(slice),
         &plan.data,
         plan.data.pack_end() as u64,
-        |entry: &mut gix_pack::index::Entry, _progress, ctx: Context<'_>| {
+        move |entry: &mut gix_pack::index::Entry, _progress, ctx: Context<'_>| {
             plan.map.read(ctx.decompressed.len());
-            if matches!(ctx.entry.header, Header::Blob) {
-                (visit.blob)(BlobId(oid_bytes(&entry.oid)), ctx.decompressed);
-            }
+            inspect(entry, &ctx.entry.header, ctx.decompressed);
             Ok(())
         },
         Options {

@@ -11,6 +11,7 @@ use git2::{ObjectType, Oid, Repository, Sort};
 use rayon::prelude::*;
 
 use super::pack_map::PackMap;
+use super::trees::Held;
 use crate::finding::CommitInfo;
 
 /// Which commits to scan: those reachable from `include` but not from `hide`, committed at or
@@ -881,11 +882,13 @@ pub fn par_map<T: Send>(
 /// What `commit` introduces: every blob (and submodule) whose id at its path differs from the
 /// first parent's, and, for a merge, from every other parent's too (git's combined-diff view, so
 /// a merge is blamed only for what none of its parents had). A root commit, or a shallow one
-/// whose parents are missing, introduces its whole tree.
+/// whose parents are missing, introduces its whole tree. With `held`, only the wanted entries,
+/// from the tree pass where it read the trees (see [`super::trees`]).
 pub fn introduced(
     walker: &mut Walker<'_>,
     id: Oid,
     commit: &RawCommit,
+    held: Option<&Held>,
     out: &mut Vec<Introduced>,
 ) -> Result<(), git2::Error> {
     let tree = commit.tree;
@@ -893,6 +896,9 @@ pub fn introduced(
     let parents = walker.grafts.parents(id, commit.header(), &walker.odb, &mut Vec::new());
     let parents =
         parents.into_iter().map(|p| walker.commit_tree(p)).collect::<Result<Vec<_>, _>>()?;
+    if held.is_some_and(|held| held.introduced(tree, &parents, out)) {
+        return Ok(());
+    }
     against_parents(walker, &parents, tree, out)
 }
 
@@ -981,14 +987,14 @@ fn component_at(path: &[u8], offset: usize) -> (&[u8], bool) {
 }
 
 /// One entry of a raw tree object: `<octal mode> <name>\0<20-byte id>`.
-struct RawEntry<'a> {
-    mode: u32,
-    name: &'a [u8],
-    id: &'a [u8],
+pub(super) struct RawEntry<'a> {
+    pub(super) mode: u32,
+    pub(super) name: &'a [u8],
+    pub(super) id: &'a [u8],
 }
 
 impl RawEntry<'_> {
-    fn is_tree(&self) -> bool {
+    pub(super) fn is_tree(&self) -> bool {
         self.mode == 0o40_000
     }
 }
@@ -1000,7 +1006,7 @@ fn entries(mut data: &[u8]) -> impl Iterator<Item = RawEntry<'_>> {
 
 /// The entry at the start of `data`, which is advanced past it; `None` at the end or at a
 /// damaged entry.
-fn next_entry<'a>(data: &mut &'a [u8]) -> Option<RawEntry<'a>> {
+pub(super) fn next_entry<'a>(data: &mut &'a [u8]) -> Option<RawEntry<'a>> {
     let bytes: &'a [u8] = data;
     let mut mode = 0u32;
     let mut i = 0;
@@ -1145,11 +1151,16 @@ fn diff(
 /// Git's tree order: names compared bytewise, a directory's name as if it ended in `/`. Two
 /// entries of one name but different kinds (a file replaced by a directory) are not the same.
 fn git_order(a: &RawEntry<'_>, b: &RawEntry<'_>) -> Ordering {
-    let n = a.name.len().min(b.name.len());
-    a.name[..n].cmp(&b.name[..n]).then_with(|| {
+    name_order((a.name, a.is_tree()), (b.name, b.is_tree()))
+}
+
+/// [`git_order`] of two entries given by name and whether each is a tree.
+pub(super) fn name_order((a, a_tree): (&[u8], bool), (b, b_tree): (&[u8], bool)) -> Ordering {
+    let n = a.len().min(b.len());
+    a[..n].cmp(&b[..n]).then_with(|| {
         let next =
-            |e: &RawEntry<'_>| e.name.get(n).copied().unwrap_or(if e.is_tree() { b'/' } else { 0 });
-        next(a).cmp(&next(b)).then(a.name.len().cmp(&b.name.len()))
+            |name: &[u8], tree: bool| name.get(n).copied().unwrap_or(if tree { b'/' } else { 0 });
+        next(a, a_tree).cmp(&next(b, b_tree)).then(a.len().cmp(&b.len()))
     })
 }
 
