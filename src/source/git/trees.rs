@@ -451,15 +451,12 @@ mod tests {
         git(dir, &["commit", "-qm", "loose"]);
     }
 
-    /// The tree pass gives each commit exactly the wanted entries that the reading diff gives
-    /// (kept to the same wanted ones), for every commit it covers, and declines the commit whose
-    /// trees are loose. Wanted: two blobs with "findings" and one blob left out of `known`, as a
-    /// missing one is.
-    #[test]
-    fn the_tree_pass_agrees_with_the_reading_diff() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        history(dir.path());
-        let repo = git2::Repository::open(dir.path()).expect("open");
+    /// Compares the tree pass with the reading diff on every commit of the repository at `dir`
+    /// (their wanted entries must be the same), and returns how many commits the pass answered
+    /// and how many wanted entries the commits introduced. Wanted: two blobs with "findings" and
+    /// one blob left out of `known`, as a missing one is.
+    fn compare(dir: &Path) -> (usize, usize) {
+        let repo = git2::Repository::open(dir).expect("open");
         let blob = |content: &str| {
             let id =
                 git2::Oid::hash_object(git2::ObjectType::Blob, content.as_bytes()).expect("id");
@@ -476,7 +473,7 @@ mod tests {
             })
             .expect("list");
         known.remove(&missing);
-        let dirs = vec![dir.path().join(".git/objects")];
+        let dirs = vec![dir.join(".git/objects")];
         let held = Held::build(&dirs, &known, wanted.iter().copied()).expect("packs read");
         let keep = |i: &Introduced| {
             let b = BlobId(crate::source::git::packs::oid_bytes_git2(i.id));
@@ -507,10 +504,34 @@ mod tests {
             covered += usize::from(held.introduced(commit.tree_id(), &parents, &mut Vec::new()));
             found += read.len();
         }
+        (covered, found)
+    }
+
+    /// The pass agrees with the reading diff on every commit it answers, and declines the commit
+    /// whose trees are loose.
+    #[test]
+    fn the_tree_pass_agrees_with_the_reading_diff() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        history(dir.path());
+        let (covered, found) = compare(dir.path());
         // Every packed commit was answered by the pass; the loose one was not.
         assert_eq!(covered, 6);
         // a/b/key.txt, c/d/e/deep.txt twice, top.txt/now-a-dir.txt, side.txt, merged/deep.txt,
         // vendor/sub.
         assert_eq!(found, 7);
+    }
+
+    /// Trees held by two packs (a repack that kept the old pack) are read twice and kept once.
+    #[test]
+    fn trees_in_two_packs_count_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        history(dir.path());
+        git(dir.path(), &["repack", "-qa"]);
+        let packs = std::fs::read_dir(dir.path().join(".git/objects/pack")).expect("packs");
+        let count = packs
+            .filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "pack")))
+            .count();
+        assert_eq!(count, 2);
+        assert_eq!(compare(dir.path()), (7, 7));
     }
 }
