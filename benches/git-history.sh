@@ -79,7 +79,8 @@ cache_rows() {
   measure "$name-full" "$lh" git "$repo" --format json --report "$dir/full.json" --quiet
   measure "$name-cold" "$lh" git "$repo" --format json --report "$dir/cold.json" --quiet --cache "$dir/cache.db"
   measure "$name-warm" "$lh" git "$repo" --format json --report "$dir/warm.json" --quiet --cache "$dir/cache.db"
-  git clone -q --bare --shared "$repo" "$dir/plus.git"
+  # --mirror: every ref, as the full scan had (a bare clone leaves out refs such as refs/pull/*).
+  git clone -q --mirror --shared "$repo" "$dir/plus.git"
   local head i
   head=$(git -C "$dir/plus.git" rev-parse HEAD)
   for ((i = 1; i <= 100; i++)); do
