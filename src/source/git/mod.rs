@@ -282,14 +282,16 @@ fn walk_history(
     };
     // The tree pass reads every tree of the packs: worth it when most of the history is walked,
     // not for the few new commits of a cached re-scan.
-    let held = known
+    let wanted = known.map(|known| trees::Wanted::new(known, state.wanted().into_iter()));
+    let held = wanted
+        .as_ref()
         .filter(|_| to_walk.len() * 4 >= commits.len())
-        .and_then(|known| trees::Held::build(dirs, known, state.wanted().into_iter()));
+        .and_then(|wanted| trees::Held::build(dirs, wanted));
     timing.lap("read trees");
     let progress = Progress::new(options.progress, "commits");
     progress.set_total(to_walk.len() as u64);
     let walked = walk::par_map(repo.path(), &to_walk, |walker, id| {
-        let result = state.visit_commit(walker, id, known, held.as_ref());
+        let result = state.visit_commit(walker, id, wanted.as_ref(), held.as_ref());
         progress.inc(0);
         result
     });
@@ -596,11 +598,13 @@ impl<'s, 'e> State<'s, 'e> {
         out
     }
 
+    /// What commit `id` introduced (for a whole history, only what `wanted` names, as the tree
+    /// pass `held` gives it where it read the trees), its message's findings, and who made it.
     fn visit_commit(
         &self,
         walker: &mut walk::Walker<'_>,
         id: Oid,
-        known: Option<&HashSet<BlobId>>,
+        wanted: Option<&trees::Wanted>,
         held: Option<&trees::Held>,
     ) -> Walked {
         let mut out = Walked { info: None, introduced: Vec::new(), message: None, complete: false };
@@ -622,16 +626,8 @@ impl<'s, 'e> State<'s, 'e> {
                 ),
             ));
         }
-        if let Some(known) = known {
-            let targets = lock(&self.targets);
-            let named = lock(&self.named);
-            out.introduced.retain(|i| {
-                let blob = BlobId(packs::oid_bytes_git2(i.id));
-                i.mode == walk::GITLINK
-                    || targets.contains_key(&blob)
-                    || named.contains_key(&blob)
-                    || !known.contains(&blob)
-            });
+        if let Some(wanted) = wanted {
+            out.introduced.retain(|i| wanted.contains(i.id.as_bytes(), i.mode));
             out.introduced.shrink_to_fit();
         }
         out.message = self.scan.matches_in_message(commit.message()).filter(|m| !m.is_empty());

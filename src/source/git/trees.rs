@@ -24,6 +24,33 @@ use super::packs::TreePacks;
 use super::walk::{GITLINK, Introduced, name_order, next_entry};
 use crate::blob::BlobId;
 
+/// The entries a report must place: submodules, blobs with findings or named as not scanned,
+/// and blobs the object database lacks (missing ones).
+pub struct Wanted {
+    /// Every blob of the object database, and each blob with findings or named, true for those.
+    /// Asked of every entry of every tree (128 million on git.git): ids are hashed by their
+    /// first bytes, not by `SipHash`.
+    blobs: gix_hashtable::HashMap<ObjectId, bool>,
+}
+
+impl Wanted {
+    /// The entries a report must place, given the blobs of the object database (`known`) and
+    /// those with findings or named as not scanned (`placed`).
+    pub fn new(known: &HashSet<BlobId>, placed: impl Iterator<Item = BlobId>) -> Wanted {
+        let id = |b: &BlobId| ObjectId::try_from(&b.0[..]).ok();
+        let mut blobs: gix_hashtable::HashMap<ObjectId, bool> =
+            known.iter().filter_map(|b| Some((id(b)?, false))).collect();
+        blobs.extend(placed.filter_map(|b| Some((id(&b)?, true))));
+        Wanted { blobs }
+    }
+
+    /// True for the entry of object `id` with git file `mode` when a report must place it.
+    pub fn contains(&self, id: &[u8], mode: i32) -> bool {
+        mode == GITLINK
+            || oid::try_from_bytes(id).is_ok_and(|id| self.blobs.get(id) != Some(&false))
+    }
+}
+
 /// The marked trees of a history, from one pass over its packs.
 pub struct Held {
     /// Every tree the pass read, by id: its index in `status` and `kept`.
@@ -138,7 +165,7 @@ impl Gathered {
 /// One reading thread's view: what it gathers, handed to `into` when it is dropped.
 struct Reader<'a> {
     index: &'a gix_hashtable::HashMap<ObjectId, u32>,
-    wanted: &'a (dyn Fn(&[u8], u32) -> bool + Sync),
+    wanted: &'a Wanted,
     into: &'a Mutex<Gathered>,
     mine: Gathered,
 }
@@ -172,7 +199,7 @@ impl Reader<'_> {
                     }
                     None => self.mine.unread.push(at),
                 }
-            } else if (self.wanted)(entry.id, entry.mode)
+            } else if self.wanted.contains(entry.id, entry.mode.cast_signed())
                 && let Ok(id) = Oid::from_bytes(entry.id)
             {
                 let what = Target::Leaf { id, mode: entry.mode.cast_signed() };
@@ -188,26 +215,10 @@ impl Reader<'_> {
 }
 
 impl Held {
-    /// Reads every tree in the packs of `dirs` and marks those that hold, at some depth, a
-    /// submodule, a blob of `wanted` or a blob `known` lacks. `None` when a pack cannot be read
-    /// this way (the reading diff then serves every commit, and names what it cannot read).
-    pub fn build(
-        dirs: &[PathBuf],
-        known: &HashSet<BlobId>,
-        wanted: impl Iterator<Item = BlobId>,
-    ) -> Option<Held> {
-        // Looked up for every entry of every tree: hashed by their first bytes, not SipHash.
-        let id_set = |ids: &mut dyn Iterator<Item = BlobId>| -> gix_hashtable::HashSet<ObjectId> {
-            ids.filter_map(|b| ObjectId::try_from(&b.0[..]).ok()).collect()
-        };
-        let known_ids = id_set(&mut known.iter().copied());
-        let mut wanted = wanted;
-        let wanted_ids = id_set(&mut wanted);
-        let is_wanted = |id: &[u8], mode: u32| {
-            mode.cast_signed() == GITLINK
-                || oid::try_from_bytes(id)
-                    .is_ok_and(|id| wanted_ids.contains(id) || !known_ids.contains(id))
-        };
+    /// Reads every tree in the packs of `dirs` and marks those that hold, at some depth, an
+    /// entry of `wanted`. `None` when a pack cannot be read this way (the reading diff then
+    /// serves every commit, and names what it cannot read).
+    pub fn build(dirs: &[PathBuf], wanted: &Wanted) -> Option<Held> {
         let packs = TreePacks::plan(dirs).ok()?;
         let mut index = gix_hashtable::HashMap::default();
         for id in packs.ids() {
@@ -215,13 +226,8 @@ impl Held {
             index.entry(id.to_owned()).or_insert(next);
         }
         let gathered = Mutex::new(Gathered::default());
-        let reader = Reader {
-            index: &index,
-            wanted: &is_wanted,
-            into: &gathered,
-            mine: Gathered::default(),
-        };
-        let mut reader = reader;
+        let mut reader =
+            Reader { index: &index, wanted, into: &gathered, mine: Gathered::default() };
         packs.read(move |id: &oid, data: &[u8]| reader.tree(id, data)).ok()?;
         let gathered = gathered.into_inner().unwrap_or_else(PoisonError::into_inner);
         Some(Held::mark(index, gathered))
@@ -405,6 +411,12 @@ mod tests {
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
+    /// Commits everything in the work tree at `dir`.
+    fn commit(dir: &Path, message: &str) {
+        git(dir, &["add", "-A"]);
+        git(dir, &["commit", "-qm", message]);
+    }
+
     fn write(dir: &Path, path: &str, content: &str) {
         let path = dir.join(path);
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
@@ -419,27 +431,22 @@ mod tests {
         write(dir, "a/b/key.txt", "secret one");
         write(dir, "a/other.txt", "plain");
         write(dir, "top.txt", "plain top");
-        git(dir, &["add", "-A"]);
-        git(dir, &["commit", "-qm", "one"]);
+        commit(dir, "one");
         write(dir, "a/b/key.txt", "secret two");
         write(dir, "c/d/e/deep.txt", "secret deep");
-        git(dir, &["add", "-A"]);
-        git(dir, &["commit", "-qm", "two"]);
+        commit(dir, "two");
         git(dir, &["checkout", "-qb", "side"]);
         write(dir, "side.txt", "secret side");
         std::fs::remove_file(dir.join("top.txt")).expect("rm");
         write(dir, "top.txt/now-a-dir.txt", "secret one");
-        git(dir, &["add", "-A"]);
-        git(dir, &["commit", "-qm", "side"]);
+        commit(dir, "side");
         git(dir, &["checkout", "-q", "main"]);
         write(dir, "a/b/key.txt", "secret three");
         std::fs::remove_file(dir.join("c/d/e/deep.txt")).expect("rm");
-        git(dir, &["add", "-A"]);
-        git(dir, &["commit", "-qm", "three"]);
+        commit(dir, "three");
         git(dir, &["merge", "-q", "--no-commit", "side"]);
         write(dir, "merged/deep.txt", "secret deep");
-        git(dir, &["add", "-A"]);
-        git(dir, &["commit", "-qm", "merge"]);
+        commit(dir, "merge");
         write(dir, "c/d/e/deep.txt", "secret deep");
         git(dir, &["add", "-A"]);
         let pinned = git(dir, &["rev-parse", "HEAD~1"]);
@@ -447,8 +454,7 @@ mod tests {
         git(dir, &["commit", "-qm", "back"]);
         git(dir, &["repack", "-qad"]);
         write(dir, "a/b/key.txt", "secret loose");
-        git(dir, &["add", "-A"]);
-        git(dir, &["commit", "-qm", "loose"]);
+        commit(dir, "loose");
     }
 
     /// Compares the tree pass with the reading diff on every commit of the repository at `dir`
@@ -474,11 +480,9 @@ mod tests {
             .expect("list");
         known.remove(&missing);
         let dirs = vec![dir.join(".git/objects")];
-        let held = Held::build(&dirs, &known, wanted.iter().copied()).expect("packs read");
-        let keep = |i: &Introduced| {
-            let b = BlobId(crate::source::git::packs::oid_bytes_git2(i.id));
-            i.mode == GITLINK || wanted.contains(&b) || !known.contains(&b)
-        };
+        let wanted = Wanted::new(&known, wanted.into_iter());
+        let held = Held::build(&dirs, &wanted).expect("packs read");
+        let keep = |i: &Introduced| wanted.contains(i.id.as_bytes(), i.mode);
         let mut walk = repo.revwalk().expect("revwalk");
         walk.push_head().expect("head");
         let commits: Vec<git2::Oid> = walk.map(|c| c.expect("commit")).collect();
