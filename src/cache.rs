@@ -27,8 +27,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// Layout version of the database; a newer one is refused, not guessed at. 2 added the history
-/// tables, 3 the history's commit list (an older file is upgraded in place: its rows stay valid).
-const SCHEMA_VERSION: i64 = 3;
+/// tables, 3 the history's commit list, 4 its commit graph in place of the list (an older file is
+/// upgraded in place: its rows stay valid, and a list, kept in an older order, is dropped).
+const SCHEMA_VERSION: i64 = 4;
 
 /// `PRAGMA application_id` of a leakhound cache (`LkHd`), so a database of another program is
 /// refused rather than written into.
@@ -38,7 +39,7 @@ const APPLICATION_ID: i64 = 0x4C6B_4864;
 /// table belongs to another program.
 /// (`serve_queue` is `leakhound serve`'s durable queue, kept in the same file.)
 const TABLES: [&str; 6] =
-    ["layers", "history_key", "history_blobs", "history_commits", "history_list", "serve_queue"];
+    ["layers", "history_key", "history_blobs", "history_commits", "history_graph", "serve_queue"];
 
 /// How long to wait for another process holding the database before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -162,7 +163,15 @@ impl Cache {
                  id     BLOB PRIMARY KEY,
                  walked TEXT
              ) WITHOUT ROWID;
-             CREATE TABLE IF NOT EXISTS history_list (tips TEXT NOT NULL, commits BLOB NOT NULL);
+             DROP TABLE IF EXISTS history_list;
+             CREATE TABLE IF NOT EXISTS history_graph (
+                 tips    TEXT NOT NULL,
+                 shape   TEXT NOT NULL,
+                 ids     BLOB NOT NULL,
+                 times   BLOB NOT NULL,
+                 first   BLOB NOT NULL,
+                 parents BLOB NOT NULL
+             );
              COMMIT;",
         )
         .map_err(fail)?;
@@ -245,7 +254,7 @@ impl Cache {
             .map_err(fail)?;
         if stored.as_deref() != Some(key) {
             tx.execute_batch(
-                "DELETE FROM history_blobs; DELETE FROM history_commits; DELETE FROM history_list;
+                "DELETE FROM history_blobs; DELETE FROM history_commits; DELETE FROM history_graph;
                  DELETE FROM history_key;",
             )
             .map_err(fail)?;
@@ -258,20 +267,24 @@ impl Cache {
         Ok(History { blobs, commits, list })
     }
 
-    /// The stored commit list: its tips digest and its ids.
+    /// The stored commit graph, checked whole: a damaged one is an error, not a miss.
     fn list(&self, conn: &Connection) -> Result<Option<CommitList>, CacheError> {
+        type Row = (String, String, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>);
         let fail = |e: rusqlite::Error| classify(&self.path, &e);
-        let row: Option<(String, Vec<u8>)> = conn
-            .query_row("SELECT tips, commits FROM history_list", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        let row: Option<Row> = conn
+            .query_row(
+                "SELECT tips, shape, ids, times, first, parents FROM history_graph",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+            )
             .optional()
             .map_err(fail)?;
-        let Some((tips, bytes)) = row else { return Ok(None) };
-        let (ids, rest) = bytes.as_chunks::<20>();
-        if !rest.is_empty() {
-            let message = "the commit list is not a whole number of 20-byte ids".to_owned();
-            return Err(CacheError::Corrupt { path: self.path.clone(), message });
-        }
-        Ok(Some(CommitList { tips, ids: ids.to_vec() }))
+        let Some((tips, shape, ids, times, first, parents)) = row else { return Ok(None) };
+        let graph = CommitGraph::decode(&ids, &times, &first, &parents).ok_or_else(|| {
+            let message = "the commit graph is damaged".to_owned();
+            CacheError::Corrupt { path: self.path.clone(), message }
+        })?;
+        Ok(Some(CommitList { tips, shape, graph }))
     }
 
     /// Adds what a history scan learned (under the key [`Cache::history`] was last asked for),
@@ -287,10 +300,21 @@ impl Cache {
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(fail)?;
         if let Some(list) = list {
-            tx.execute("DELETE FROM history_list", []).map_err(fail)?;
+            let g = &list.graph;
+            let le32 = |v: &[u32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+            let times: Vec<u8> = g.times.iter().flat_map(|t| t.to_le_bytes()).collect();
+            tx.execute("DELETE FROM history_graph", []).map_err(fail)?;
             tx.execute(
-                "INSERT INTO history_list (tips, commits) VALUES (?1, ?2)",
-                params![list.tips, list.ids.as_flattened()],
+                "INSERT INTO history_graph (tips, shape, ids, times, first, parents)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    list.tips,
+                    list.shape,
+                    g.ids.as_flattened(),
+                    times,
+                    le32(&g.first),
+                    le32(&g.parents)
+                ],
             )
             .map_err(fail)?;
         }
@@ -373,15 +397,64 @@ pub struct History<B, C> {
     pub list: Option<CommitList>,
 }
 
-/// The commits a history scan selected, in its order, and a digest of what decided them (its
-/// ref tips and grafts): a run whose digest is the same selects the same commits, since a
-/// commit's parents never change.
+/// The commits a history scan selected, as a graph in its order, and digests of what decided
+/// them: a run whose `tips` digest is the same selects the same commits, since a commit's parents
+/// never change; one with the same `shape` (grafts and shallow boundary) but other tips selects
+/// commits of this graph plus new ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitList {
-    /// The digest of what decided the list.
+    /// The digest of what decided the list: its tips and its shape.
     pub tips: String,
-    /// The commit ids, in the scan's order.
+    /// The digest of what decides parents besides the commits themselves.
+    pub shape: String,
+    /// The commits.
+    pub graph: CommitGraph,
+}
+
+/// Commits in history order (parents first), each with its committer date and its parents.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommitGraph {
+    /// The commit ids, in order.
     pub ids: Vec<[u8; 20]>,
+    /// Each commit's committer date (seconds since the epoch).
+    pub times: Vec<i64>,
+    /// The parents of commit `i` are `parents[first[i]..first[i + 1]]`.
+    pub first: Vec<u32>,
+    /// Parents, as positions in `ids` (each before its child's).
+    pub parents: Vec<u32>,
+}
+
+impl CommitGraph {
+    /// The parents of the commit at position `i`.
+    pub fn parents_of(&self, i: usize) -> &[u32] {
+        &self.parents[self.first[i] as usize..self.first[i + 1] as usize]
+    }
+
+    /// The graph stored as these columns; `None` unless every part agrees with the others.
+    fn decode(ids: &[u8], times: &[u8], first: &[u8], parents: &[u8]) -> Option<CommitGraph> {
+        let (ids, rest) = ids.as_chunks::<20>();
+        let (times, t_rest) = times.as_chunks::<8>();
+        let (first, f_rest) = first.as_chunks::<4>();
+        let (parents, p_rest) = parents.as_chunks::<4>();
+        if !(rest.is_empty() && t_rest.is_empty() && f_rest.is_empty() && p_rest.is_empty()) {
+            return None;
+        }
+        let graph = CommitGraph {
+            ids: ids.to_vec(),
+            times: times.iter().map(|t| i64::from_le_bytes(*t)).collect(),
+            first: first.iter().map(|f| u32::from_le_bytes(*f)).collect(),
+            parents: parents.iter().map(|p| u32::from_le_bytes(*p)).collect(),
+        };
+        let n = graph.ids.len();
+        let shaped = graph.times.len() == n
+            && graph.first.len() == n + 1
+            && graph.first.first() == Some(&0)
+            && graph.first.last().map(|&l| l as usize) == Some(graph.parents.len())
+            && graph.first.is_sorted();
+        let ordered =
+            shaped && (0..n).all(|i| graph.parents_of(i).iter().all(|&p| (p as usize) < i));
+        ordered.then_some(graph)
+    }
 }
 
 /// True when the database is a leakhound cache, or empty: our application id, or none and no
@@ -497,7 +570,7 @@ mod tests {
         let cache = Cache::open(&path, "r").unwrap();
         let empty = cache.history::<Value, Value>("key-a").unwrap();
         assert!(empty.blobs.is_empty() && empty.commits.is_empty() && empty.list.is_none());
-        let list = CommitList { tips: "tips-1".to_owned(), ids: vec![[3; 20], [4; 20]] };
+        let list = list_of("tips-1", &[[3; 20], [4; 20]]);
         cache
             .remember_history(
                 &[([1; 20], Some(value("hit"))), ([2; 20], None)],
@@ -515,7 +588,7 @@ mod tests {
         // A run without a list keeps the stored one; a new list replaces it.
         let none: &[([u8; 20], Option<Value>)] = &[];
         cache.remember_history(none, none, None).unwrap();
-        let newer = CommitList { tips: "tips-2".to_owned(), ids: vec![[5; 20]] };
+        let newer = list_of("tips-2", &[[5; 20]]);
         cache.remember_history(none, none, Some(&newer)).unwrap();
         assert_eq!(cache.history::<Value, Value>("key-a").unwrap().list, Some(newer));
         // Another key (rules or options changed): nothing stored under the old one is trusted.
@@ -541,17 +614,63 @@ mod tests {
         assert!(matches!(err, CacheError::Corrupt { .. }), "{err:?}");
     }
 
+    /// A list of `ids`, each the child of the one before it, one second apart.
+    fn list_of(tips: &str, ids: &[[u8; 20]]) -> CommitList {
+        let n = ids.len() as u32;
+        let graph = CommitGraph {
+            ids: ids.to_vec(),
+            times: (0..i64::from(n)).collect(),
+            first: (0..=n).map(|i| i.saturating_sub(1)).collect(),
+            parents: (0..n.saturating_sub(1)).collect(),
+        };
+        CommitList { tips: tips.to_owned(), shape: "shape".to_owned(), graph }
+    }
+
     #[test]
-    fn damaged_commit_list_is_an_error_not_a_miss() {
+    fn damaged_commit_graph_is_an_error_not_a_miss() {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(&dir.path().join("cache.db"), "r").unwrap();
-        cache.history::<Value, Value>("k").unwrap();
         let none: &[([u8; 20], Option<Value>)] = &[];
-        let list = CommitList { tips: "t".to_owned(), ids: vec![[7; 20]] };
-        cache.remember_history(none, none, Some(&list)).unwrap();
-        cache.lock().execute("UPDATE history_list SET commits = x'0102'", []).unwrap();
-        let err = cache.history::<Value, Value>("k").unwrap_err();
-        assert!(matches!(err, CacheError::Corrupt { .. }), "{err:?}");
+        // Cut ids, a parent after its child, first offsets out of step with the parents.
+        for damage in [
+            "UPDATE history_graph SET ids = x'0102'",
+            "UPDATE history_graph SET parents = x'02000000'",
+            "UPDATE history_graph SET first = x'00000000'",
+        ] {
+            cache.lock().execute("DELETE FROM history_graph", []).unwrap();
+            cache.history::<Value, Value>("k").unwrap();
+            let list = list_of("t", &[[7; 20], [8; 20], [9; 20]]);
+            cache.remember_history(none, none, Some(&list)).unwrap();
+            assert_eq!(cache.history::<Value, Value>("k").unwrap().list, Some(list));
+            cache.lock().execute(damage, []).unwrap();
+            let err = cache.history::<Value, Value>("k").unwrap_err();
+            assert!(matches!(err, CacheError::Corrupt { .. }), "{damage}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn a_version_3_file_is_upgraded_and_its_list_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.db");
+        drop(Cache::open(&path, "r").unwrap());
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(
+            "DROP TABLE history_graph;
+             CREATE TABLE history_list (tips TEXT NOT NULL, commits BLOB NOT NULL);
+             INSERT INTO history_list VALUES ('t', x'00');
+             PRAGMA user_version = 3;",
+        )
+        .unwrap();
+        drop(old);
+        let cache = Cache::open(&path, "r").unwrap();
+        assert!(cache.history::<Value, Value>("k").unwrap().list.is_none());
+        let tables: i64 = cache
+            .lock()
+            .query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'history_list'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(tables, 0);
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //!
 //! Uses [`Scan`] for content (each blob id scanned once) and findings; knows nothing of rules.
 
+mod graph;
 pub mod loose;
 pub mod mirror;
 pub mod objects;
@@ -33,7 +34,7 @@ use std::sync::{Mutex, PoisonError};
 use git2::{Oid, Repository};
 
 use crate::blob::BlobId;
-use crate::cache::Cache;
+use crate::cache::{Cache, CommitList};
 use crate::error::ScanError;
 use crate::finding::{CommitInfo, Finding, Occurrence, Provenance, Skipped};
 use crate::scan::{Hits, Scan};
@@ -184,7 +185,7 @@ pub fn scan(repo: &Repository, options: &GitOptions<'_>, scan: &Scan) {
         }
     };
     timing.lap("read the cache");
-    let listed = |tips: &str| remembered.as_ref().and_then(|r| r.listed(tips));
+    let known = remembered.as_ref().and_then(Remembered::list);
     let odb = match repo.odb() {
         Ok(odb) => odb,
         Err(e) => {
@@ -194,7 +195,7 @@ pub fn scan(repo: &Repository, options: &GitOptions<'_>, scan: &Scan) {
     };
     let state = State::new(scan, options, remembered.as_ref());
     let whole = options.selection.whole_history() || options.all_objects;
-    let list = |repo: &Repository| selected_commits(repo, options, scan, listed);
+    let list = |repo: &Repository| selected_commits(repo, options, scan, known);
     // A whole history's blobs are read from the object database without the commit list, so
     // the list is made alongside, on a handle of its own: the listing is one thread's work, and
     // took 1.7 s of git.git's scan with the other core idle.
@@ -326,7 +327,7 @@ fn walk_history(
             None => Vec::new(),
         };
         let blobs = std::mem::take(&mut *lock(&state.fresh));
-        let list = listed.fresh_list.clone().filter(|_| whole).map(|tips| (tips, &commits[..]));
+        let list = listed.fresh_list.as_ref().filter(|_| whole);
         state.store(&blobs, &fresh, list);
         timing.lap("store in the cache");
     }
@@ -349,20 +350,20 @@ struct Listed {
     commits: Vec<Oid>,
     /// What the refs name besides commits.
     objects: Vec<objects::RefObject>,
-    /// For a complete whole-history listing made by this run: the digest it may be cached under.
-    fresh_list: Option<String>,
+    /// For a complete whole-history listing made by this run: the graph the cache may keep.
+    fresh_list: Option<CommitList>,
 }
 
 /// The selected commits (and what the refs name besides commits), with every ref, tip and
 /// grafted parent that kept history from being walked named as an error; `None` when nothing
-/// can be walked. `listed` gives a list cached under a tips digest ([`walk::commits`]).
+/// can be walked. `known` is the graph an earlier run kept ([`walk::commits`]).
 fn selected_commits(
     repo: &Repository,
     options: &GitOptions,
     scan: &Scan,
-    listed: impl FnOnce(&str) -> Option<Vec<Oid>>,
+    known: Option<&CommitList>,
 ) -> Option<Listed> {
-    match walk::commits(repo, &options.selection, listed) {
+    match walk::commits(repo, &options.selection, known) {
         Ok(walk::Walk { commits, failed, broken, cut, objects, fresh_list }) => {
             for (commit, parent) in cut {
                 scan.error(ScanError::new(
@@ -517,7 +518,7 @@ impl<'s, 'e> State<'s, 'e> {
         &self,
         blobs: &[(BlobId, Option<Hits>)],
         commits: &[(Oid, &Walked)],
-        list: Option<(String, &[Oid])>,
+        list: Option<&CommitList>,
     ) {
         let Some(cache) = self.cache else { return };
         if let Err(e) = Remembered::remember(cache, blobs, commits, list)

@@ -229,39 +229,56 @@ pub fn read_all(
     known
 }
 
-/// The trees of every pack in some object directories, planned to be read in pack order.
-pub(super) struct TreePacks(Vec<Plan>);
+/// Every tree, or every commit, of the packs in some object directories, planned to be read in
+/// pack order.
+pub(super) struct PacksOf(Every, Vec<Plan>);
 
-impl TreePacks {
-    /// Plans the reading of every tree in the packs of `dirs`; an error names a pack that cannot
-    /// be planned.
-    pub(super) fn plan(dirs: &[PathBuf]) -> Result<TreePacks, String> {
+impl PacksOf {
+    /// Plans the reading of every object of `kind` (a tree or a commit) in the packs of `dirs`;
+    /// an error names a pack that cannot be planned.
+    pub(super) fn plan(dirs: &[PathBuf], kind: Every) -> Result<PacksOf, String> {
         let packs = dirs.iter().flat_map(|dir| pack_files(&dir.join("pack")));
-        let plans = packs.map(|(idx, pack)| plan(&idx, &pack, &Select::Trees));
-        plans.collect::<Result<_, _>>().map(TreePacks)
+        let plans = packs.map(|(idx, pack)| plan(&idx, &pack, &Select::Every(kind)));
+        plans.collect::<Result<_, _>>().map(|plans| PacksOf(kind, plans))
     }
 
-    /// The ids of the trees to be read (and perhaps of a pack's first entry, another type).
+    /// The ids of the objects to be read (and perhaps of a pack's first entry, another type).
     pub(super) fn ids(&self) -> impl Iterator<Item = &gix_hash::oid> {
-        self.0.iter().flat_map(|p| p.objects.iter().map(|e| e.oid.as_ref()))
+        self.1.iter().flat_map(|p| p.objects.iter().map(|e| e.oid.as_ref()))
     }
 
-    /// Inflates every tree once, on all rayon threads, and hands its id and bytes to `inspect`,
-    /// which each thread clones. An error names a pack that could not be traversed.
+    /// Inflates every object of the planned kind once, on all rayon threads, and hands its id and
+    /// bytes to `inspect`, which each thread clones. An error names a pack that could not be
+    /// traversed.
     pub(super) fn read<F>(&self, inspect: F) -> Result<(), String>
     where
         F: FnMut(&gix_hash::oid, &[u8]) + Send + Clone,
     {
-        for p in &self.0 {
+        let kind = self.0;
+        for p in &self.1 {
             let mut inspect = inspect.clone();
-            let tree = move |entry: &gix_pack::index::Entry, header: &Header, data: &[u8]| {
-                if matches!(header, Header::Tree) {
+            let of_kind = move |entry: &gix_pack::index::Entry, header: &Header, data: &[u8]| {
+                if kind.is(header) {
                     inspect(&entry.oid, data);
                 }
             };
-            traverse(p, tree).map_err(|e| format!("{}: {e}", p.pack.display()))?;
+            traverse(p, of_kind).map_err(|e| format!("{}: {e}", p.pack.display()))?;
         }
         Ok(())
+    }
+}
+
+/// The kinds of object a pass reads every one of.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Every {
+    Tree,
+    Commit,
+}
+
+impl Every {
+    /// True for an entry stored whole as this kind.
+    fn is(self, header: &Header) -> bool {
+        matches!((self, header), (Every::Tree, Header::Tree) | (Every::Commit, Header::Commit))
     }
 }
 
@@ -269,8 +286,8 @@ impl TreePacks {
 enum Select<'a> {
     /// Blobs within the caps that the caller has not `cached`.
     Blobs { caps: SizeCaps, cached: &'a (dyn Fn(&BlobId) -> bool + Sync) },
-    /// Every tree.
-    Trees,
+    /// Every object of a kind.
+    Every(Every),
 }
 
 /// What one pack holds that matters: the objects to read in pack order (with their delta bases,
@@ -325,7 +342,7 @@ fn is_hex(s: &str) -> bool {
     s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-fn oid_bytes(oid: &gix_hash::oid) -> [u8; 20] {
+pub(super) fn oid_bytes(oid: &gix_hash::oid) -> [u8; 20] {
     let mut out = [0; 20];
     let bytes = oid.as_bytes();
     let n = bytes.len().min(20);
@@ -376,7 +393,7 @@ fn plan(idx: &Path, pack: &Path, select: &Select<'_>) -> Result<Plan, String> {
                 kind[i] = if worth_inflating(&data, &entry, *caps) { 1 } else { 3 };
                 continue;
             }
-            (Header::Tree, Select::Trees) => {
+            (header, Select::Every(every)) if every.is(header) => {
                 kind[i] = 1;
                 continue;
             }
@@ -413,7 +430,7 @@ fn plan(idx: &Path, pack: &Path, select: &Select<'_>) -> Result<Plan, String> {
     // them is built from.
     let cached = |id: &gix_hash::oid| match select {
         Select::Blobs { cached, .. } => cached(&BlobId(oid_bytes(id))),
-        Select::Trees => false,
+        Select::Every(_) => false,
     };
     let mut read = vec![false; entries.len()];
     for i in 0..entries.len() {

@@ -86,11 +86,10 @@ impl Remembered {
         Ok(Remembered { clean, found, commits, list: history.list })
     }
 
-    /// The commits of the last whole-history run, when what decided them had digest `tips`
-    /// (listing git.git's 203,352 commits afresh is most of a run with nothing new).
-    pub fn listed(&self, tips: &str) -> Option<Vec<Oid>> {
-        let list = self.list.as_ref().filter(|l| l.tips == tips)?;
-        list.ids.iter().map(|id| Oid::from_bytes(id).ok()).collect()
+    /// The commit graph of the last whole-history run that kept one (listing git.git's 203,352
+    /// commits afresh is most of a run with nothing new).
+    pub fn list(&self) -> Option<&CommitList> {
+        self.list.as_ref()
     }
 
     /// True when blob `id` was scanned before.
@@ -139,13 +138,12 @@ impl Remembered {
     }
 
     /// Stores what this run learned: `blobs` scanned (each with its matches; none when clean),
-    /// `commits` walked completely, and the commit list of a fresh whole-history listing
-    /// (its tips digest and its commits).
+    /// `commits` walked completely, and the commit graph of a fresh whole-history listing.
     pub fn remember(
         cache: &Cache,
         blobs: &[(BlobId, Option<Hits>)],
         commits: &[(Oid, &Walked)],
-        list: Option<(String, &[Oid])>,
+        list: Option<&CommitList>,
     ) -> Result<(), CacheError> {
         let blobs: Vec<([u8; 20], Option<Vec<Hit>>)> = blobs
             .iter()
@@ -156,11 +154,7 @@ impl Remembered {
             .filter(|(_, walked)| walked.complete)
             .map(|(id, walked)| (super::packs::oid_bytes_git2(*id), stored(walked)))
             .collect();
-        let list = list.map(|(tips, ids)| CommitList {
-            tips,
-            ids: ids.iter().map(|id| super::packs::oid_bytes_git2(*id)).collect(),
-        });
-        cache.remember_history(&blobs, &commits, list.as_ref())
+        cache.remember_history(&blobs, &commits, list)
     }
 }
 

@@ -20,7 +20,7 @@ use std::sync::{Mutex, PoisonError};
 use git2::Oid;
 use gix_hash::{ObjectId, oid};
 
-use super::packs::TreePacks;
+use super::packs::{Every, PacksOf};
 use super::walk::{GITLINK, Introduced, name_order, next_entry};
 use crate::blob::BlobId;
 
@@ -219,7 +219,7 @@ impl Held {
     /// entry of `wanted`. `None` when a pack cannot be read this way (the reading diff then
     /// serves every commit, and names what it cannot read).
     pub fn build(dirs: &[PathBuf], wanted: &Wanted) -> Option<Held> {
-        let packs = TreePacks::plan(dirs).ok()?;
+        let packs = PacksOf::plan(dirs, Every::Tree).ok()?;
         let mut index = gix_hashtable::HashMap::default();
         for id in packs.ids() {
             let next = index.len() as u32;

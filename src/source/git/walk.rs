@@ -12,6 +12,7 @@ use rayon::prelude::*;
 
 use super::pack_map::PackMap;
 use super::trees::Held;
+use crate::cache::{CommitGraph, CommitList};
 use crate::finding::CommitInfo;
 
 /// Which commits to scan: those reachable from `include` but not from `hide`, committed at or
@@ -199,20 +200,21 @@ pub struct Walk {
     pub cut: Vec<(Oid, Oid)>,
     /// What the refs name besides commits, when walking every ref ([`RefTips::objects`]).
     pub objects: Vec<super::objects::RefObject>,
-    /// For a whole-history walk listed afresh and without failures: the digest of what decided
-    /// its commits (the tips digest), under which a cache may keep the list.
-    pub fresh_list: Option<String>,
+    /// For a whole-history walk listed afresh and without failures: its graph and the digests
+    /// of what decided it, for a cache to keep.
+    pub fresh_list: Option<CommitList>,
 }
 
 /// The selected commits, oldest first (parents before children): the order in which "first
 /// introduced" is decided. When the whole walk fails (a damaged commit), each tip is walked on its
 /// own and the tips that cannot be walked are returned as failures, so the rest is still scanned.
-/// For whole histories, `listed` is asked first for a list an earlier run made under the same
-/// tips digest; it is used when every commit in it is still in the object database.
+/// A whole history is listed by [`super::graph`], with the commits of `known` (the graph an
+/// earlier run kept) taken from it: all of it when the tips are the same, and otherwise all but
+/// the new commits when the shallow boundary and the grafts are (see [`Digests`]).
 pub fn commits(
     repo: &Repository,
     selection: &Selection,
-    listed: impl FnOnce(&str) -> Option<Vec<Oid>>,
+    known: Option<&CommitList>,
 ) -> Result<Walk, git2::Error> {
     let (include, broken, objects) = if selection.include.is_empty() {
         let all = all_ref_tips(repo)?;
@@ -220,17 +222,31 @@ pub fn commits(
     } else {
         (selection.include.clone(), Vec::new(), Vec::new())
     };
-    let digest = selection.whole_history().then(|| tips_digest(repo, &include));
-    if let Some(commits) = digest.as_deref().and_then(listed)
-        && all_present(repo, &commits)
+    let digests = selection.whole_history().then(|| Digests::of(repo, &include));
+    let present = |graph: &CommitGraph| {
+        let ids: Option<Vec<Oid>> = graph.ids.iter().map(|id| Oid::from_bytes(id).ok()).collect();
+        ids.filter(|ids| all_present(repo, ids))
+    };
+    if let Some(d) = &digests
+        && let Some(known) = known.filter(|k| k.tips == d.tips)
+        && let Some(commits) = present(&known.graph)
     {
         return Ok(Walk { commits, broken, objects, ..Walk::default() });
     }
     let grafts = Grafts::read(repo);
+    if let Some(Digests { tips, shape }) = digests.filter(|_| grafts.is_empty()) {
+        let dirs = super::packs::object_dirs(repo.commondir());
+        let known = known.filter(|k| k.shape == shape).map(|k| &k.graph);
+        if let Some(graph) = super::graph::list(repo, &dirs, &include, &grafts.shallow, known)
+            && let Some(commits) = present(&graph)
+        {
+            let fresh_list = Some(CommitList { tips, shape, graph });
+            return Ok(Walk { commits, broken, objects, fresh_list, ..Walk::default() });
+        }
+    }
     let mut cut = Vec::new();
     if let Ok(commits) = walk_tips(repo, &include, selection, &grafts, &mut cut) {
-        let fresh_list = digest.filter(|_| cut.is_empty());
-        return Ok(Walk { commits, failed: Vec::new(), broken, cut, objects, fresh_list });
+        return Ok(Walk { commits, failed: Vec::new(), broken, cut, objects, fresh_list: None });
     }
     let mut seen = HashSet::new();
     let mut walk = Walk { broken, objects, ..Walk::default() };
@@ -245,21 +261,31 @@ pub fn commits(
     Ok(walk)
 }
 
-/// A digest of what decides a whole-history walk's commits and their order: the tips, in order,
-/// and the grafts and shallow files (which change parents). Commits never change, so the same
-/// digest lists the same commits.
-fn tips_digest(repo: &Repository, tips: &[Oid]) -> String {
-    use sha2::{Digest, Sha256};
-    let mut hash = Sha256::new();
-    for tip in tips {
-        hash.update(tip.as_bytes());
+/// Digests of what decides a whole history's commits.
+struct Digests {
+    /// The tips and the shape: the same digest, the same commits.
+    tips: String,
+    /// The grafts and shallow files, which change parents: the same digest, the same parents.
+    shape: String,
+}
+
+impl Digests {
+    fn of(repo: &Repository, tips: &[Oid]) -> Digests {
+        use sha2::{Digest, Sha256};
+        let mut shape = Sha256::new();
+        for file in [repo.commondir().join("info/grafts"), repo.path().join("shallow")] {
+            let text = std::fs::read(file).unwrap_or_default();
+            shape.update((text.len() as u64).to_le_bytes());
+            shape.update(&text);
+        }
+        let shape = crate::rules::hex(&shape.finalize());
+        let mut all = Sha256::new();
+        all.update(shape.as_bytes());
+        for tip in tips {
+            all.update(tip.as_bytes());
+        }
+        Digests { tips: crate::rules::hex(&all.finalize()), shape }
     }
-    for file in [repo.commondir().join("info/grafts"), repo.path().join("shallow")] {
-        let text = std::fs::read(file).unwrap_or_default();
-        hash.update((text.len() as u64).to_le_bytes());
-        hash.update(&text);
-    }
-    crate::rules::hex(&hash.finalize())
 }
 
 /// True when the object database still holds every commit of `ids`: a list kept from an earlier
