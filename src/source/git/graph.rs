@@ -76,28 +76,37 @@ fn order(
     nodes: &gix_hashtable::HashMap<ObjectId, Node>,
 ) -> CommitGraph {
     let n = reached.len();
-    let node = |i: usize| &nodes[&reached[i]];
-    let parents = |i: usize| node(i).parents.iter().map(|p| index[p] as usize);
+    // Dates and parents by position in `reached`, each id looked up once: the parents of `c`
+    // are `up[up_first[c]..up_first[c + 1]]`.
+    let mut times = Vec::with_capacity(n);
+    let mut up_first = Vec::with_capacity(n + 1);
+    let mut up: Vec<u32> = Vec::with_capacity(n);
+    up_first.push(0);
+    for id in reached {
+        let node = &nodes[id];
+        times.push(node.time);
+        up.extend(node.parents.iter().map(|p| index[p]));
+        up_first.push(up.len() as u32);
+    }
+    let parents = |c: usize| &up[up_first[c] as usize..up_first[c + 1] as usize];
     // The children of commit `c` are `children[first[c]..first[c + 1]]`.
     let mut first = vec![0u32; n + 1];
-    let mut waiting: Vec<u32> = (0..n).map(|child| parents(child).count() as u32).collect();
-    for child in 0..n {
-        for p in parents(child) {
-            first[p + 1] += 1;
-        }
+    for &p in &up {
+        first[p as usize + 1] += 1;
     }
     for i in 0..n {
         first[i + 1] += first[i];
     }
-    let mut children = vec![0u32; first[n] as usize];
+    let mut children = vec![0u32; up.len()];
     let mut fill = first.clone();
     for child in 0..n {
-        for p in parents(child) {
-            children[fill[p] as usize] = child as u32;
-            fill[p] += 1;
+        for &p in parents(child) {
+            children[fill[p as usize] as usize] = child as u32;
+            fill[p as usize] += 1;
         }
     }
-    let key = |i: usize| (Reverse((node(i).time, reached[i])), i);
+    let mut waiting: Vec<u32> = (0..n).map(|c| parents(c).len() as u32).collect();
+    let key = |i: usize| (Reverse((times[i], reached[i])), i);
     let mut ready: BinaryHeap<_> = (0..n).filter(|&i| waiting[i] == 0).map(key).collect();
     // Positions in the output, for the parents of the graph returned.
     let mut placed = vec![u32::MAX; n];
@@ -105,8 +114,8 @@ fn order(
     while let Some((_, i)) = ready.pop() {
         placed[i] = out.ids.len() as u32;
         out.ids.push(super::packs::oid_bytes(&reached[i]));
-        out.times.push(node(i).time);
-        out.parents.extend(parents(i).map(|p| placed[p]));
+        out.times.push(times[i]);
+        out.parents.extend(parents(i).iter().map(|&p| placed[p as usize]));
         out.first.push(out.parents.len() as u32);
         for &child in &children[first[i] as usize..first[i + 1] as usize] {
             waiting[child as usize] -= 1;
