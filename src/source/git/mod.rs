@@ -2,11 +2,12 @@
 //!
 //! Two ways through a history, chosen by what is asked:
 //! - **whole histories** (every ref, or whole branches): every blob of the object database is read
-//!   once in pack order ([`packs`]) and scanned on all cores; then every tree, once in pack order
-//!   too ([`trees`]), keeping only the trees above the few blobs a report must place; only then
-//!   are the commits walked ([`walk`]), over those trees, to give each such blob its first commit
-//!   and path. Blobs no selected commit reaches are dropped (or, with `--all-objects`, reported
-//!   as unreachable).
+//!   once in pack order ([`packs`]) and scanned on all cores, while the commits are listed from
+//!   one pass over the packs' commits (`graph.rs`, which also fixes history order); then every
+//!   tree, once in pack order too ([`trees`]), keeping only the trees above the few blobs a
+//!   report must place; only then are the commits walked ([`walk`]), over those trees, to give
+//!   each such blob its first commit and path. Blobs no selected commit reaches are dropped (or,
+//!   with `--all-objects`, reported as unreachable).
 //! - **narrow selections** (a range, `--since`, a push): the selected commits are walked first and
 //!   only the blobs they introduce are read and scanned.
 //!

@@ -208,9 +208,9 @@ pub struct Walk {
 /// The selected commits, oldest first (parents before children): the order in which "first
 /// introduced" is decided. When the whole walk fails (a damaged commit), each tip is walked on its
 /// own and the tips that cannot be walked are returned as failures, so the rest is still scanned.
-/// A whole history is listed by [`super::graph`], with the commits of `known` (the graph an
+/// A whole history is listed by `graph.rs`, with the commits of `known` (the graph an
 /// earlier run kept) taken from it: all of it when the tips are the same, and otherwise all but
-/// the new commits when the shallow boundary and the grafts are (see [`Digests`]).
+/// the new commits when the shallow boundary and the grafts are (see `Digests`).
 pub fn commits(
     repo: &Repository,
     selection: &Selection,
