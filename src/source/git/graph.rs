@@ -9,7 +9,8 @@
 //! History order is parents before children and, among commits that order leaves free, the
 //! oldest committer date first (then the lower id). It follows from the commits alone, not from
 //! the order of the refs or of a walk, so a secret that two unrelated commits introduced is
-//! placed at the older of them on every run.
+//! placed at the older of them on every run. (Where this listing declines, with grafts or damaged
+//! commits, the git2 walk lists the history in its own parents-first order, as before.)
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashSet};

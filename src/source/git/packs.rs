@@ -231,7 +231,10 @@ pub fn read_all(
 
 /// Every tree, or every commit, of the packs in some object directories, planned to be read in
 /// pack order.
-pub(super) struct PacksOf(Every, Vec<Plan>);
+pub(super) struct PacksOf {
+    kind: Every,
+    plans: Vec<Plan>,
+}
 
 impl PacksOf {
     /// Plans the reading of every object of `kind` (a tree or a commit) in the packs of `dirs`;
@@ -239,12 +242,12 @@ impl PacksOf {
     pub(super) fn plan(dirs: &[PathBuf], kind: Every) -> Result<PacksOf, String> {
         let packs = dirs.iter().flat_map(|dir| pack_files(&dir.join("pack")));
         let plans = packs.map(|(idx, pack)| plan(&idx, &pack, &Select::Every(kind)));
-        plans.collect::<Result<_, _>>().map(|plans| PacksOf(kind, plans))
+        plans.collect::<Result<_, _>>().map(|plans| PacksOf { kind, plans })
     }
 
     /// The ids of the objects to be read (and perhaps of a pack's first entry, another type).
     pub(super) fn ids(&self) -> impl Iterator<Item = &gix_hash::oid> {
-        self.1.iter().flat_map(|p| p.objects.iter().map(|e| e.oid.as_ref()))
+        self.plans.iter().flat_map(|p| p.objects.iter().map(|e| e.oid.as_ref()))
     }
 
     /// Inflates every object of the planned kind once, on all rayon threads, and hands its id and
@@ -254,8 +257,8 @@ impl PacksOf {
     where
         F: FnMut(&gix_hash::oid, &[u8]) + Send + Clone,
     {
-        let kind = self.0;
-        for p in &self.1 {
+        let kind = self.kind;
+        for p in &self.plans {
             let mut inspect = inspect.clone();
             let of_kind = move |entry: &gix_pack::index::Entry, header: &Header, data: &[u8]| {
                 if kind.is(header) {

@@ -223,13 +223,12 @@ pub fn commits(
         (selection.include.clone(), Vec::new(), Vec::new())
     };
     let digests = selection.whole_history().then(|| Digests::of(repo, &include));
-    let present = |graph: &CommitGraph| {
-        let ids: Option<Vec<Oid>> = graph.ids.iter().map(|id| Oid::from_bytes(id).ok()).collect();
-        ids.filter(|ids| all_present(repo, ids))
+    let ids = |graph: &CommitGraph| -> Option<Vec<Oid>> {
+        graph.ids.iter().map(|id| Oid::from_bytes(id).ok()).collect()
     };
     if let Some(d) = &digests
         && let Some(known) = known.filter(|k| k.tips == d.tips)
-        && let Some(commits) = present(&known.graph)
+        && let Some(commits) = ids(&known.graph).filter(|ids| all_present(repo, ids))
     {
         return Ok(Walk { commits, broken, objects, ..Walk::default() });
     }
@@ -237,8 +236,10 @@ pub fn commits(
     if let Some(Digests { tips, shape }) = digests.filter(|_| grafts.is_empty()) {
         let dirs = super::packs::object_dirs(repo.commondir());
         let known = known.filter(|k| k.shape == shape).map(|k| &k.graph);
+        // Commits taken from `known` may have gone since; a fresh listing read every one.
         if let Some(graph) = super::graph::list(repo, &dirs, &include, &grafts.shallow, known)
-            && let Some(commits) = present(&graph)
+            && let Some(commits) =
+                ids(&graph).filter(|ids| known.is_none() || all_present(repo, ids))
         {
             let fresh_list = Some(CommitList { tips, shape, graph });
             return Ok(Walk { commits, broken, objects, fresh_list, ..Walk::default() });
