@@ -15,7 +15,6 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashSet};
 use std::path::PathBuf;
-use std::sync::{Mutex, PoisonError};
 
 use git2::{Oid, Repository};
 use gix_hash::{ObjectId, oid};
@@ -139,45 +138,20 @@ fn from_graph(graph: &CommitGraph) -> gix_hashtable::HashMap<ObjectId, Node> {
         .collect()
 }
 
-/// Every commit of the packs of `dirs` that parses, by id; `None` when a pack cannot be read.
+/// Every commit of the packs of `dirs` that parses, by id (one that does not is read through
+/// `git2`); `None` when a pack cannot be read.
 fn in_packs(dirs: &[PathBuf]) -> Option<gix_hashtable::HashMap<ObjectId, Node>> {
     let packs = PacksOf::plan(dirs, Every::Commit).ok()?;
-    let gathered = Mutex::new(Vec::new());
-    let mut reader = Reader { into: &gathered, mine: Vec::new() };
-    packs.read(move |id: &oid, data: &[u8]| reader.commit(id, data)).ok()?;
-    let gathered = gathered.into_inner().unwrap_or_else(PoisonError::into_inner);
-    let mut nodes = gix_hashtable::HashMap::default();
-    nodes.reserve(gathered.iter().map(Vec::len).sum());
-    nodes.extend(gathered.into_iter().flatten());
-    Some(nodes)
-}
-
-/// One traversal thread's commits, handed over when the thread is done with them.
-struct Reader<'a> {
-    into: &'a Mutex<Vec<Vec<(ObjectId, Node)>>>,
-    mine: Vec<(ObjectId, Node)>,
-}
-
-impl Clone for Reader<'_> {
-    fn clone(&self) -> Self {
-        Reader { into: self.into, mine: Vec::new() }
-    }
-}
-
-impl Drop for Reader<'_> {
-    fn drop(&mut self) {
-        let mine = std::mem::take(&mut self.mine);
-        self.into.lock().unwrap_or_else(PoisonError::into_inner).push(mine);
-    }
-}
-
-impl Reader<'_> {
-    /// Keeps commit `id` when its header parses (one that does not is read through `git2`).
-    fn commit(&mut self, id: &oid, data: &[u8]) {
+    let keep = |mine: &mut Vec<(ObjectId, Node)>, id: &oid, data: &[u8]| {
         if let Some(node) = parse(data) {
-            self.mine.push((id.to_owned(), node));
+            mine.push((id.to_owned(), node));
         }
-    }
+    };
+    let parts = packs.gather(keep).ok()?;
+    let mut nodes = gix_hashtable::HashMap::default();
+    nodes.reserve(parts.iter().map(Vec::len).sum());
+    nodes.extend(parts.into_iter().flatten());
+    Some(nodes)
 }
 
 /// The parents and committer date of a commit's bytes; `None` when its header is not git's.

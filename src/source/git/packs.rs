@@ -12,6 +12,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
+use std::sync::{Mutex, PoisonError};
 
 use gix_pack::data::entry::Header;
 use rayon::prelude::*;
@@ -250,24 +251,52 @@ impl PacksOf {
         self.plans.iter().flat_map(|p| p.objects.iter().map(|e| e.oid.as_ref()))
     }
 
-    /// Inflates every object of the planned kind once, on all rayon threads, and hands its id and
-    /// bytes to `inspect`, which each thread clones. An error names a pack that could not be
-    /// traversed.
-    pub(super) fn read<F>(&self, inspect: F) -> Result<(), String>
+    /// Inflates every object of the planned kind once, on all rayon threads. Each thread fills a
+    /// `T` of its own with `each` (given the object's id and bytes), and every thread's `T` is
+    /// returned. An error names a pack that could not be traversed.
+    pub(super) fn gather<T, F>(&self, each: F) -> Result<Vec<T>, String>
     where
-        F: FnMut(&gix_hash::oid, &[u8]) + Send + Clone,
+        T: Default + Send,
+        F: Fn(&mut T, &gix_hash::oid, &[u8]) + Sync,
     {
+        let parts = Mutex::new(Vec::new());
         let kind = self.kind;
         for p in &self.plans {
-            let mut inspect = inspect.clone();
+            let mut part = Part { each: &each, into: &parts, mine: T::default() };
             let of_kind = move |entry: &gix_pack::index::Entry, header: &Header, data: &[u8]| {
                 if kind.is(header) {
-                    inspect(&entry.oid, data);
+                    part.fill(&entry.oid, data);
                 }
             };
             traverse(p, of_kind).map_err(|e| format!("{}: {e}", p.pack.display()))?;
         }
-        Ok(())
+        Ok(parts.into_inner().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// One traversal thread's part of [`PacksOf::gather`], handed over when the thread drops it.
+struct Part<'a, T: Default, F> {
+    each: &'a F,
+    into: &'a Mutex<Vec<T>>,
+    mine: T,
+}
+
+impl<T: Default, F: Fn(&mut T, &gix_hash::oid, &[u8])> Part<'_, T, F> {
+    fn fill(&mut self, id: &gix_hash::oid, data: &[u8]) {
+        (self.each)(&mut self.mine, id, data);
+    }
+}
+
+impl<T: Default, F> Clone for Part<'_, T, F> {
+    fn clone(&self) -> Self {
+        Part { each: self.each, into: self.into, mine: T::default() }
+    }
+}
+
+impl<T: Default, F> Drop for Part<'_, T, F> {
+    fn drop(&mut self) {
+        let mine = std::mem::take(&mut self.mine);
+        self.into.lock().unwrap_or_else(PoisonError::into_inner).push(mine);
     }
 }
 

@@ -15,7 +15,6 @@
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::{Mutex, PoisonError};
 
 use git2::Oid;
 use gix_hash::{ObjectId, oid};
@@ -162,54 +161,40 @@ impl Gathered {
     }
 }
 
-/// One reading thread's view: what it gathers, handed to `into` when it is dropped.
-struct Reader<'a> {
+/// What every reading thread consults: the index of trees and the wanted entries.
+struct Reading<'a> {
     index: &'a gix_hashtable::HashMap<ObjectId, u32>,
     wanted: &'a Wanted,
-    into: &'a Mutex<Gathered>,
-    mine: Gathered,
 }
 
-impl Clone for Reader<'_> {
-    fn clone(&self) -> Self {
-        Reader { mine: Gathered::default(), ..*self }
-    }
-}
-
-impl Drop for Reader<'_> {
-    fn drop(&mut self) {
-        let mine = std::mem::take(&mut self.mine);
-        self.into.lock().unwrap_or_else(PoisonError::into_inner).merge(mine);
-    }
-}
-
-impl Reader<'_> {
-    fn tree(&mut self, id: &oid, mut data: &[u8]) {
+impl Reading<'_> {
+    /// Adds tree `id`'s subtree edges and wanted entries to `mine`, a thread's part.
+    fn tree(&self, mine: &mut Gathered, id: &oid, mut data: &[u8]) {
         let Some(&at) = self.index.get(id) else { return };
-        if self.mine.edges.is_empty() {
-            self.mine.edges.push(Edges::default());
+        if mine.edges.is_empty() {
+            mine.edges.push(Edges::default());
         }
         while let Some(entry) = next_entry(&mut data) {
             if entry.is_tree() {
                 let child = oid::try_from_bytes(entry.id).ok().and_then(|c| self.index.get(c));
                 match child {
                     Some(&child) => {
-                        let name = self.mine.name(entry.name);
-                        self.mine.edges[0].push(at, child, name);
+                        let name = mine.name(entry.name);
+                        mine.edges[0].push(at, child, name);
                     }
-                    None => self.mine.unread.push(at),
+                    None => mine.unread.push(at),
                 }
             } else if self.wanted.contains(entry.id, entry.mode.cast_signed())
                 && let Ok(id) = Oid::from_bytes(entry.id)
             {
                 let what = Target::Leaf { id, mode: entry.mode.cast_signed() };
-                let name = self.mine.name(entry.name);
-                self.mine.leaves.push((at, Kept { name, what }));
+                let name = mine.name(entry.name);
+                mine.leaves.push((at, Kept { name, what }));
             }
         }
         // A damaged entry ends the reading diff's list too; it is left to that diff.
         if !data.is_empty() {
-            self.mine.unread.push(at);
+            mine.unread.push(at);
         }
     }
 }
@@ -225,11 +210,12 @@ impl Held {
             let next = index.len() as u32;
             index.entry(id.to_owned()).or_insert(next);
         }
-        let gathered = Mutex::new(Gathered::default());
-        let mut reader =
-            Reader { index: &index, wanted, into: &gathered, mine: Gathered::default() };
-        packs.read(move |id: &oid, data: &[u8]| reader.tree(id, data)).ok()?;
-        let gathered = gathered.into_inner().unwrap_or_else(PoisonError::into_inner);
+        let reading = Reading { index: &index, wanted };
+        let parts = packs.gather(|mine, id, data| reading.tree(mine, id, data)).ok()?;
+        let mut gathered = Gathered::default();
+        for part in parts {
+            gathered.merge(part);
+        }
         Some(Held::mark(index, gathered))
     }
 
