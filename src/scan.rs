@@ -46,6 +46,23 @@ impl Deref for Hit {
 /// What scanning one distinct content found, shared by every place that holds it.
 pub type Hits = Arc<Vec<Hit>>;
 
+/// A commit message as [`Scan::scan_message`] scanned it: what the engine found, or nothing for
+/// a message that looks binary.
+#[derive(Debug)]
+pub struct MessageScan(Option<crate::engine::Scanned>);
+
+impl MessageScan {
+    /// A message of text in which the engine found nothing.
+    pub fn clean() -> MessageScan {
+        MessageScan(Some(crate::engine::Scanned::default()))
+    }
+
+    /// True when the message is text in which the engine found nothing, and stopped nowhere.
+    pub fn is_clean(&self) -> bool {
+        self.0.as_ref().is_some_and(|s| s.matches.is_empty() && s.unfinished.is_empty())
+    }
+}
+
 /// Where in an archive tree the scan step is.
 struct Nest<'a> {
     /// Archives above this blob.
@@ -182,19 +199,26 @@ impl<'e> Scan<'e> {
         lock(&self.not_scanned).extend(problems.skipped);
     }
 
-    /// Matches in a commit message: scanned like a blob, but counted apart
-    /// (`stats.commit_messages`), since a message is neither a file nor a blob.
-    pub fn matches_in_message(&self, message: &[u8]) -> Option<Hits> {
-        if looks_binary(message) {
+    /// A commit message scanned like a blob, apart from the run's report: the message's commit
+    /// may turn out not to be in the selected history (a whole-history scan reads every commit
+    /// of the packs). [`Scan::message_found`] takes it into the report.
+    pub fn scan_message(&self, message: &[u8]) -> MessageScan {
+        MessageScan((!looks_binary(message)).then(|| self.engine.scan(message)))
+    }
+
+    /// Matches in a commit message that [`Scan::scan_message`] scanned, now taken into the run's
+    /// report: counted apart (`stats.commit_messages`), since a message is neither a file nor a
+    /// blob, and named where the scan stopped short.
+    pub fn message_found(&self, message: &MessageScan) -> Option<Hits> {
+        let Some(scanned) = &message.0 else {
             self.skipped(Skip::Binary);
             return None;
-        }
+        };
         self.counters.commit_messages.fetch_add(1, Relaxed);
-        let scanned = self.engine.scan(message);
         for &rule in &scanned.unfinished {
             self.error(ScanError::new("commit message", self.engine.not_fully_scanned(rule)));
         }
-        Some(Arc::new(whole(scanned.matches)))
+        Some(Arc::new(whole(scanned.matches.clone())))
     }
 
     /// [`Scan::matches`], but what the blob's archives could not or would not scan is handed

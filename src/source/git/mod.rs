@@ -3,9 +3,10 @@
 //! Two ways through a history, chosen by what is asked:
 //! - **whole histories** (every ref, or whole branches): every blob of the object database is read
 //!   once in pack order ([`packs`]) and scanned on all cores, while the commits are listed from
-//!   one pass over the packs' commits (`graph.rs`, which also fixes history order); then every
-//!   tree, once in pack order too ([`trees`]), keeping only the trees above the few blobs a
-//!   report must place; only then are the commits walked ([`walk`]), over those trees, to give
+//!   one pass over the packs' commits (`graph.rs`, which also fixes history order, keeps each
+//!   commit's root tree and scans its message); then every tree, once in pack order too
+//!   ([`trees`]), keeping only the trees above the few blobs a report must place; only then are
+//!   the commits walked ([`walk`]), over those trees and without reading a commit again, to give
 //!   each such blob its first commit and path. Blobs no selected commit reaches are dropped (or,
 //!   with `--all-objects`, reported as unreachable).
 //! - **narrow selections** (a range, `--since`, a push): the selected commits are walked first and
@@ -38,7 +39,7 @@ use crate::blob::BlobId;
 use crate::cache::{Cache, CommitList};
 use crate::error::ScanError;
 use crate::finding::{CommitInfo, Finding, Occurrence, Provenance, Skipped};
-use crate::scan::{Hits, Scan};
+use crate::scan::{Hits, MessageScan, Scan};
 use crate::source::archive;
 use crate::source::{Sink, Skip};
 pub use packs::Reader;
@@ -291,8 +292,15 @@ fn walk_history(
     timing.lap("read trees");
     let progress = Progress::new(options.progress, "commits");
     progress.set_total(to_walk.len() as u64);
+    // The commits the listing read need not be read again: by position in its graph.
+    let read = listed.fresh_list.as_ref().map(|list| {
+        let at: HashMap<Oid, usize> =
+            commits.iter().enumerate().map(|(at, id)| (*id, at)).collect();
+        (&list.graph, at)
+    });
     let walked = walk::par_map(repo.path(), &to_walk, |walker, id| {
-        let result = state.visit_commit(walker, id, wanted.as_ref(), held.as_ref());
+        let pre = read.as_ref().and_then(|(graph, at)| listed.read.commit(graph, *at.get(&id)?));
+        let result = state.visit_commit(walker, id, wanted.as_ref(), held.as_ref(), pre);
         progress.inc(0);
         result
     });
@@ -352,6 +360,8 @@ struct Listed {
     objects: Vec<objects::RefObject>,
     /// For a complete whole-history listing made by this run: the graph the cache may keep.
     fresh_list: Option<CommitList>,
+    /// What that listing read of the commits, by their position in `fresh_list`'s graph.
+    read: graph::Read,
 }
 
 /// The selected commits (and what the refs name besides commits), with every ref, tip and
@@ -363,8 +373,9 @@ fn selected_commits(
     scan: &Scan,
     known: Option<&CommitList>,
 ) -> Option<Listed> {
-    match walk::commits(repo, &options.selection, known) {
-        Ok(walk::Walk { commits, failed, broken, cut, objects, fresh_list }) => {
+    let scan_message = |message: &[u8]| Some(scan.scan_message(message)).filter(|m| !m.is_clean());
+    match walk::commits(repo, &options.selection, known, &scan_message) {
+        Ok(walk::Walk { commits, failed, broken, cut, objects, fresh_list, read }) => {
             for (commit, parent) in cut {
                 scan.error(ScanError::new(
                     repo.commondir().join("info/grafts").display().to_string(),
@@ -396,7 +407,7 @@ fn selected_commits(
                     ),
                 ));
             }
-            Some(Listed { commits, objects, fresh_list })
+            Some(Listed { commits, objects, fresh_list, read })
         }
         Err(e) => {
             scan.error(ScanError::new(
@@ -601,23 +612,37 @@ impl<'s, 'e> State<'s, 'e> {
 
     /// What commit `id` introduced (for a whole history, only what `wanted` names, as the tree
     /// pass `held` gives it where it read the trees), its message's findings, and who made it.
+    /// `pre` is what the listing read of it: its root tree, its parents' and its message's scan.
     fn visit_commit(
         &self,
         walker: &mut walk::Walker<'_>,
         id: Oid,
         wanted: Option<&trees::Wanted>,
         held: Option<&trees::Held>,
+        pre: Option<(Oid, Vec<Oid>, Option<&MessageScan>)>,
     ) -> Walked {
         let mut out = Walked { info: None, introduced: Vec::new(), message: None, complete: false };
-        let commit = match walker.commit(id) {
-            Ok(c) => c,
-            Err(e) => {
-                self.scan.error(ScanError::new(format!("commit {id}"), packs::object_message(&e)));
-                return out;
-            }
+        let (introduced, message) = if let Some((tree, parents, message)) = pre {
+            (
+                walk::introduced_over(walker, tree, &parents, held, &mut out.introduced),
+                self.scan.message_found(message.unwrap_or(&MessageScan::clean())),
+            )
+        } else {
+            let commit = match walker.commit(id) {
+                Ok(c) => c,
+                Err(e) => {
+                    self.scan
+                        .error(ScanError::new(format!("commit {id}"), packs::object_message(&e)));
+                    return out;
+                }
+            };
+            (
+                walk::introduced(walker, id, &commit, held, &mut out.introduced),
+                self.scan.message_found(&self.scan.scan_message(commit.message())),
+            )
         };
         out.complete = true;
-        if let Err(e) = walk::introduced(walker, id, &commit, held, &mut out.introduced) {
+        if let Err(e) = introduced {
             out.complete = false;
             self.scan.error(ScanError::new(
                 format!("commit {id}"),
@@ -631,7 +656,7 @@ impl<'s, 'e> State<'s, 'e> {
             out.introduced.retain(|i| wanted.contains(i.id.as_bytes(), i.mode));
             out.introduced.shrink_to_fit();
         }
-        out.message = self.scan.matches_in_message(commit.message()).filter(|m| !m.is_empty());
+        out.message = message.filter(|m| !m.is_empty());
         if !out.introduced.is_empty() || out.message.is_some() {
             // Only the few commits a report names are read through libgit2, for its reading of
             // author lines.

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use git2::{ObjectType, Oid, Repository, Sort};
 use rayon::prelude::*;
 
+use super::graph::{Read, ScanMessage};
 use super::pack_map::PackMap;
 use super::trees::Held;
 use crate::cache::{CommitGraph, CommitList};
@@ -203,6 +204,8 @@ pub struct Walk {
     /// For a whole-history walk listed afresh and without failures: its graph and the digests
     /// of what decided it, for a cache to keep.
     pub fresh_list: Option<CommitList>,
+    /// What the listing read of `fresh_list`'s commits (their trees and messages), by position.
+    pub read: Read,
 }
 
 /// The selected commits, oldest first (parents before children): the order in which "first
@@ -215,6 +218,7 @@ pub fn commits(
     repo: &Repository,
     selection: &Selection,
     known: Option<&CommitList>,
+    scan_message: ScanMessage<'_>,
 ) -> Result<Walk, git2::Error> {
     let (include, broken, objects) = if selection.include.is_empty() {
         let all = all_ref_tips(repo)?;
@@ -237,17 +241,18 @@ pub fn commits(
         let dirs = super::packs::object_dirs(repo.commondir());
         let known = known.filter(|k| k.shape == shape).map(|k| &k.graph);
         // Commits taken from `known` may have gone since; a fresh listing read every one.
-        if let Some(graph) = super::graph::list(repo, &dirs, &include, &grafts.shallow, known)
+        if let Some((graph, read)) =
+            super::graph::list(repo, &dirs, &include, &grafts.shallow, known, scan_message)
             && let Some(commits) =
                 ids(&graph).filter(|ids| known.is_none() || all_present(repo, ids))
         {
             let fresh_list = Some(CommitList { tips, shape, graph });
-            return Ok(Walk { commits, broken, objects, fresh_list, ..Walk::default() });
+            return Ok(Walk { commits, broken, objects, fresh_list, read, ..Walk::default() });
         }
     }
     let mut cut = Vec::new();
     if let Ok(commits) = walk_tips(repo, &include, selection, &grafts, &mut cut) {
-        return Ok(Walk { commits, failed: Vec::new(), broken, cut, objects, fresh_list: None });
+        return Ok(Walk { commits, broken, cut, objects, ..Walk::default() });
     }
     let mut seen = HashSet::new();
     let mut walk = Walk { broken, objects, ..Walk::default() };
@@ -381,15 +386,9 @@ pub struct RawCommit {
 impl RawCommit {
     /// Parses the bytes of commit `id`; an error when they do not start with its tree.
     fn parse(id: Oid, data: Arc<[u8]>) -> Result<RawCommit, git2::Error> {
-        let tree = data
-            .strip_prefix(b"tree ")
-            .and_then(|rest| rest.get(..40))
-            .and_then(|hex| std::str::from_utf8(hex).ok())
-            .and_then(|hex| Oid::from_str(hex).ok())
-            .ok_or_else(|| {
-                git2::Error::from_str(&format!("commit {id} is damaged: it names no tree"))
-            })?;
-        let header_end = data.windows(2).position(|w| w == b"\n\n").map_or(data.len(), |at| at + 1);
+        let (tree, header_end) = commit_parts(&data).ok_or_else(|| {
+            git2::Error::from_str(&format!("commit {id} is damaged: it names no tree"))
+        })?;
         Ok(RawCommit { data, header_end, tree })
     }
 
@@ -400,10 +399,25 @@ impl RawCommit {
 
     /// The message, without the newlines that may lead it (as libgit2 gives it).
     pub fn message(&self) -> &[u8] {
-        let rest = self.data.get(self.header_end + 1..).unwrap_or_default();
-        let lead = rest.iter().take_while(|&&b| b == b'\n').count();
-        &rest[lead..]
+        commit_message(&self.data, self.header_end)
     }
+}
+
+/// The root tree of a commit's bytes and where its header ends (the blank line that separates
+/// it from the message); `None` when they do not start with the tree.
+pub(super) fn commit_parts(data: &[u8]) -> Option<(Oid, usize)> {
+    let hex = data.strip_prefix(b"tree ")?.get(..40)?;
+    let tree = Oid::from_str(std::str::from_utf8(hex).ok()?).ok()?;
+    let header_end = data.windows(2).position(|w| w == b"\n\n").map_or(data.len(), |at| at + 1);
+    Some((tree, header_end))
+}
+
+/// The message of a commit's bytes whose header ends at `header_end`, without the newlines that
+/// may lead it (as libgit2 gives it).
+pub(super) fn commit_message(data: &[u8], header_end: usize) -> &[u8] {
+    let rest = data.get(header_end + 1..).unwrap_or_default();
+    let lead = rest.iter().take_while(|&&b| b == b'\n').count();
+    &rest[lead..]
 }
 
 fn walk_tips(
@@ -924,10 +938,22 @@ pub fn introduced(
     let parents = walker.grafts.parents(id, commit.header(), &walker.odb, &mut Vec::new());
     let parents =
         parents.into_iter().map(|p| walker.commit_tree(p)).collect::<Result<Vec<_>, _>>()?;
-    if held.is_some_and(|held| held.introduced(tree, &parents, out)) {
+    introduced_over(walker, tree, &parents, held, out)
+}
+
+/// What a commit of root tree `tree` introduces against its parents' root trees `parents`, as
+/// [`introduced`] says.
+pub fn introduced_over(
+    walker: &mut Walker<'_>,
+    tree: Oid,
+    parents: &[Oid],
+    held: Option<&Held>,
+    out: &mut Vec<Introduced>,
+) -> Result<(), git2::Error> {
+    if held.is_some_and(|held| held.introduced(tree, parents, out)) {
         return Ok(());
     }
-    against_parents(walker, &parents, tree, out)
+    against_parents(walker, parents, tree, out)
 }
 
 /// The blobs of `tree` that differ from the first of `parents` (trees) and from each other one.
