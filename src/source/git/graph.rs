@@ -68,7 +68,8 @@ pub type ScanMessage<'a> = &'a (dyn Fn(&[u8]) -> Option<MessageScan> + Sync);
 /// same shallow boundary) are taken from it, and only the others are read: through `git2`, so
 /// the cost follows the new commits; without it, every commit of the packs is read in one pass.
 /// `None` when a commit cannot be read or parsed or a parent is missing: the caller's walk
-/// through `git2` then names what is wrong. The pass scans each message it reads with `scan_message`.
+/// through `git2` then names what is wrong. The pass scans each message it reads with
+/// `scan_message`.
 pub(super) fn list(
     repo: &Repository,
     dirs: &[PathBuf],
@@ -102,14 +103,19 @@ pub(super) fn list(
         stack.extend(node.parents.iter().copied());
     }
     let (graph, placed) = order(&reached, &index, &nodes);
-    let mut read = Read { trees: vec![None; reached.len()], messages: HashMap::new() };
+    let mut read = Read { trees: vec![None; graph.ids.len()], messages: HashMap::new() };
+    // (A commit the order could not place, in a cycle no real history has, stays unread.)
     for (id, &at) in reached.iter().zip(&placed) {
-        read.trees[at as usize] = nodes[id].tree;
+        if let Some(tree) = read.trees.get_mut(at as usize) {
+            *tree = nodes[id].tree;
+        }
     }
     // Messages of commits the tips do not reach are dropped.
     for (id, message) in messages.drain(..) {
-        if let Some(&r) = index.get(&id) {
-            read.messages.insert(placed[r as usize], message);
+        if let Some(&at) = index.get(&id).map(|&r| &placed[r as usize])
+            && (at as usize) < read.trees.len()
+        {
+            read.messages.insert(at, message);
         }
     }
     Some((graph, read))
