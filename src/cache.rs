@@ -300,21 +300,12 @@ impl Cache {
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(fail)?;
         if let Some(list) = list {
-            let g = &list.graph;
-            let le32 = |v: &[u32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
-            let times: Vec<u8> = g.times.iter().flat_map(|t| t.to_le_bytes()).collect();
+            let [ids, times, first, parents] = list.graph.encode();
             tx.execute("DELETE FROM history_graph", []).map_err(fail)?;
             tx.execute(
                 "INSERT INTO history_graph (tips, shape, ids, times, first, parents)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    list.tips,
-                    list.shape,
-                    g.ids.as_flattened(),
-                    times,
-                    le32(&g.first),
-                    le32(&g.parents)
-                ],
+                params![list.tips, list.shape, ids, times, first, parents],
             )
             .map_err(fail)?;
         }
@@ -428,6 +419,14 @@ impl CommitGraph {
     /// The parents of the commit at position `i`.
     pub fn parents_of(&self, i: usize) -> &[u32] {
         &self.parents[self.first[i] as usize..self.first[i + 1] as usize]
+    }
+
+    /// The graph as the columns it is stored in (ids, times, first, parents; little-endian),
+    /// which [`CommitGraph::decode`] reads.
+    fn encode(&self) -> [Vec<u8>; 4] {
+        let le32 = |v: &[u32]| v.iter().flat_map(|x| x.to_le_bytes()).collect();
+        let times = self.times.iter().flat_map(|t| t.to_le_bytes()).collect();
+        [self.ids.as_flattened().to_vec(), times, le32(&self.first), le32(&self.parents)]
     }
 
     /// The graph stored as these columns; `None` unless every part agrees with the others.

@@ -45,18 +45,30 @@ pub struct Read {
     messages: HashMap<u32, MessageScan>,
 }
 
+/// What the pass read of one commit, as the walk takes it.
+pub struct ReadCommit<'a> {
+    /// Its root tree.
+    pub tree: Oid,
+    /// Its parents' root trees.
+    pub parents: Vec<Oid>,
+    /// Its message's scan; `None` for a clean one.
+    pub message: Option<&'a MessageScan>,
+}
+
 impl Read {
-    /// The root tree of the commit at position `at` of `graph`, its parents' root trees, and its
-    /// message's scan (`None` for a clean one), when the pass read the commit and its parents.
-    pub fn commit(
-        &self,
-        graph: &CommitGraph,
-        at: usize,
-    ) -> Option<(Oid, Vec<Oid>, Option<&MessageScan>)> {
+    /// True when the pass read none of the commits (they came from a kept graph).
+    pub fn is_empty(&self) -> bool {
+        self.trees.is_empty()
+    }
+
+    /// What the pass read of the commit at position `at` of `graph`, when it read the commit and
+    /// its parents.
+    pub fn commit(&self, graph: &CommitGraph, at: usize) -> Option<ReadCommit<'_>> {
         let tree = |at: usize| self.trees.get(at).copied().flatten();
         let parents: Option<Vec<Oid>> =
             graph.parents_of(at).iter().map(|&p| tree(p as usize)).collect();
-        Some((tree(at)?, parents?, self.messages.get(&(at as u32))))
+        let message = self.messages.get(&(at as u32));
+        Some(ReadCommit { tree: tree(at)?, parents: parents?, message })
     }
 }
 
@@ -103,19 +115,23 @@ pub(super) fn list(
         stack.extend(node.parents.iter().copied());
     }
     let (graph, placed) = order(&reached, &index, &nodes);
-    let mut read = Read { trees: vec![None; graph.ids.len()], messages: HashMap::new() };
-    // (A commit the order could not place, in a cycle no real history has, stays unread.)
-    for (id, &at) in reached.iter().zip(&placed) {
-        if let Some(tree) = read.trees.get_mut(at as usize) {
-            *tree = nodes[id].tree;
+    // Commits taken from a kept graph were not read: the walk reads them itself.
+    let mut read = Read::default();
+    if known.is_none() {
+        read.trees = vec![None; graph.ids.len()];
+        // (A commit the order could not place, in a cycle no real history has, stays unread.)
+        for (id, &at) in reached.iter().zip(&placed) {
+            if let Some(tree) = read.trees.get_mut(at as usize) {
+                *tree = nodes[id].tree;
+            }
         }
-    }
-    // Messages of commits the tips do not reach are dropped.
-    for (id, message) in messages.drain(..) {
-        if let Some(&at) = index.get(&id).map(|&r| &placed[r as usize])
-            && (at as usize) < read.trees.len()
-        {
-            read.messages.insert(at, message);
+        // Messages of commits the tips do not reach are dropped.
+        for (id, message) in messages.drain(..) {
+            if let Some(&at) = index.get(&id).map(|&r| &placed[r as usize])
+                && (at as usize) < read.trees.len()
+            {
+                read.messages.insert(at, message);
+            }
         }
     }
     Some((graph, read))
@@ -343,17 +359,18 @@ mod tests {
             |commit: &str| Oid::from_str(&git(d, &["rev-parse", &format!("{commit}^{{tree}}")]));
         let (graph, read) = listed_read(d, None).expect("listed");
         // The merge (position 4): its tree, its parents' (c3 and s1), and its message kept.
-        let (merge, parents, message) = read.commit(&graph, 4).expect("read by the pass");
-        assert_eq!(merge, tree(&expected[4]).expect("tree"));
+        let merge = read.commit(&graph, 4).expect("read by the pass");
+        assert_eq!(merge.tree, tree(&expected[4]).expect("tree"));
         let of = |i: usize| tree(&expected[i]).expect("tree");
-        assert_eq!(parents, vec![of(3), of(1)]);
-        assert!(message.is_some());
+        assert_eq!(merge.parents, vec![of(3), of(1)]);
+        assert!(merge.message.is_some());
         // c2's message is not kept; the root has no parents.
-        assert!(read.commit(&graph, 2).expect("read").2.is_none());
-        assert_eq!(read.commit(&graph, 0).expect("read").1, Vec::<Oid>::new());
+        assert!(read.commit(&graph, 2).expect("read").message.is_none());
+        assert_eq!(read.commit(&graph, 0).expect("read").parents, Vec::<Oid>::new());
         // From a kept graph nothing is read, so the walk reads the commits itself.
         let (_, kept) = listed_read(d, Some(&graph)).expect("listed");
         assert!(kept.commit(&graph, 4).is_none());
+        assert!(kept.is_empty());
     }
 
     #[test]

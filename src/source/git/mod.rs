@@ -293,7 +293,7 @@ fn walk_history(
     let progress = Progress::new(options.progress, "commits");
     progress.set_total(to_walk.len() as u64);
     // The commits the listing read need not be read again: by position in its graph.
-    let read = listed.fresh_list.as_ref().map(|list| {
+    let read = listed.fresh_list.as_ref().filter(|_| !listed.read.is_empty()).map(|list| {
         let at: HashMap<Oid, usize> =
             commits.iter().enumerate().map(|(at, id)| (*id, at)).collect();
         (&list.graph, at)
@@ -612,20 +612,20 @@ impl<'s, 'e> State<'s, 'e> {
 
     /// What commit `id` introduced (for a whole history, only what `wanted` names, as the tree
     /// pass `held` gives it where it read the trees), its message's findings, and who made it.
-    /// `pre` is what the listing read of it: its root tree, its parents' and its message's scan.
+    /// `pre` is what the listing read of it, if anything.
     fn visit_commit(
         &self,
         walker: &mut walk::Walker<'_>,
         id: Oid,
         wanted: Option<&trees::Wanted>,
         held: Option<&trees::Held>,
-        pre: Option<(Oid, Vec<Oid>, Option<&MessageScan>)>,
+        pre: Option<graph::ReadCommit<'_>>,
     ) -> Walked {
         let mut out = Walked { info: None, introduced: Vec::new(), message: None, complete: false };
-        let (introduced, message) = if let Some((tree, parents, message)) = pre {
+        let (introduced, message) = if let Some(pre) = pre {
             (
-                walk::introduced_over(walker, tree, &parents, held, &mut out.introduced),
-                self.scan.message_found(message.unwrap_or(&MessageScan::clean())),
+                walk::introduced_over(walker, pre.tree, &pre.parents, held, &mut out.introduced),
+                self.scan.message_found(pre.message.unwrap_or(&MessageScan::clean())),
             )
         } else {
             let commit = match walker.commit(id) {
